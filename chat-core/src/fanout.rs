@@ -1,0 +1,261 @@
+//! Fan-out: delivering committed room changes to live subscribers.
+//!
+//! The [`Broker`] trait is the seam; [`InProcessBroker`] is the hub for one process. Later
+//! brokers (PostgreSQL LISTEN/NOTIFY, Redis, NATS) feed a local hub the same way.
+//!
+//! # Slow consumers
+//!
+//! Each room has one bounded ring ([`tokio::sync::broadcast`]) shared by its subscribers; a
+//! subscriber can fall at most `capacity` changes behind. Publishing never waits: when a
+//! subscriber has fallen further behind, the ring overwrites its oldest entries and the
+//! subscriber's next [`Subscription::recv`] returns [`Delivery::Resync`] with the seq to
+//! reload from. The publisher and the other subscribers never notice.
+//!
+//! # Order
+//!
+//! Sends commit concurrently and publish after commit, so the hub may see seq 7 before seq 6.
+//! A [`Subscription`] therefore delivers changes strictly in seq order: it holds an early change
+//! until the gap before it fills, drops anything at or below what it already delivered, and
+//! when a gap does not fill (within [`GAP_TIMEOUT`], or [`REORDER_WINDOW`] later changes) it
+//! says [`Delivery::Resync`] instead of skipping silently.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use crate::change::RoomChange;
+use crate::clock::Timestamp;
+use crate::id::{RoomId, UserId};
+use crate::room::RoomSeq;
+
+/// The default ring size per room. A subscriber more than this many changes behind must
+/// resync. 512 absorbs a burst of 50 messages a second for ten seconds of a stalled reader,
+/// and costs about 16 KiB per room with subscribers (a slot holds an `Arc` and bookkeeping).
+pub const DEFAULT_CAPACITY: usize = 512;
+
+/// How long a subscription waits for a missing seq before asking for a resync. Commit-to-publish
+/// reordering lasts microseconds; a gap this old means the publish was lost (for example, its
+/// task was cancelled after the commit), and only a reload from the store can fill it.
+pub const GAP_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How many out-of-order changes a subscription holds before giving up on a gap.
+pub const REORDER_WINDOW: usize = 256;
+
+/// Someone is typing in a room. Ephemeral: never stored, no seq.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypingSignal {
+    /// The room.
+    pub room_id: RoomId,
+    /// Who is typing.
+    pub user_id: UserId,
+    /// Their display name, so clients need not look it up.
+    pub display_name: String,
+    /// When the signal was sent.
+    pub at: Timestamp,
+}
+
+/// What travels through a room's ring.
+#[derive(Debug, Clone)]
+pub enum Fanout {
+    /// A committed change.
+    Change(Arc<RoomChange>),
+    /// A typing signal.
+    Typing(Arc<TypingSignal>),
+}
+
+/// What a subscriber receives.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    /// The next change, in seq order.
+    Change(Arc<RoomChange>),
+    /// Someone is typing.
+    Typing(Arc<TypingSignal>),
+    /// The subscriber missed changes. Reload the room's changes after `from_seq` from the store
+    /// (as a subscribe with `since_seq = from_seq` does), then call
+    /// [`Subscription::advance_to`] with the last seq reloaded.
+    Resync {
+        /// The room.
+        room_id: RoomId,
+        /// The last seq delivered; everything after it must be reloaded.
+        from_seq: RoomSeq,
+    },
+}
+
+/// Delivers committed changes to live subscribers.
+pub trait Broker: fmt::Debug + Send + Sync + 'static {
+    /// Publishes a committed change. Never blocks and never waits for subscribers.
+    fn publish(&self, change: Arc<RoomChange>);
+
+    /// Publishes an ephemeral typing signal.
+    fn publish_typing(&self, signal: TypingSignal);
+
+    /// Subscribes to a room's changes after `after`. Changes at or below `after` are dropped.
+    fn subscribe(&self, room_id: RoomId, after: RoomSeq) -> Subscription;
+}
+
+/// The in-process fan-out hub: one bounded broadcast ring per room with subscribers.
+#[derive(Debug)]
+pub struct InProcessBroker {
+    rooms: RwLock<HashMap<RoomId, broadcast::Sender<Fanout>>>,
+    capacity: usize,
+}
+
+impl Default for InProcessBroker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InProcessBroker {
+    /// A hub with [`DEFAULT_CAPACITY`] per room.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::with_capacity(DEFAULT_CAPACITY)
+    }
+
+    /// A hub whose subscribers may fall `capacity` changes behind before they must resync.
+    #[must_use]
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self { rooms: RwLock::new(HashMap::new()), capacity: capacity.max(1) }
+    }
+
+    /// How many rooms currently have a ring.
+    #[must_use]
+    pub fn active_rooms(&self) -> usize {
+        self.rooms.read().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+    }
+
+    fn send(&self, room_id: RoomId, item: Fanout) {
+        let rooms = self.rooms.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(tx) = rooms.get(&room_id) else { return };
+        if tx.send(item).is_err() {
+            // Nobody listens any more: drop the ring so idle rooms cost nothing.
+            drop(rooms);
+            let mut rooms = self.rooms.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if rooms.get(&room_id).is_some_and(|tx| tx.receiver_count() == 0) {
+                rooms.remove(&room_id);
+            }
+        }
+    }
+}
+
+impl Broker for InProcessBroker {
+    fn publish(&self, change: Arc<RoomChange>) {
+        self.send(change.room_id, Fanout::Change(change));
+    }
+
+    fn publish_typing(&self, signal: TypingSignal) {
+        self.send(signal.room_id, Fanout::Typing(Arc::new(signal)));
+    }
+
+    fn subscribe(&self, room_id: RoomId, after: RoomSeq) -> Subscription {
+        if let Some(tx) =
+            self.rooms.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&room_id)
+        {
+            return Subscription::new(room_id, tx.subscribe(), after);
+        }
+        let mut rooms = self.rooms.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Rooms whose subscribers all left and that saw no publish since keep a ring; sweep them
+        // whenever the map doubles, so the cost is amortised and the map stays bounded.
+        if rooms.len() >= 64 && rooms.len().is_power_of_two() {
+            rooms.retain(|_, tx| tx.receiver_count() > 0);
+        }
+        let rx = rooms
+            .entry(room_id)
+            .or_insert_with(|| broadcast::channel(self.capacity).0)
+            .subscribe();
+        Subscription::new(room_id, rx, after)
+    }
+}
+
+/// One subscriber's view of a room: changes in strict seq order, typing signals, and resync
+/// requests in place of any gap.
+#[derive(Debug)]
+pub struct Subscription {
+    room_id: RoomId,
+    rx: broadcast::Receiver<Fanout>,
+    last: RoomSeq,
+    pending: BTreeMap<RoomSeq, Arc<RoomChange>>,
+}
+
+impl Subscription {
+    /// Wraps a ring receiver; deliveries start after `after`. Brokers call this.
+    #[must_use]
+    pub fn new(room_id: RoomId, rx: broadcast::Receiver<Fanout>, after: RoomSeq) -> Self {
+        Self { room_id, rx, last: after, pending: BTreeMap::new() }
+    }
+
+    /// The room.
+    #[must_use]
+    pub fn room_id(&self) -> RoomId {
+        self.room_id
+    }
+
+    /// The last seq delivered (or caught up to).
+    #[must_use]
+    pub fn last_seq(&self) -> RoomSeq {
+        self.last
+    }
+
+    /// Records that the subscriber has loaded everything up to `seq` from the store, so live
+    /// changes at or below it are dropped as duplicates.
+    pub fn advance_to(&mut self, seq: RoomSeq) {
+        if seq > self.last {
+            self.last = seq;
+            self.pending = self.pending.split_off(&seq.next());
+        }
+    }
+
+    /// The next delivery, or `None` once the broker is gone.
+    ///
+    /// Cancel-safe: dropping the future loses nothing.
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        loop {
+            if let Some(entry) = self.pending.first_entry() {
+                if *entry.key() == self.last.next() {
+                    let change = entry.remove();
+                    self.last = change.seq;
+                    return Some(Delivery::Change(change));
+                }
+            }
+            let item = if self.pending.is_empty() {
+                self.rx.recv().await
+            } else {
+                match tokio::time::timeout(GAP_TIMEOUT, self.rx.recv()).await {
+                    Ok(item) => item,
+                    Err(_elapsed) => return Some(self.resync()),
+                }
+            };
+            match item {
+                Ok(Fanout::Typing(signal)) => return Some(Delivery::Typing(signal)),
+                Ok(Fanout::Change(change)) => {
+                    if change.seq <= self.last {
+                        continue;
+                    }
+                    if change.seq == self.last.next() {
+                        self.last = change.seq;
+                        return Some(Delivery::Change(change));
+                    }
+                    self.pending.insert(change.seq, change);
+                    if self.pending.len() > REORDER_WINDOW {
+                        return Some(self.resync());
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => return Some(self.resync()),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    fn resync(&mut self) -> Delivery {
+        self.pending.clear();
+        // Skip whatever is still queued: the reload from the store covers it, and starting at
+        // the live tail gives the reload the whole ring of slack.
+        self.rx = self.rx.resubscribe();
+        Delivery::Resync { room_id: self.room_id, from_seq: self.last }
+    }
+}

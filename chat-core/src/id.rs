@@ -1,0 +1,119 @@
+//! Typed identifiers. Every id is a UUIDv7: time-ordered, so ids sort by creation time and can
+//! serve as keyset cursors, and a user id can never be passed where a room id is expected.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A fresh, time-ordered (UUIDv7) id.
+            #[must_use]
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            /// Wraps an existing UUID, for stores that read ids back from storage.
+            #[must_use]
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            /// The underlying UUID.
+            #[must_use]
+            pub const fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0.hyphenated(), f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0.hyphenated())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::try_parse(s).map(Self)
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+        }
+
+        impl From<$name> for Uuid {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// Identifies a user. The host application owns identity; the engine keeps a profile per id.
+    UserId
+);
+uuid_id!(
+    /// Identifies an event (a party, a trip, a conference): the container of rooms.
+    EventId
+);
+uuid_id!(
+    /// Identifies a room inside an event.
+    RoomId
+);
+uuid_id!(
+    /// Identifies a message.
+    MessageId
+);
+uuid_id!(
+    /// Identifies an attachment's metadata record.
+    AttachmentId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_v7_and_time_ordered() {
+        let a = MessageId::new();
+        let b = MessageId::new();
+        assert_eq!(a.as_uuid().get_version_num(), 7);
+        assert!(a < b);
+    }
+
+    #[test]
+    fn ids_round_trip_through_text_and_json() {
+        let id = RoomId::new();
+        assert_eq!(id.to_string().parse::<RoomId>().unwrap(), id);
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{id}\""));
+        assert_eq!(serde_json::from_str::<RoomId>(&json).unwrap(), id);
+        assert!("not-a-uuid".parse::<RoomId>().is_err());
+    }
+}

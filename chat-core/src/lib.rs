@@ -1,0 +1,89 @@
+//! # chat-core
+//!
+//! The transport-agnostic core of chat-engine: the domain, validation, mention parsing,
+//! permissions, rate limits, fan-out, and the [`ChatService`] use cases, over storage and
+//! broker traits. It does no I/O: stores and transports live in crates of their own.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use chat_core::{ChatService, Store, UserId, ProfileInput, NewEvent, NewRoom, RoomKind,
+//!     Visibility, SendMessage};
+//! # // A store from another crate would be used here; the conformance suite's harness shows how.
+//! # async fn demo(store: Arc<dyn Store>) -> chat_core::Result<()> {
+//! let chat = ChatService::new(store);
+//! let alice = UserId::new();
+//! chat.upsert_profile(alice, ProfileInput { display_name: "Alice".into(), avatar_url: None }).await?;
+//! let event = chat.create_event(alice, NewEvent { name: "Trip".into(), kind: "trip".into() }).await?;
+//! let room = chat
+//!     .create_room(alice, event.id, NewRoom {
+//!         name: "Main".into(), kind: RoomKind::Main, visibility: Visibility::Public,
+//!     })
+//!     .await?;
+//! let sent = chat
+//!     .send_message(alice, room.id, SendMessage { text: "hello".into(), ..Default::default() })
+//!     .await?;
+//! assert_eq!(sent.message.seq.get(), 1);
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//!
+//! - [`id`]: UUIDv7 id newtypes.
+//! - [`clock`]: [`Timestamp`] and the injectable [`Clock`].
+//! - [`error`]: the one [`Error`] enum, its codes and HTTP statuses.
+//! - [`limits`] and [`validation`]: every bound, and the checks that enforce them.
+//! - [`mention`]: `@[Name](userId)` parsing and rendering.
+//! - [`user`], [`event`], [`room`], [`message`], [`change`]: the domain.
+//! - [`permission`]: who may do what in a room.
+//! - [`rate_limit`]: send policies and the typing throttle.
+//! - [`fanout`]: the [`Broker`] trait and the in-process hub.
+//! - [`search`]: the search semantics every store implements.
+//! - [`metrics`]: system metrics.
+//! - [`store`]: the storage traits and the guarantees a store keeps.
+//! - [`service`]: [`ChatService`], the use cases.
+//! - `testing` (feature `testing`): the conformance suite every store must pass.
+
+pub mod change;
+pub mod clock;
+pub mod error;
+pub mod event;
+pub mod fanout;
+pub mod id;
+pub mod limits;
+pub mod mention;
+pub mod message;
+pub mod metrics;
+pub mod permission;
+pub mod rate_limit;
+pub mod room;
+pub mod search;
+pub mod service;
+pub mod store;
+pub mod user;
+pub mod validation;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use change::{ChangeKind, ChangePage, RoomChange};
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use error::{BoxError, Error, Result};
+pub use event::{Event, EventMember, EventRole, EventSummary, NewEvent};
+pub use fanout::{Broker, Delivery, InProcessBroker, Subscription, TypingSignal};
+pub use id::{AttachmentId, EventId, MessageId, RoomId, UserId};
+pub use limits::Limits;
+pub use message::{
+    Attachment, AttachmentInput, HistoryCursor, HistoryPage, Message, SendMessage, Sent,
+};
+pub use metrics::SystemMetrics;
+pub use rate_limit::{RateLimitPolicy, SendHistory, SlidingWindow, SlowMode, TypingThrottle};
+pub use room::{
+    NewRoom, Room, RoomFilter, RoomKind, RoomMember, RoomPatch, RoomRole, RoomSeq, RoomView,
+    Visibility,
+};
+pub use search::SearchRequest;
+pub use service::{ChatService, ChatServiceBuilder};
+pub use store::{
+    Admission, Appended, EventStore, MessageStore, NewMessage, ProfileStore, RoomStore, Store,
+};
+pub use user::{MemberMatch, ProfileInput, User};

@@ -1,0 +1,131 @@
+//! Messages, attachments, and the pages that history returns.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::id::{AttachmentId, MessageId, RoomId, UserId};
+use crate::room::RoomSeq;
+
+/// Metadata of a file attached to a message. The bytes live elsewhere (the host's object store).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// The attachment.
+    pub id: AttachmentId,
+    /// Who uploaded it.
+    pub uploader: UserId,
+    /// The file's name, without a path.
+    pub file_name: String,
+    /// Its MIME type, such as `image/png`.
+    pub content_type: String,
+    /// Its size in bytes (at most 5 MiB by default).
+    pub size: u64,
+    /// A checksum of its bytes, such as `sha256:…`.
+    pub checksum: Option<String>,
+}
+
+/// Attachment metadata as a sender supplies it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentInput {
+    /// The file's name, without a path.
+    pub file_name: String,
+    /// Its MIME type.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// A checksum of its bytes.
+    #[serde(default)]
+    pub checksum: Option<String>,
+}
+
+/// A message, or the tombstone of a deleted one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// The message.
+    pub id: MessageId,
+    /// The room it was posted in.
+    pub room_id: RoomId,
+    /// The seq assigned when it was posted (edits get seqs of their own in the change log).
+    pub seq: RoomSeq,
+    /// Who posted it.
+    pub author_id: UserId,
+    /// The author's display name when it was posted.
+    pub author_name: String,
+    /// The author's avatar when it was posted.
+    pub author_avatar: Option<String>,
+    /// The text, with `@[Name](userId)` mentions. Empty once deleted.
+    pub text: String,
+    /// The mentioned users who were room members when it was posted or last edited.
+    pub mentions: Vec<UserId>,
+    /// Attached files. Empty once deleted.
+    pub attachments: Vec<Attachment>,
+    /// The message this one replies to, in the same room.
+    pub reply_to: Option<MessageId>,
+    /// Reaction key → the users who reacted with it, in reaction order.
+    pub reactions: BTreeMap<String, Vec<UserId>>,
+    /// The sender's idempotency key.
+    pub client_msg_id: Option<String>,
+    /// Whether the text was edited.
+    pub is_edited: bool,
+    /// When it was last edited.
+    pub edited_at: Option<Timestamp>,
+    /// Whether it was deleted (this is then a tombstone).
+    pub is_deleted: bool,
+    /// When it was deleted.
+    pub deleted_at: Option<Timestamp>,
+    /// Whether a bot or model wrote it.
+    pub is_ai_generated: bool,
+    /// When it was posted.
+    pub created_at: Timestamp,
+}
+
+/// What a client sends to post a message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendMessage {
+    /// The text (may be empty beside an attachment).
+    #[serde(default)]
+    pub text: String,
+    /// Attachment metadata.
+    #[serde(default)]
+    pub attachments: Vec<AttachmentInput>,
+    /// The message this replies to.
+    #[serde(default)]
+    pub reply_to: Option<MessageId>,
+    /// An idempotency key, unique per author: resending it returns the original message.
+    #[serde(default)]
+    pub client_msg_id: Option<String>,
+}
+
+/// The result of a send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sent {
+    /// The message.
+    pub message: Message,
+    /// True when `client_msg_id` matched an earlier send and this is that send's message.
+    pub replayed: bool,
+}
+
+/// Where a history page starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryCursor {
+    /// Messages with a lower seq, newest first.
+    Before(RoomSeq),
+    /// Messages with a higher seq, oldest first.
+    After(RoomSeq),
+}
+
+impl HistoryCursor {
+    /// The newest page.
+    pub const LATEST: Self = Self::Before(RoomSeq::MAX);
+}
+
+/// A page of history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    /// Newest first for `before`, oldest first for `after`.
+    pub messages: Vec<Message>,
+    /// Whether more messages lie beyond this page in the same direction.
+    pub has_more: bool,
+}

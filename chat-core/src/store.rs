@@ -1,0 +1,287 @@
+//! The storage traits. A store keeps the data and the guarantees that need atomicity; the
+//! [`ChatService`](crate::ChatService) does everything else (permissions, validation, fan-out).
+//!
+//! The traits are object-safe (`Arc<dyn Store>` is how the service holds a store), use
+//! `async-trait`, and return [`Error`](crate::Error) with backend errors kept as sources:
+//! a lost connection is [`Error::Unavailable`](crate::Error::Unavailable), a unique violation
+//! [`Error::Conflict`](crate::Error::Conflict).
+//!
+//! # Guarantees every store keeps
+//!
+//! 1. **Gap-free seq.** Every method that returns a [`RoomChange`] assigns it the room's next
+//!    seq atomically with the change itself, and updates [`Room::last_seq`]. Seqs of a room are
+//!    1, 2, 3, … with no gap and no duplicate, however many writers race.
+//! 2. **Idempotent sends.** [`MessageStore::append_message`] with a `client_msg_id` the author
+//!    already used returns [`Appended::Replayed`] with the original message, whatever the new
+//!    content, and stores nothing. Two racing sends with the same id produce one message.
+//! 3. **Exact rate limits.** `append_message` reads the author's [`SendHistory`] and asks the
+//!    policy in the same critical section that inserts the message, serialised per author, so
+//!    N concurrent sends admit exactly as many as the policy allows. A refused send stores
+//!    nothing and so costs nothing.
+//! 4. **Permission-filtered search.** [`MessageStore::search_messages`] returns only messages of
+//!    the rooms it is given (the service passes the rooms the caller may read), never deleted
+//!    ones.
+//! 5. **Complete change log.** [`MessageStore::changes_after`] returns every change after a
+//!    seq, in order.
+//!
+//! # Implementing a store
+//!
+//! Implement the four area traits; [`Store`] then comes for free. Run the conformance suite
+//! (`chat_core::conformance_tests!`, feature `testing`) to prove it.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::change::RoomChange;
+use crate::clock::Timestamp;
+use crate::error::Result;
+use crate::event::{Event, EventMember, EventSummary};
+use crate::id::{EventId, MessageId, RoomId, UserId};
+use crate::message::{Attachment, HistoryCursor, Message};
+use crate::metrics::SystemMetrics;
+use crate::rate_limit::{RateLimitPolicy, SendHistory};
+use crate::room::{Room, RoomMember, RoomPatch, RoomSeq};
+use crate::user::{MemberMatch, User};
+
+/// User profiles.
+#[async_trait]
+pub trait ProfileStore: fmt::Debug + Send + Sync + 'static {
+    /// Inserts a profile, or updates the display name, avatar and `updated_at` of an existing
+    /// one (keeping its `created_at`). Returns the stored profile.
+    async fn upsert_user(&self, user: User) -> Result<User>;
+
+    /// A profile, if stored.
+    async fn get_user(&self, id: UserId) -> Result<Option<User>>;
+}
+
+/// Events and their members.
+#[async_trait]
+pub trait EventStore: fmt::Debug + Send + Sync + 'static {
+    /// Stores a new event together with its first (owner) member, atomically.
+    async fn create_event(&self, event: Event, owner: EventMember) -> Result<()>;
+
+    /// An event, if stored.
+    async fn get_event(&self, id: EventId) -> Result<Option<Event>>;
+
+    /// The events `user` belongs to, with their role, oldest first.
+    async fn events_of_user(&self, user: UserId) -> Result<Vec<EventSummary>>;
+
+    /// One membership, if it exists.
+    async fn get_event_member(&self, event: EventId, user: UserId) -> Result<Option<EventMember>>;
+
+    /// An event's members, in join order.
+    async fn event_members(&self, event: EventId) -> Result<Vec<EventMember>>;
+
+    /// Inserts a membership or changes the role of an existing one (keeping `joined_at`).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`](crate::Error::NotFound) when the event or the user does not exist.
+    async fn put_event_member(&self, member: EventMember) -> Result<EventMember>;
+
+    /// Removes a membership; `false` if there was none.
+    async fn remove_event_member(&self, event: EventId, user: UserId) -> Result<bool>;
+}
+
+/// Rooms and room members.
+#[async_trait]
+pub trait RoomStore: fmt::Debug + Send + Sync + 'static {
+    /// Stores a new room (at seq 0) with its creator as first member.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`](crate::Error::Conflict) when the event already has a room of that
+    /// name, ignoring case; [`Error::NotFound`](crate::Error::NotFound) for a missing event.
+    async fn create_room(&self, room: Room, creator: RoomMember) -> Result<Room>;
+
+    /// A room, if stored.
+    async fn get_room(&self, id: RoomId) -> Result<Option<Room>>;
+
+    /// An event's rooms, oldest first.
+    async fn rooms_of_event(&self, event: EventId) -> Result<Vec<Room>>;
+
+    /// Applies a patch and logs a [`ChangeKind::RoomUpdated`](crate::ChangeKind::RoomUpdated).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`](crate::Error::NotFound); [`Error::Conflict`](crate::Error::Conflict)
+    /// when the new name is taken in the event.
+    async fn update_room(&self, id: RoomId, patch: RoomPatch, at: Timestamp) -> Result<RoomChange>;
+
+    /// One membership, if it exists.
+    async fn get_room_member(&self, room: RoomId, user: UserId) -> Result<Option<RoomMember>>;
+
+    /// A room's members, in join order.
+    async fn room_members(&self, room: RoomId) -> Result<Vec<RoomMember>>;
+
+    /// Every room membership of `user`.
+    async fn memberships_of_user(&self, user: UserId) -> Result<Vec<RoomMember>>;
+
+    /// Inserts a membership (logging `MemberJoined`) or replaces the role, mute and ban of an
+    /// existing one (logging `MemberUpdated`; `joined_at` and `last_read_seq` are kept).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`](crate::Error::NotFound) when the room or the user does not exist.
+    async fn put_room_member(&self, member: RoomMember, at: Timestamp) -> Result<RoomChange>;
+
+    /// Removes a membership, logging `MemberLeft`; `None` if there was none.
+    async fn remove_room_member(
+        &self,
+        room: RoomId,
+        user: UserId,
+        at: Timestamp,
+    ) -> Result<Option<RoomChange>>;
+
+    /// Raises the member's `last_read_seq` to `seq` (never lowers it). Not logged: read state
+    /// is private.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`](crate::Error::NotFound) when there is no such membership.
+    async fn set_last_read(&self, room: RoomId, user: UserId, seq: RoomSeq) -> Result<RoomMember>;
+
+    /// Those of `users` that are members of `room` and not banned, in the given order.
+    async fn member_ids_among(&self, room: RoomId, users: &[UserId]) -> Result<Vec<UserId>>;
+
+    /// Non-banned members whose display name starts with `prefix`, ignoring case, ordered by
+    /// name, at most `limit`. The prefix is literal text: no wildcard in it has meaning.
+    async fn members_by_name_prefix(
+        &self,
+        room: RoomId,
+        prefix: &str,
+        limit: u32,
+    ) -> Result<Vec<MemberMatch>>;
+}
+
+/// A message ready to be stored: validated, authorised, with its author snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// Its id.
+    pub id: MessageId,
+    /// The room.
+    pub room_id: RoomId,
+    /// The author.
+    pub author_id: UserId,
+    /// The author's display name now.
+    pub author_name: String,
+    /// The author's avatar now.
+    pub author_avatar: Option<String>,
+    /// The text.
+    pub text: String,
+    /// Mentioned room members.
+    pub mentions: Vec<UserId>,
+    /// Attachments.
+    pub attachments: Vec<Attachment>,
+    /// The message replied to.
+    pub reply_to: Option<MessageId>,
+    /// The idempotency key.
+    pub client_msg_id: Option<String>,
+    /// Written by a bot or model.
+    pub is_ai_generated: bool,
+    /// The send time; also the "now" of rate-limit admission.
+    pub created_at: Timestamp,
+}
+
+/// What [`MessageStore::append_message`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// A new message, with its `MessagePosted` change.
+    Created(RoomChange),
+    /// The `client_msg_id` was used before: the original message; nothing was stored.
+    Replayed(Message),
+}
+
+/// How a send is admitted: the policy and the author's standing.
+#[derive(Debug, Clone, Copy)]
+pub struct Admission<'a> {
+    /// The rate-limit policy.
+    pub policy: &'a dyn RateLimitPolicy,
+    /// Whether the author moderates the room (slow mode exempts moderators).
+    pub is_moderator: bool,
+}
+
+impl Admission<'_> {
+    /// Runs the policy on facts the store read.
+    ///
+    /// # Errors
+    /// [`Error::RateLimited`](crate::Error::RateLimited) with the wait.
+    pub fn check(&self, history: &SendHistory<'_>) -> Result<()> {
+        self.policy
+            .check(history)
+            .map_err(|retry_after| crate::Error::RateLimited { retry_after })
+    }
+}
+
+/// Messages, the change log, search and counts.
+#[async_trait]
+pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
+    /// Atomically: replays a known `(author, client_msg_id)`; otherwise admits the send through
+    /// `admission` (reading the author's sends after `created_at - policy.lookback()` and their
+    /// last send in the room), assigns the next seq, stores the message, updates the room's
+    /// `last_seq` and `last_message_at`, and logs `MessagePosted`.
+    ///
+    /// # Errors
+    /// [`Error::RateLimited`](crate::Error::RateLimited) when refused;
+    /// [`Error::NotFound`](crate::Error::NotFound) for a missing room.
+    async fn append_message(&self, msg: NewMessage, admission: Admission<'_>) -> Result<Appended>;
+
+    /// A message (or tombstone), if stored.
+    async fn get_message(&self, id: MessageId) -> Result<Option<Message>>;
+
+    /// Replaces the text and mentions, marks the message edited and logs `MessageEdited`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`](crate::Error::NotFound); [`Error::Conflict`](crate::Error::Conflict)
+    /// when the message is deleted.
+    async fn edit_message(
+        &self,
+        id: MessageId,
+        text: String,
+        mentions: Vec<UserId>,
+        at: Timestamp,
+    ) -> Result<RoomChange>;
+
+    /// Turns the message into a tombstone (text, mentions, attachments and reactions cleared)
+    /// and logs `MessageDeleted`. `None` when it was already deleted: deleting is idempotent.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`](crate::Error::NotFound).
+    async fn delete_message(&self, id: MessageId, at: Timestamp) -> Result<Option<RoomChange>>;
+
+    /// Adds (`present`) or removes `user`'s reaction `key`, logging `ReactionsChanged`;
+    /// `None` when nothing changed.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`](crate::Error::NotFound); [`Error::Conflict`](crate::Error::Conflict)
+    /// when the message is deleted.
+    async fn set_reaction(
+        &self,
+        id: MessageId,
+        user: UserId,
+        key: &str,
+        present: bool,
+        at: Timestamp,
+    ) -> Result<Option<RoomChange>>;
+
+    /// Up to `limit` messages (tombstones included) of a room: seq below `Before(s)` newest
+    /// first, or above `After(s)` oldest first.
+    async fn history(&self, room: RoomId, cursor: HistoryCursor, limit: u32) -> Result<Vec<Message>>;
+
+    /// Up to `limit` changes with seq above `after`, in order.
+    async fn changes_after(&self, room: RoomId, after: RoomSeq, limit: u32) -> Result<Vec<RoomChange>>;
+
+    /// Up to `limit` non-deleted messages of `rooms` that match every token (see
+    /// [`crate::search`]), newest first.
+    async fn search_messages(
+        &self,
+        rooms: &[RoomId],
+        tokens: &[String],
+        limit: u32,
+    ) -> Result<Vec<Message>>;
+
+    /// Counts for operators, as of `now`.
+    async fn system_metrics(&self, now: Timestamp) -> Result<SystemMetrics>;
+}
+
+/// Everything the [`ChatService`](crate::ChatService) needs. Implemented for every type that
+/// implements the four area traits.
+pub trait Store: ProfileStore + EventStore + RoomStore + MessageStore {}
+
+impl<T: ProfileStore + EventStore + RoomStore + MessageStore + ?Sized> Store for T {}

@@ -1,0 +1,290 @@
+//! Validation of every input the core accepts. Each failure is an
+//! [`Error::Validation`](crate::Error::Validation) naming the field and the reason.
+//!
+//! Lengths of human text are counted in Unicode scalar values (`char`s), never bytes, so a
+//! limit means the same for "é" and "e"; a combining sequence counts each of its scalars.
+
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::message::AttachmentInput;
+
+/// Whether `c` is a control character that text may not contain. Line breaks and tabs are
+/// allowed in message text; everything else in Unicode's `Cc` class (NUL, escape, DEL, the C1
+/// range) is refused, because it corrupts terminals, logs and some databases.
+fn is_forbidden_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
+}
+
+fn reject_controls(field: &str, s: &str, allow_line_breaks: bool) -> Result<()> {
+    let bad = if allow_line_breaks {
+        s.chars().find(|&c| is_forbidden_control(c))
+    } else {
+        s.chars().find(|c| c.is_control())
+    };
+    match bad {
+        Some('\0') => Err(Error::validation(field, "must not contain NUL characters")),
+        Some(c) => Err(Error::validation(
+            field,
+            format!("must not contain control character U+{:04X}", u32::from(c)),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Validates a message's text. `has_attachments` allows empty or whitespace-only text beside
+/// an attachment.
+///
+/// # Errors
+/// [`Error::Validation`] on field `text` when the text is too long, contains NUL or other
+/// control characters (other than `\n`, `\r`, `\t`), or is empty or whitespace-only without an
+/// attachment.
+pub fn validate_text(text: &str, has_attachments: bool, limits: &Limits) -> Result<()> {
+    // Count at most one past the limit: an attacker's megabyte costs no more than 5001 steps.
+    if text.chars().take(limits.max_text_chars + 1).count() > limits.max_text_chars {
+        return Err(Error::validation(
+            "text",
+            format!("too long (max {} characters)", limits.max_text_chars),
+        ));
+    }
+    reject_controls("text", text, true)?;
+    if !has_attachments && text.trim().is_empty() {
+        return Err(Error::validation("text", "message needs text or at least one attachment"));
+    }
+    Ok(())
+}
+
+/// Validates and trims a short name (event, room or display name): after trimming it must have
+/// 1 to `max` scalar values and no control characters.
+///
+/// # Errors
+/// [`Error::Validation`] on `field` when the name is empty, too long or contains a control
+/// character.
+pub fn validate_name(field: &str, name: &str, max: usize) -> Result<String> {
+    reject_controls(field, name, false)?;
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(Error::validation(field, "must not be empty"));
+    }
+    if trimmed.chars().count() > max {
+        return Err(Error::validation(field, format!("too long (max {max} characters)")));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Validates a `client_msg_id`: 1 to the limit of printable ASCII characters (a UUID, a ULID
+/// or a counter all fit), so it is safe in logs, URLs and every database collation.
+///
+/// # Errors
+/// [`Error::Validation`] on field `client_msg_id`.
+pub fn validate_client_msg_id(id: &str, limits: &Limits) -> Result<()> {
+    if id.is_empty() {
+        return Err(Error::validation("client_msg_id", "must not be empty"));
+    }
+    if id.len() > limits.max_client_msg_id_chars {
+        return Err(Error::validation(
+            "client_msg_id",
+            format!("too long (max {} characters)", limits.max_client_msg_id_chars),
+        ));
+    }
+    if !id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::validation("client_msg_id", "must be printable ASCII without spaces"));
+    }
+    Ok(())
+}
+
+/// Resolves a requested page size: `None` gives the default, anything from 1 to the maximum is
+/// accepted as is.
+///
+/// # Errors
+/// [`Error::Validation`] on field `limit` for 0, negative or larger-than-maximum sizes.
+pub fn validate_page_size(requested: Option<i64>, limits: &Limits) -> Result<u32> {
+    match requested {
+        None => Ok(limits.default_page_size),
+        Some(n) if n >= 1 && n <= i64::from(limits.max_page_size) => {
+            Ok(u32::try_from(n).unwrap_or(limits.default_page_size))
+        }
+        Some(_) => Err(Error::validation(
+            "limit",
+            format!("must be between 1 and {}", limits.max_page_size),
+        )),
+    }
+}
+
+/// Validates a search query and splits it into search tokens (see [`crate::search`]).
+///
+/// # Errors
+/// [`Error::Validation`] on field `query` when it is too long, has control characters or holds
+/// no searchable word.
+pub fn validate_search_query(query: &str, limits: &Limits) -> Result<Vec<String>> {
+    if query.chars().take(limits.max_search_query_chars + 1).count() > limits.max_search_query_chars
+    {
+        return Err(Error::validation(
+            "query",
+            format!("too long (max {} characters)", limits.max_search_query_chars),
+        ));
+    }
+    reject_controls("query", query, false)?;
+    let tokens = crate::search::query_tokens(query);
+    if tokens.is_empty() {
+        return Err(Error::validation("query", "must contain at least one letter or digit"));
+    }
+    Ok(tokens)
+}
+
+/// Validates an optional avatar URL: bounded, no control characters, and `http(s)` only, so a
+/// client rendering it cannot be handed a `javascript:` URL.
+///
+/// # Errors
+/// [`Error::Validation`] on field `avatar_url`.
+pub fn validate_avatar_url(url: Option<&str>, limits: &Limits) -> Result<()> {
+    let Some(url) = url else { return Ok(()) };
+    if url.len() > limits.max_avatar_url_bytes {
+        return Err(Error::validation(
+            "avatar_url",
+            format!("too long (max {} bytes)", limits.max_avatar_url_bytes),
+        ));
+    }
+    reject_controls("avatar_url", url, false)?;
+    if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(char::is_whitespace)
+    {
+        return Err(Error::validation("avatar_url", "must be an http or https URL"));
+    }
+    Ok(())
+}
+
+/// Validates a reaction key (an emoji or a short name): 1 to the limit in bytes, with no
+/// whitespace or control characters.
+///
+/// # Errors
+/// [`Error::Validation`] on field `reaction`.
+pub fn validate_reaction_key(key: &str, limits: &Limits) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::validation("reaction", "must not be empty"));
+    }
+    if key.len() > limits.max_reaction_key_bytes {
+        return Err(Error::validation(
+            "reaction",
+            format!("too long (max {} bytes)", limits.max_reaction_key_bytes),
+        ));
+    }
+    if key.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(Error::validation("reaction", "must not contain whitespace or control characters"));
+    }
+    Ok(())
+}
+
+/// Validates the attachment metadata of one message.
+///
+/// # Errors
+/// [`Error::Validation`] on `attachments` when there are too many, or on
+/// `attachments[i].<field>` for a bad file name, content type, size or checksum.
+pub fn validate_attachments(attachments: &[AttachmentInput], limits: &Limits) -> Result<()> {
+    if attachments.len() > limits.max_attachments {
+        return Err(Error::validation(
+            "attachments",
+            format!("too many (max {})", limits.max_attachments),
+        ));
+    }
+    for (i, a) in attachments.iter().enumerate() {
+        let field = |name: &str| format!("attachments[{i}].{name}");
+        validate_name(&field("file_name"), &a.file_name, limits.max_file_name_chars)?;
+        if a.file_name.contains(['/', '\\']) {
+            return Err(Error::validation(field("file_name"), "must not contain path separators"));
+        }
+        let ct = &a.content_type;
+        let well_formed = ct.len() <= limits.max_attachment_meta_bytes
+            && ct.split_once('/').is_some_and(|(t, s)| !t.is_empty() && !s.is_empty())
+            && ct.bytes().all(|b| b.is_ascii_graphic());
+        if !well_formed {
+            return Err(Error::validation(field("content_type"), "must look like type/subtype"));
+        }
+        if a.size > limits.max_attachment_bytes {
+            return Err(Error::validation(
+                field("size"),
+                format!("too large (max {} bytes)", limits.max_attachment_bytes),
+            ));
+        }
+        if let Some(sum) = &a.checksum {
+            if sum.is_empty()
+                || sum.len() > limits.max_attachment_meta_bytes
+                || !sum.bytes().all(|b| b.is_ascii_graphic())
+            {
+                return Err(Error::validation(field("checksum"), "must be short printable ASCII"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(err: Error) -> String {
+        match err {
+            Error::Validation { field, .. } => field,
+            other => panic!("expected validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn text_rules() {
+        let l = Limits::default();
+        assert!(validate_text("hi\n\tthere\r\n", false, &l).is_ok());
+        assert_eq!(field_of(validate_text("   ", false, &l).unwrap_err()), "text");
+        assert!(validate_text("   ", true, &l).is_ok());
+        assert!(validate_text("", true, &l).is_ok());
+        assert!(validate_text("", false, &l).is_err());
+        assert!(validate_text("a\0b", false, &l).unwrap_err().to_string().contains("NUL"));
+        assert!(validate_text("a\u{1b}[31m", false, &l).is_err());
+        assert!(validate_text("a\u{85}", false, &l).is_err());
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(validate_name("name", "  Main  ", 100).unwrap(), "Main");
+        assert!(validate_name("name", " \t ", 100).is_err());
+        assert!(validate_name("name", "a\nb", 100).is_err());
+        assert!(validate_name("name", &"é".repeat(100), 100).is_ok());
+        assert!(validate_name("name", &"é".repeat(101), 100).is_err());
+    }
+
+    #[test]
+    fn page_sizes() {
+        let l = Limits::default();
+        assert_eq!(validate_page_size(None, &l).unwrap(), 50);
+        assert_eq!(validate_page_size(Some(100), &l).unwrap(), 100);
+        for bad in [0, -1, 101, i64::MAX, i64::MIN] {
+            assert_eq!(field_of(validate_page_size(Some(bad), &l).unwrap_err()), "limit");
+        }
+    }
+
+    #[test]
+    fn attachments_name_the_offending_index() {
+        let l = Limits::default();
+        let ok = AttachmentInput {
+            file_name: "a.png".into(),
+            content_type: "image/png".into(),
+            size: 10,
+            checksum: None,
+        };
+        let big = AttachmentInput { size: l.max_attachment_bytes + 1, ..ok.clone() };
+        assert!(validate_attachments(&[ok.clone()], &l).is_ok());
+        assert_eq!(
+            field_of(validate_attachments(&[ok.clone(), big], &l).unwrap_err()),
+            "attachments[1].size"
+        );
+        assert_eq!(field_of(validate_attachments(&vec![ok; 11], &l).unwrap_err()), "attachments");
+    }
+
+    #[test]
+    fn client_msg_ids_and_avatars() {
+        let l = Limits::default();
+        assert!(validate_client_msg_id("0190a7b2-4c1e-7d3f-9a00-1234567890ab", &l).is_ok());
+        assert!(validate_client_msg_id("", &l).is_err());
+        assert!(validate_client_msg_id(&"x".repeat(65), &l).is_err());
+        assert!(validate_client_msg_id("has space", &l).is_err());
+        assert!(validate_avatar_url(Some("https://x.test/a.png"), &l).is_ok());
+        assert!(validate_avatar_url(Some("javascript:alert(1)"), &l).is_err());
+    }
+}
