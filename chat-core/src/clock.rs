@@ -56,13 +56,19 @@ impl Timestamp {
     /// This time plus `d`, saturating at the far end of the representable range.
     #[must_use]
     pub fn saturating_add(self, d: Duration) -> Self {
-        Self::from_datetime(self.0.saturating_add(d.try_into().unwrap_or(time::Duration::MAX)))
+        Self::from_datetime(
+            self.0
+                .saturating_add(d.try_into().unwrap_or(time::Duration::MAX)),
+        )
     }
 
     /// This time minus `d`, saturating at the far end of the representable range.
     #[must_use]
     pub fn saturating_sub(self, d: Duration) -> Self {
-        Self::from_datetime(self.0.saturating_sub(d.try_into().unwrap_or(time::Duration::MAX)))
+        Self::from_datetime(
+            self.0
+                .saturating_sub(d.try_into().unwrap_or(time::Duration::MAX)),
+        )
     }
 
     /// How long after `earlier` this time is; zero if it is not after it.
@@ -131,7 +137,9 @@ impl ManualClock {
     /// A clock stopped at `start`.
     #[must_use]
     pub fn new(start: Timestamp) -> Self {
-        Self { now: Mutex::new(start) }
+        Self {
+            now: Mutex::new(start),
+        }
     }
 
     /// A clock stopped at the current wall-clock time.
@@ -142,19 +150,28 @@ impl ManualClock {
 
     /// Moves the clock forward by `d`.
     pub fn advance(&self, d: Duration) {
-        let mut now = self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut now = self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         *now = now.saturating_add(d);
     }
 
     /// Sets the clock to `t` (which may be in the past).
     pub fn set(&self, t: Timestamp) {
-        *self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = t;
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = t;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
-        *self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -176,7 +193,13 @@ mod tests {
         assert_eq!(clock.now(), Timestamp::UNIX_EPOCH);
         clock.advance(Duration::from_secs(61));
         assert_eq!(clock.now().unix_millis(), 61_000);
-        assert_eq!(clock.now().duration_since(Timestamp::UNIX_EPOCH), Duration::from_secs(61));
-        assert_eq!(Timestamp::UNIX_EPOCH.duration_since(clock.now()), Duration::ZERO);
+        assert_eq!(
+            clock.now().duration_since(Timestamp::UNIX_EPOCH),
+            Duration::from_secs(61)
+        );
+        assert_eq!(
+            Timestamp::UNIX_EPOCH.duration_since(clock.now()),
+            Duration::ZERO
+        );
     }
 }

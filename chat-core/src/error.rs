@@ -82,22 +82,31 @@ pub enum Error {
 impl Error {
     /// A [`Error::Validation`] for `field`.
     pub fn validation(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::Validation { field: field.into(), reason: reason.into() }
+        Self::Validation {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     /// A [`Error::Conflict`].
     pub fn conflict(reason: impl Into<String>) -> Self {
-        Self::Conflict { reason: reason.into() }
+        Self::Conflict {
+            reason: reason.into(),
+        }
     }
 
     /// An [`Error::Internal`] wrapping `source`.
     pub fn internal(source: impl Into<BoxError>) -> Self {
-        Self::Internal { source: source.into() }
+        Self::Internal {
+            source: source.into(),
+        }
     }
 
     /// An [`Error::Unavailable`] wrapping `source`.
     pub fn unavailable(source: impl Into<BoxError>) -> Self {
-        Self::Unavailable { source: source.into() }
+        Self::Unavailable {
+            source: source.into(),
+        }
     }
 
     /// The stable, machine-readable code of this error.
@@ -153,11 +162,33 @@ mod tests {
             (Error::Forbidden { reason: "x" }, "forbidden", 403),
             (Error::NotFound { what: "room" }, "not_found", 404),
             (Error::conflict("x"), "conflict", 409),
-            (Error::PayloadTooLarge { reason: "x".into() }, "payload_too_large", 413),
-            (Error::UnsupportedMediaType { reason: "x".into() }, "unsupported_media_type", 415),
-            (Error::RateLimited { retry_after: Duration::from_secs(1) }, "rate_limited", 429),
-            (Error::unavailable(std::io::Error::other("db")), "unavailable", 503),
-            (Error::internal(std::io::Error::other("bug")), "internal", 500),
+            (
+                Error::PayloadTooLarge { reason: "x".into() },
+                "payload_too_large",
+                413,
+            ),
+            (
+                Error::UnsupportedMediaType { reason: "x".into() },
+                "unsupported_media_type",
+                415,
+            ),
+            (
+                Error::RateLimited {
+                    retry_after: Duration::from_secs(1),
+                },
+                "rate_limited",
+                429,
+            ),
+            (
+                Error::unavailable(std::io::Error::other("db")),
+                "unavailable",
+                503,
+            ),
+            (
+                Error::internal(std::io::Error::other("bug")),
+                "internal",
+                500,
+            ),
         ];
         for (err, code, status) in cases {
             assert_eq!(err.code(), code);

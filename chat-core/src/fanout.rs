@@ -120,23 +120,40 @@ impl InProcessBroker {
     /// A hub whose subscribers may fall `capacity` changes behind before they must resync.
     #[must_use]
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { rooms: RwLock::new(HashMap::new()), capacity: capacity.max(1) }
+        Self {
+            rooms: RwLock::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
     }
 
     /// How many rooms currently have a ring.
     #[must_use]
     pub fn active_rooms(&self) -> usize {
-        self.rooms.read().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+        self.rooms
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
     }
 
     fn send(&self, room_id: RoomId, item: Fanout) {
-        let rooms = self.rooms.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(tx) = rooms.get(&room_id) else { return };
+        let rooms = self
+            .rooms
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(tx) = rooms.get(&room_id) else {
+            return;
+        };
         if tx.send(item).is_err() {
             // Nobody listens any more: drop the ring so idle rooms cost nothing.
             drop(rooms);
-            let mut rooms = self.rooms.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if rooms.get(&room_id).is_some_and(|tx| tx.receiver_count() == 0) {
+            let mut rooms = self
+                .rooms
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if rooms
+                .get(&room_id)
+                .is_some_and(|tx| tx.receiver_count() == 0)
+            {
                 rooms.remove(&room_id);
             }
         }
@@ -153,12 +170,18 @@ impl Broker for InProcessBroker {
     }
 
     fn subscribe(&self, room_id: RoomId, after: RoomSeq) -> Subscription {
-        if let Some(tx) =
-            self.rooms.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&room_id)
+        if let Some(tx) = self
+            .rooms
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&room_id)
         {
             return Subscription::new(room_id, tx.subscribe(), after);
         }
-        let mut rooms = self.rooms.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut rooms = self
+            .rooms
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Rooms whose subscribers all left and that saw no publish since keep a ring; sweep them
         // whenever the map doubles, so the cost is amortised and the map stays bounded.
         if rooms.len() >= 64 && rooms.len().is_power_of_two() {
@@ -186,7 +209,12 @@ impl Subscription {
     /// Wraps a ring receiver; deliveries start after `after`. Brokers call this.
     #[must_use]
     pub fn new(room_id: RoomId, rx: broadcast::Receiver<Fanout>, after: RoomSeq) -> Self {
-        Self { room_id, rx, last: after, pending: BTreeMap::new() }
+        Self {
+            room_id,
+            rx,
+            last: after,
+            pending: BTreeMap::new(),
+        }
     }
 
     /// The room.
@@ -256,6 +284,9 @@ impl Subscription {
         // Skip whatever is still queued: the reload from the store covers it, and starting at
         // the live tail gives the reload the whole ring of slack.
         self.rx = self.rx.resubscribe();
-        Delivery::Resync { room_id: self.room_id, from_seq: self.last }
+        Delivery::Resync {
+            room_id: self.room_id,
+            from_seq: self.last,
+        }
     }
 }

@@ -15,6 +15,11 @@ macro_rules! uuid_id {
         pub struct $name(Uuid);
 
         impl $name {
+            /// The all-zero id: below every real id, for range bounds.
+            pub const MIN: Self = Self(Uuid::nil());
+            /// The all-ones id: above every real id, for range bounds.
+            pub const MAX: Self = Self(Uuid::max());
+
             /// A fresh, time-ordered (UUIDv7) id.
             #[must_use]
             pub fn new() -> Self {

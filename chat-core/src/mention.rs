@@ -152,7 +152,11 @@ fn parse_at(text: &str, start: usize) -> Option<Mention> {
     }
     let user_id = UserId::from_uuid(Uuid::try_parse(id_text).ok()?);
     let end = start + 2 + close + 1 + 38;
-    Some(Mention { user_id, name, range: start..end })
+    Some(Mention {
+        user_id,
+        name,
+        range: start..end,
+    })
 }
 
 #[cfg(test)]
@@ -213,7 +217,12 @@ mod tests {
     fn ids_are_distinct_first_seen_and_capped() {
         let a = UserId::new();
         let b = UserId::new();
-        let text = format!("{} {} {}", render("A", a), render("B", b), render("A again", a));
+        let text = format!(
+            "{} {} {}",
+            render("A", a),
+            render("B", b),
+            render("A again", a)
+        );
         assert_eq!(mentioned_user_ids(&text, 50), vec![a, b]);
         assert_eq!(mentioned_user_ids(&text, 1), vec![a]);
     }

@@ -51,13 +51,19 @@ impl RoomAccess<'_> {
     pub fn is_moderator(&self) -> bool {
         self.can_see()
             && (self.event_role.is_some_and(EventRole::is_admin)
-                || self.member.is_some_and(|m| m.role == RoomRole::Moderator && !m.banned))
+                || self
+                    .member
+                    .is_some_and(|m| m.role == RoomRole::Moderator && !m.banned))
     }
 
     /// # Errors
     /// [`Error::NotFound`] when the caller may not know the room exists.
     pub fn require_see(&self) -> Result<()> {
-        if self.can_see() { Ok(()) } else { Err(ROOM_NOT_FOUND) }
+        if self.can_see() {
+            Ok(())
+        } else {
+            Err(ROOM_NOT_FOUND)
+        }
     }
 
     /// Reading messages, the change log and search.
@@ -68,8 +74,12 @@ impl RoomAccess<'_> {
     pub fn require_read(&self) -> Result<()> {
         self.require_see()?;
         match self.member {
-            None => Err(Error::Forbidden { reason: "not a member of this room" }),
-            Some(m) if m.banned => Err(Error::Forbidden { reason: "banned from this room" }),
+            None => Err(Error::Forbidden {
+                reason: "not a member of this room",
+            }),
+            Some(m) if m.banned => Err(Error::Forbidden {
+                reason: "banned from this room",
+            }),
             Some(_) => Ok(()),
         }
     }
@@ -82,13 +92,19 @@ impl RoomAccess<'_> {
     pub fn require_post(&self) -> Result<()> {
         self.require_read()?;
         if self.room.archived {
-            return Err(Error::Forbidden { reason: "room is archived" });
+            return Err(Error::Forbidden {
+                reason: "room is archived",
+            });
         }
         if self.member.is_some_and(|m| m.is_muted(self.now)) {
-            return Err(Error::Forbidden { reason: "muted in this room" });
+            return Err(Error::Forbidden {
+                reason: "muted in this room",
+            });
         }
         if self.room.kind == RoomKind::Announcement && !self.is_moderator() {
-            return Err(Error::Forbidden { reason: "only moderators post in announcement rooms" });
+            return Err(Error::Forbidden {
+                reason: "only moderators post in announcement rooms",
+            });
         }
         Ok(())
     }
@@ -102,7 +118,9 @@ impl RoomAccess<'_> {
         if self.is_moderator() {
             Ok(())
         } else {
-            Err(Error::Forbidden { reason: "moderator role required" })
+            Err(Error::Forbidden {
+                reason: "moderator role required",
+            })
         }
     }
 
@@ -113,7 +131,9 @@ impl RoomAccess<'_> {
     /// [`Error::Forbidden`] when the room is archived.
     pub fn require_writable(&self) -> Result<()> {
         if self.room.archived {
-            Err(Error::Forbidden { reason: "room is archived" })
+            Err(Error::Forbidden {
+                reason: "room is archived",
+            })
         } else {
             Ok(())
         }
@@ -129,7 +149,9 @@ pub fn require_event_admin(role: Option<EventRole>) -> Result<EventRole> {
     match role {
         None => Err(Error::NotFound { what: "event" }),
         Some(r) if r.is_admin() => Ok(r),
-        Some(_) => Err(Error::Forbidden { reason: "event admin role required" }),
+        Some(_) => Err(Error::Forbidden {
+            reason: "event admin role required",
+        }),
     }
 }
 
@@ -159,7 +181,12 @@ mod tests {
         let r = room(RoomKind::Topic, Visibility::Private);
         let now = Timestamp::UNIX_EPOCH;
         for role in [None, Some(EventRole::Member), Some(EventRole::Admin)] {
-            let a = RoomAccess { room: &r, event_role: role, member: None, now };
+            let a = RoomAccess {
+                room: &r,
+                event_role: role,
+                member: None,
+                now,
+            };
             assert!(matches!(a.require_read(), Err(Error::NotFound { .. })));
             assert!(matches!(a.require_moderate(), Err(Error::NotFound { .. })));
         }
@@ -170,10 +197,18 @@ mod tests {
         let r = room(RoomKind::Announcement, Visibility::Public);
         let now = Timestamp::UNIX_EPOCH;
         let member = RoomMember::new(r.id, UserId::new(), RoomRole::Member, now);
-        let plain = RoomAccess { room: &r, event_role: Some(EventRole::Member), member: Some(&member), now };
+        let plain = RoomAccess {
+            room: &r,
+            event_role: Some(EventRole::Member),
+            member: Some(&member),
+            now,
+        };
         assert!(matches!(plain.require_post(), Err(Error::Forbidden { .. })));
         assert!(plain.require_read().is_ok());
-        let admin = RoomAccess { event_role: Some(EventRole::Admin), ..plain };
+        let admin = RoomAccess {
+            event_role: Some(EventRole::Admin),
+            ..plain
+        };
         assert!(admin.require_post().is_ok());
     }
 
@@ -183,9 +218,17 @@ mod tests {
         let now = Timestamp::UNIX_EPOCH;
         let mut m = RoomMember::new(r.id, UserId::new(), RoomRole::Member, now);
         m.muted_until = Some(now.saturating_add(std::time::Duration::from_secs(60)));
-        let a = RoomAccess { room: &r, event_role: Some(EventRole::Member), member: Some(&m), now };
+        let a = RoomAccess {
+            room: &r,
+            event_role: Some(EventRole::Member),
+            member: Some(&m),
+            now,
+        };
         assert!(a.require_post().is_err());
-        let later = RoomAccess { now: now.saturating_add(std::time::Duration::from_secs(60)), ..a };
+        let later = RoomAccess {
+            now: now.saturating_add(std::time::Duration::from_secs(60)),
+            ..a
+        };
         assert!(later.require_post().is_ok());
     }
 }

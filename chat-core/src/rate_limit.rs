@@ -74,7 +74,10 @@ impl RateLimitPolicy for SlidingWindow {
         }
         // The send that must leave the window before one more fits.
         let blocking = in_window[in_window.len() - max];
-        Err(blocking.saturating_add(self.window).duration_since(h.now).max(Duration::from_millis(1)))
+        Err(blocking
+            .saturating_add(self.window)
+            .duration_since(h.now)
+            .max(Duration::from_millis(1)))
     }
 }
 
@@ -93,7 +96,11 @@ impl RateLimitPolicy for SlowMode {
         match h.last_send_in_room {
             Some(last) if !interval.is_zero() && !h.is_moderator => {
                 let ready = last.saturating_add(interval);
-                if ready > h.now { Err(ready.duration_since(h.now)) } else { Ok(()) }
+                if ready > h.now {
+                    Err(ready.duration_since(h.now))
+                } else {
+                    Ok(())
+                }
             }
             _ => Ok(()),
         }
@@ -106,7 +113,11 @@ pub struct AllOf(pub Vec<Box<dyn RateLimitPolicy>>);
 
 impl RateLimitPolicy for AllOf {
     fn lookback(&self) -> Duration {
-        self.0.iter().map(|p| p.lookback()).max().unwrap_or(Duration::ZERO)
+        self.0
+            .iter()
+            .map(|p| p.lookback())
+            .max()
+            .unwrap_or(Duration::ZERO)
     }
 
     fn check(&self, h: &SendHistory<'_>) -> Result<(), Duration> {
@@ -119,7 +130,10 @@ impl RateLimitPolicy for AllOf {
 #[must_use]
 pub fn default_policy(limits: &crate::Limits) -> AllOf {
     AllOf(vec![
-        Box::new(SlidingWindow { max: limits.send_rate_max, window: limits.send_rate_window }),
+        Box::new(SlidingWindow {
+            max: limits.send_rate_max,
+            window: limits.send_rate_window,
+        }),
         Box::new(SlowMode),
     ])
 }
@@ -135,7 +149,10 @@ impl TypingThrottle {
     /// A throttle admitting one signal per `interval`.
     #[must_use]
     pub fn new(interval: Duration) -> Self {
-        Self { interval, last: Mutex::new(HashMap::new()) }
+        Self {
+            interval,
+            last: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Admits a signal at `now`, or returns how long to wait.
@@ -143,7 +160,10 @@ impl TypingThrottle {
     /// # Errors
     /// The wait, when a signal was admitted less than `interval` ago.
     pub fn check(&self, user: UserId, room: RoomId, now: Timestamp) -> Result<(), Duration> {
-        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Keep the map from growing without bound: drop entries that can no longer throttle.
         if last.len() > 100_000 {
             let horizon = now.saturating_sub(self.interval);
@@ -187,10 +207,19 @@ mod tests {
 
     #[test]
     fn sliding_window_waits_for_the_oldest_blocking_send() {
-        let p = SlidingWindow { max: 2, window: Duration::from_secs(60) };
+        let p = SlidingWindow {
+            max: 2,
+            window: Duration::from_secs(60),
+        };
         let room = test_room();
         let sends = [at(10), at(20)];
-        let h = SendHistory { now: at(30), room: &room, is_moderator: false, recent_sends: &sends, last_send_in_room: None };
+        let h = SendHistory {
+            now: at(30),
+            room: &room,
+            is_moderator: false,
+            recent_sends: &sends,
+            last_send_in_room: None,
+        };
         assert_eq!(p.check(&h), Err(Duration::from_secs(40)));
         let h = SendHistory { now: at(70), ..h };
         assert_eq!(p.check(&h), Ok(()));

@@ -91,10 +91,14 @@ impl ChatServiceBuilder {
     /// The service.
     #[must_use]
     pub fn build(self) -> ChatService {
-        let policy = self.policy.unwrap_or_else(|| Arc::new(default_policy(&self.limits)));
+        let policy = self
+            .policy
+            .unwrap_or_else(|| Arc::new(default_policy(&self.limits)));
         ChatService {
             store: self.store,
-            broker: self.broker.unwrap_or_else(|| Arc::new(InProcessBroker::new())),
+            broker: self
+                .broker
+                .unwrap_or_else(|| Arc::new(InProcessBroker::new())),
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             typing: TypingThrottle::new(self.limits.typing_interval),
             limits: self.limits,
@@ -182,23 +186,42 @@ impl ChatService {
     }
 
     async fn room_context(&self, actor: UserId, room_id: RoomId) -> Result<RoomContext> {
-        let room = self.store.get_room(room_id).await?.ok_or(Error::NotFound { what: "room" })?;
-        let event_role =
-            self.store.get_event_member(room.event_id, actor).await?.map(|m| m.role);
+        let room = self
+            .store
+            .get_room(room_id)
+            .await?
+            .ok_or(Error::NotFound { what: "room" })?;
+        let event_role = self
+            .store
+            .get_event_member(room.event_id, actor)
+            .await?
+            .map(|m| m.role);
         let member = if event_role.is_some() {
             self.store.get_room_member(room_id, actor).await?
         } else {
             None
         };
-        Ok(RoomContext { room, event_role, member, now: self.clock.now() })
+        Ok(RoomContext {
+            room,
+            event_role,
+            member,
+            now: self.clock.now(),
+        })
     }
 
     async fn require_profile(&self, user: UserId) -> Result<User> {
-        self.store.get_user(user).await?.ok_or(Error::NotFound { what: "user" })
+        self.store
+            .get_user(user)
+            .await?
+            .ok_or(Error::NotFound { what: "user" })
     }
 
     async fn event_role(&self, actor: UserId, event: EventId) -> Result<Option<EventRole>> {
-        Ok(self.store.get_event_member(event, actor).await?.map(|m| m.role))
+        Ok(self
+            .store
+            .get_event_member(event, actor)
+            .await?
+            .map(|m| m.role))
     }
 
     // ----- profiles -----
@@ -250,9 +273,19 @@ impl ChatService {
         };
         self.require_profile(actor).await?;
         let now = self.clock.now();
-        let event = Event { id: EventId::new(), name, kind, created_by: actor, created_at: now };
-        let owner =
-            EventMember { event_id: event.id, user_id: actor, role: EventRole::Owner, joined_at: now };
+        let event = Event {
+            id: EventId::new(),
+            name,
+            kind,
+            created_by: actor,
+            created_at: now,
+        };
+        let owner = EventMember {
+            event_id: event.id,
+            user_id: actor,
+            role: EventRole::Owner,
+            joined_at: now,
+        };
         self.store.create_event(event.clone(), owner).await?;
         Ok(event)
     }
@@ -270,8 +303,15 @@ impl ChatService {
     /// # Errors
     /// [`Error::NotFound`] when it does not exist or the caller is not a member.
     pub async fn get_event(&self, actor: UserId, event: EventId) -> Result<EventSummary> {
-        let role = self.event_role(actor, event).await?.ok_or(Error::NotFound { what: "event" })?;
-        let event = self.store.get_event(event).await?.ok_or(Error::NotFound { what: "event" })?;
+        let role = self
+            .event_role(actor, event)
+            .await?
+            .ok_or(Error::NotFound { what: "event" })?;
+        let event = self
+            .store
+            .get_event(event)
+            .await?
+            .ok_or(Error::NotFound { what: "event" })?;
         Ok(EventSummary { event, role })
     }
 
@@ -280,7 +320,9 @@ impl ChatService {
     /// # Errors
     /// [`Error::NotFound`] when the caller is not a member.
     pub async fn event_members(&self, actor: UserId, event: EventId) -> Result<Vec<EventMember>> {
-        self.event_role(actor, event).await?.ok_or(Error::NotFound { what: "event" })?;
+        self.event_role(actor, event)
+            .await?
+            .ok_or(Error::NotFound { what: "event" })?;
         self.store.event_members(event).await
     }
 
@@ -298,13 +340,20 @@ impl ChatService {
     ) -> Result<EventMember> {
         require_event_admin(self.event_role(actor, event).await?)?;
         if role == EventRole::Owner {
-            return Err(Error::Forbidden { reason: "an event has exactly one owner" });
+            return Err(Error::Forbidden {
+                reason: "an event has exactly one owner",
+            });
         }
         self.require_profile(user).await?;
         if self.store.get_event_member(event, user).await?.is_some() {
             return Err(Error::conflict("already a member of this event"));
         }
-        let member = EventMember { event_id: event, user_id: user, role, joined_at: self.clock.now() };
+        let member = EventMember {
+            event_id: event,
+            user_id: user,
+            role,
+            joined_at: self.clock.now(),
+        };
         self.store.put_event_member(member).await
     }
 
@@ -327,7 +376,9 @@ impl ChatService {
             .await?
             .ok_or(Error::NotFound { what: "member" })?;
         if member.role == EventRole::Owner || role == EventRole::Owner {
-            return Err(Error::Forbidden { reason: "an event has exactly one owner" });
+            return Err(Error::Forbidden {
+                reason: "an event has exactly one owner",
+            });
         }
         member.role = role;
         self.store.put_event_member(member).await
@@ -339,7 +390,12 @@ impl ChatService {
     /// # Errors
     /// [`Error::NotFound`] for a hidden event or a non-member; [`Error::Forbidden`] for a plain
     /// member removing someone else, or for removing the owner.
-    pub async fn remove_event_member(&self, actor: UserId, event: EventId, user: UserId) -> Result<()> {
+    pub async fn remove_event_member(
+        &self,
+        actor: UserId,
+        event: EventId,
+        user: UserId,
+    ) -> Result<()> {
         let role = self.event_role(actor, event).await?;
         if actor != user {
             require_event_admin(role)?;
@@ -352,7 +408,9 @@ impl ChatService {
             .await?
             .ok_or(Error::NotFound { what: "member" })?;
         if member.role == EventRole::Owner {
-            return Err(Error::Forbidden { reason: "the owner cannot leave or be removed" });
+            return Err(Error::Forbidden {
+                reason: "the owner cannot leave or be removed",
+            });
         }
         // Event membership goes first: every room check requires it, so access ends at once even
         // if removing the room memberships below is interrupted.
@@ -377,9 +435,14 @@ impl ChatService {
     /// [`Error::Conflict`] when the name is taken in the event.
     pub async fn create_room(&self, actor: UserId, event: EventId, input: NewRoom) -> Result<Room> {
         let name = validation::validate_name("name", &input.name, self.limits.max_name_chars)?;
-        let role = self.event_role(actor, event).await?.ok_or(Error::NotFound { what: "event" })?;
+        let role = self
+            .event_role(actor, event)
+            .await?
+            .ok_or(Error::NotFound { what: "event" })?;
         if input.kind != RoomKind::Topic && !role.is_admin() {
-            return Err(Error::Forbidden { reason: "event admin role required for this room kind" });
+            return Err(Error::Forbidden {
+                reason: "event admin role required for this room kind",
+            });
         }
         let now = self.clock.now();
         let room = Room {
@@ -427,10 +490,20 @@ impl ChatService {
             }
             for room in self.store.rooms_of_event(summary.event.id).await? {
                 let member = memberships.get(&room.id);
-                let access = RoomAccess { room: &room, event_role: Some(summary.role), member, now };
-                let name_ok = needle.as_ref().is_none_or(|n| room.name.to_lowercase().contains(n));
+                let access = RoomAccess {
+                    room: &room,
+                    event_role: Some(summary.role),
+                    member,
+                    now,
+                };
+                let name_ok = needle
+                    .as_ref()
+                    .is_none_or(|n| room.name.to_lowercase().contains(n));
                 if access.can_see() && name_ok {
-                    out.push(RoomView { membership: member.cloned(), room });
+                    out.push(RoomView {
+                        membership: member.cloned(),
+                        room,
+                    });
                 }
             }
         }
@@ -444,7 +517,10 @@ impl ChatService {
     pub async fn get_room(&self, actor: UserId, room: RoomId) -> Result<RoomView> {
         let ctx = self.room_context(actor, room).await?;
         ctx.access().require_see()?;
-        Ok(RoomView { membership: ctx.member, room: ctx.room })
+        Ok(RoomView {
+            membership: ctx.member,
+            room: ctx.room,
+        })
     }
 
     /// Changes a room's settings (moderators). Archived rooms accept only being restored.
@@ -453,11 +529,23 @@ impl ChatService {
     /// [`Error::Validation`] on `name` or `slow_mode_secs`; [`Error::NotFound`] for a hidden
     /// room; [`Error::Forbidden`] for a non-moderator or an archived room;
     /// [`Error::Conflict`] for a taken name.
-    pub async fn update_room(&self, actor: UserId, room: RoomId, mut patch: RoomPatch) -> Result<Room> {
+    pub async fn update_room(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        mut patch: RoomPatch,
+    ) -> Result<Room> {
         if let Some(name) = &patch.name {
-            patch.name = Some(validation::validate_name("name", name, self.limits.max_name_chars)?);
+            patch.name = Some(validation::validate_name(
+                "name",
+                name,
+                self.limits.max_name_chars,
+            )?);
         }
-        if patch.slow_mode_secs.is_some_and(|s| u64::from(s) > self.limits.max_slow_mode.as_secs()) {
+        if patch
+            .slow_mode_secs
+            .is_some_and(|s| u64::from(s) > self.limits.max_slow_mode.as_secs())
+        {
             return Err(Error::validation(
                 "slow_mode_secs",
                 format!("at most {}", self.limits.max_slow_mode.as_secs()),
@@ -469,11 +557,16 @@ impl ChatService {
         if !only_restores {
             ctx.access().require_writable()?;
         }
-        let change = self.store.update_room(room, patch, self.clock.now()).await?;
+        let change = self
+            .store
+            .update_room(room, patch, self.clock.now())
+            .await?;
         let change = self.publish(change);
         match &change.kind {
             crate::ChangeKind::RoomUpdated(room) => Ok(room.clone()),
-            _ => Err(Error::internal("update_room returned a change of another kind")),
+            _ => Err(Error::internal(
+                "update_room returned a change of another kind",
+            )),
         }
     }
 
@@ -482,7 +575,15 @@ impl ChatService {
     /// # Errors
     /// As [`update_room`](Self::update_room).
     pub async fn rename_room(&self, actor: UserId, room: RoomId, name: String) -> Result<Room> {
-        self.update_room(actor, room, RoomPatch { name: Some(name), ..RoomPatch::default() }).await
+        self.update_room(
+            actor,
+            room,
+            RoomPatch {
+                name: Some(name),
+                ..RoomPatch::default()
+            },
+        )
+        .await
     }
 
     /// Archives (read-only) or restores a room (moderators).
@@ -490,8 +591,15 @@ impl ChatService {
     /// # Errors
     /// As [`update_room`](Self::update_room).
     pub async fn set_archived(&self, actor: UserId, room: RoomId, archived: bool) -> Result<Room> {
-        self.update_room(actor, room, RoomPatch { archived: Some(archived), ..RoomPatch::default() })
-            .await
+        self.update_room(
+            actor,
+            room,
+            RoomPatch {
+                archived: Some(archived),
+                ..RoomPatch::default()
+            },
+        )
+        .await
     }
 
     /// Joins a public room. Joining a room one already belongs to returns the membership.
@@ -503,7 +611,9 @@ impl ChatService {
         let ctx = self.room_context(actor, room).await?;
         ctx.access().require_see()?;
         match ctx.member {
-            Some(m) if m.banned => Err(Error::Forbidden { reason: "banned from this room" }),
+            Some(m) if m.banned => Err(Error::Forbidden {
+                reason: "banned from this room",
+            }),
             Some(m) => Ok(m),
             None => {
                 ctx.access().require_writable()?;
@@ -518,8 +628,12 @@ impl ChatService {
         let change = self.store.put_room_member(member, now).await?;
         let change = self.publish(change);
         match &change.kind {
-            crate::ChangeKind::MemberJoined(m) | crate::ChangeKind::MemberUpdated(m) => Ok(m.clone()),
-            _ => Err(Error::internal("put_room_member returned a change of another kind")),
+            crate::ChangeKind::MemberJoined(m) | crate::ChangeKind::MemberUpdated(m) => {
+                Ok(m.clone())
+            }
+            _ => Err(Error::internal(
+                "put_room_member returned a change of another kind",
+            )),
         }
     }
 
@@ -540,7 +654,8 @@ impl ChatService {
             return Err(Error::conflict("already a member of this room"));
         }
         let now = self.clock.now();
-        self.put_member(RoomMember::new(room, user, RoomRole::Member, now), now).await
+        self.put_member(RoomMember::new(room, user, RoomRole::Member, now), now)
+            .await
     }
 
     /// Leaves a room. A banned member cannot leave (the ban is kept in the membership).
@@ -553,9 +668,15 @@ impl ChatService {
         ctx.access().require_see()?;
         match &ctx.member {
             None => Err(Error::NotFound { what: "membership" }),
-            Some(m) if m.banned => Err(Error::Forbidden { reason: "banned from this room" }),
+            Some(m) if m.banned => Err(Error::Forbidden {
+                reason: "banned from this room",
+            }),
             Some(_) => {
-                if let Some(change) = self.store.remove_room_member(room, actor, self.clock.now()).await? {
+                if let Some(change) = self
+                    .store
+                    .remove_room_member(room, actor, self.clock.now())
+                    .await?
+                {
                     self.publish(change);
                 }
                 Ok(())
@@ -568,7 +689,10 @@ impl ChatService {
     /// # Errors
     /// As reading the room.
     pub async fn room_members(&self, actor: UserId, room: RoomId) -> Result<Vec<RoomMember>> {
-        self.room_context(actor, room).await?.access().require_read()?;
+        self.room_context(actor, room)
+            .await?
+            .access()
+            .require_read()?;
         self.store.room_members(room).await
     }
 
@@ -596,9 +720,12 @@ impl ChatService {
         let before = member.clone();
         change(&mut member);
         let restricts = member.banned && !before.banned
-            || member.muted_until.is_some_and(|t| t > now) && before.muted_until != member.muted_until;
+            || member.muted_until.is_some_and(|t| t > now)
+                && before.muted_until != member.muted_until;
         if restricts && target_role.is_admin() {
-            return Err(Error::Forbidden { reason: "event admins cannot be muted or banned" });
+            return Err(Error::Forbidden {
+                reason: "event admins cannot be muted or banned",
+            });
         }
         if member == before {
             return Ok(member);
@@ -618,7 +745,8 @@ impl ChatService {
         user: UserId,
         role: RoomRole,
     ) -> Result<RoomMember> {
-        self.moderate_member(actor, room, user, |m| m.role = role, false).await
+        self.moderate_member(actor, room, user, |m| m.role = role, false)
+            .await
     }
 
     /// Mutes a member until a time, or unmutes with `None` (moderators).
@@ -633,7 +761,8 @@ impl ChatService {
         user: UserId,
         until: Option<Timestamp>,
     ) -> Result<RoomMember> {
-        self.moderate_member(actor, room, user, |m| m.muted_until = until, false).await
+        self.moderate_member(actor, room, user, |m| m.muted_until = until, false)
+            .await
     }
 
     /// Bans or unbans an event member from a room (moderators). Banning a non-member records
@@ -641,8 +770,15 @@ impl ChatService {
     ///
     /// # Errors
     /// As [`mute_member`](Self::mute_member).
-    pub async fn ban_member(&self, actor: UserId, room: RoomId, user: UserId, banned: bool) -> Result<RoomMember> {
-        self.moderate_member(actor, room, user, |m| m.banned = banned, banned).await
+    pub async fn ban_member(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        user: UserId,
+        banned: bool,
+    ) -> Result<RoomMember> {
+        self.moderate_member(actor, room, user, |m| m.banned = banned, banned)
+            .await
     }
 
     /// Marks the room read up to `seq` for the caller.
@@ -669,11 +805,19 @@ impl ChatService {
         prefix: &str,
         limit: Option<i64>,
     ) -> Result<Vec<MemberMatch>> {
-        if prefix.chars().count() > self.limits.max_display_name_chars || prefix.contains(char::is_control) {
-            return Err(Error::validation("prefix", "too long or contains control characters"));
+        if prefix.chars().count() > self.limits.max_display_name_chars
+            || prefix.contains(char::is_control)
+        {
+            return Err(Error::validation(
+                "prefix",
+                "too long or contains control characters",
+            ));
         }
         let limit = validation::validate_page_size(limit, &self.limits)?;
-        self.room_context(actor, room).await?.access().require_read()?;
+        self.room_context(actor, room)
+            .await?
+            .access()
+            .require_read()?;
         self.store.members_by_name_prefix(room, prefix, limit).await
     }
 
@@ -686,7 +830,12 @@ impl ChatService {
     /// [`Error::NotFound`] for a hidden room or a reply target outside it;
     /// [`Error::Forbidden`] when the caller may not post; [`Error::Validation`] for bad input;
     /// [`Error::RateLimited`] with the wait.
-    pub async fn send_message(&self, actor: UserId, room: RoomId, input: SendMessage) -> Result<Sent> {
+    pub async fn send_message(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        input: SendMessage,
+    ) -> Result<Sent> {
         self.send_as(actor, room, input, false).await
     }
 
@@ -694,11 +843,22 @@ impl ChatService {
     ///
     /// # Errors
     /// As [`send_message`](Self::send_message).
-    pub async fn send_ai_message(&self, actor: UserId, room: RoomId, input: SendMessage) -> Result<Sent> {
+    pub async fn send_ai_message(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        input: SendMessage,
+    ) -> Result<Sent> {
         self.send_as(actor, room, input, true).await
     }
 
-    async fn send_as(&self, actor: UserId, room: RoomId, input: SendMessage, ai: bool) -> Result<Sent> {
+    async fn send_as(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        input: SendMessage,
+        ai: bool,
+    ) -> Result<Sent> {
         let ctx = self.room_context(actor, room).await?;
         let access = ctx.access();
         access.require_post()?;
@@ -717,7 +877,9 @@ impl ChatService {
         if let Some(reply_to) = input.reply_to {
             let target = self.store.get_message(reply_to).await?;
             if target.is_none_or(|m| m.room_id != room) {
-                return Err(Error::NotFound { what: "reply_to message" });
+                return Err(Error::NotFound {
+                    what: "reply_to message",
+                });
             }
         }
         let author = self.require_profile(actor).await?;
@@ -752,23 +914,43 @@ impl ChatService {
             is_ai_generated: ai,
             created_at: self.clock.now(),
         };
-        let admission = Admission { policy: self.policy.as_ref(), is_moderator: access.is_moderator() };
+        let admission = Admission {
+            policy: self.policy.as_ref(),
+            is_moderator: access.is_moderator(),
+        };
         match self.store.append_message(new, admission).await? {
-            Appended::Replayed(message) => Ok(Sent { message, replayed: true }),
+            Appended::Replayed(message) => Ok(Sent {
+                message,
+                replayed: true,
+            }),
             Appended::Created(change) => {
                 let change = self.publish(change);
                 let message = change.kind.message().cloned().ok_or_else(|| {
                     Error::internal("append_message returned a change without a message")
                 })?;
-                Ok(Sent { message, replayed: false })
+                Ok(Sent {
+                    message,
+                    replayed: false,
+                })
             }
         }
     }
 
-    async fn message_context(&self, actor: UserId, id: MessageId) -> Result<(Message, RoomContext)> {
-        let message = self.store.get_message(id).await?.ok_or(Error::NotFound { what: "message" })?;
-        let ctx = self.room_context(actor, message.room_id).await.map_err(hide_as_message)?;
-        ctx.access().require_read().map_err(hide_as_message)?;
+    async fn message_context(
+        &self,
+        actor: UserId,
+        id: MessageId,
+    ) -> Result<(Message, RoomContext)> {
+        let message = self
+            .store
+            .get_message(id)
+            .await?
+            .ok_or(Error::NotFound { what: "message" })?;
+        let ctx = self
+            .room_context(actor, message.room_id)
+            .await
+            .map_err(hide_as_message)?;
+        ctx.access().require_see().map_err(hide_as_message)?;
         Ok((message, ctx))
     }
 
@@ -778,10 +960,17 @@ impl ChatService {
     /// [`Error::NotFound`] for a hidden message; [`Error::Forbidden`] for someone else's
     /// message or when the caller may not post; [`Error::Conflict`] for a deleted message;
     /// [`Error::Validation`] for bad text.
-    pub async fn edit_message(&self, actor: UserId, id: MessageId, text: String) -> Result<Message> {
+    pub async fn edit_message(
+        &self,
+        actor: UserId,
+        id: MessageId,
+        text: String,
+    ) -> Result<Message> {
         let (message, ctx) = self.message_context(actor, id).await?;
         if message.author_id != actor {
-            return Err(Error::Forbidden { reason: "only the author may edit a message" });
+            return Err(Error::Forbidden {
+                reason: "only the author may edit a message",
+            });
         }
         ctx.access().require_post()?;
         if message.is_deleted {
@@ -795,11 +984,20 @@ impl ChatService {
         let mentions = if mentioned.is_empty() {
             mentioned
         } else {
-            self.store.member_ids_among(message.room_id, &mentioned).await?
+            self.store
+                .member_ids_among(message.room_id, &mentioned)
+                .await?
         };
-        let change = self.store.edit_message(id, text, mentions, self.clock.now()).await?;
+        let change = self
+            .store
+            .edit_message(id, text, mentions, self.clock.now())
+            .await?;
         let change = self.publish(change);
-        change.kind.message().cloned().ok_or_else(|| Error::internal("edit returned no message"))
+        change
+            .kind
+            .message()
+            .cloned()
+            .ok_or_else(|| Error::internal("edit returned no message"))
     }
 
     /// Deletes a message, leaving a tombstone: the author deletes their own, moderators any.
@@ -810,16 +1008,28 @@ impl ChatService {
     /// message without the moderator role, or an archived room.
     pub async fn delete_message(&self, actor: UserId, id: MessageId) -> Result<Message> {
         let (message, ctx) = self.message_context(actor, id).await?;
-        if message.author_id != actor {
+        // Authors delete their own messages while they can read the room; moderators (event
+        // admins included, who need not join public rooms) delete any.
+        if message.author_id == actor {
+            ctx.access().require_read()?;
+        } else {
             ctx.access().require_moderate()?;
         }
         ctx.access().require_writable()?;
         match self.store.delete_message(id, self.clock.now()).await? {
             Some(change) => {
                 let change = self.publish(change);
-                change.kind.message().cloned().ok_or_else(|| Error::internal("delete returned no message"))
+                change
+                    .kind
+                    .message()
+                    .cloned()
+                    .ok_or_else(|| Error::internal("delete returned no message"))
             }
-            None => self.store.get_message(id).await?.ok_or(Error::NotFound { what: "message" }),
+            None => self
+                .store
+                .get_message(id)
+                .await?
+                .ok_or(Error::NotFound { what: "message" }),
         }
     }
 
@@ -828,17 +1038,31 @@ impl ChatService {
     /// # Errors
     /// [`Error::NotFound`] for a hidden message; [`Error::Forbidden`] when the caller may not
     /// post; [`Error::Validation`] on the key; [`Error::Conflict`] for a deleted message.
-    pub async fn react(&self, actor: UserId, id: MessageId, key: &str, present: bool) -> Result<Message> {
+    pub async fn react(
+        &self,
+        actor: UserId,
+        id: MessageId,
+        key: &str,
+        present: bool,
+    ) -> Result<Message> {
         validation::validate_reaction_key(key, &self.limits)?;
         let (message, ctx) = self.message_context(actor, id).await?;
         ctx.access().require_post()?;
         if message.is_deleted {
             return Err(Error::conflict("message is deleted"));
         }
-        match self.store.set_reaction(id, actor, key, present, self.clock.now()).await? {
+        match self
+            .store
+            .set_reaction(id, actor, key, present, self.clock.now())
+            .await?
+        {
             Some(change) => {
                 let change = self.publish(change);
-                change.kind.message().cloned().ok_or_else(|| Error::internal("reaction returned no message"))
+                change
+                    .kind
+                    .message()
+                    .cloned()
+                    .ok_or_else(|| Error::internal("reaction returned no message"))
             }
             None => Ok(message),
         }
@@ -856,7 +1080,10 @@ impl ChatService {
         limit: Option<i64>,
     ) -> Result<HistoryPage> {
         let limit = validation::validate_page_size(limit, &self.limits)?;
-        self.room_context(actor, room).await?.access().require_read()?;
+        self.room_context(actor, room)
+            .await?
+            .access()
+            .require_read()?;
         let mut messages = self.store.history(room, cursor, limit + 1).await?;
         let has_more = messages.len() > limit as usize;
         messages.truncate(limit as usize);
@@ -880,8 +1107,14 @@ impl ChatService {
         let mut changes = self.store.changes_after(room, after, limit + 1).await?;
         let has_more = changes.len() > limit as usize;
         changes.truncate(limit as usize);
-        let last_seq = changes.last().map_or(ctx.room.last_seq, |c| c.seq.max(ctx.room.last_seq));
-        Ok(ChangePage { changes, last_seq, has_more })
+        let last_seq = changes
+            .last()
+            .map_or(ctx.room.last_seq, |c| c.seq.max(ctx.room.last_seq));
+        Ok(ChangePage {
+            changes,
+            last_seq,
+            has_more,
+        })
     }
 
     /// Subscribes to a room's live changes after `since` (default: the room's current seq).
@@ -892,14 +1125,23 @@ impl ChatService {
     ///
     /// # Errors
     /// As reading the room.
-    pub async fn subscribe(&self, actor: UserId, room: RoomId, since: Option<RoomSeq>) -> Result<Subscription> {
+    pub async fn subscribe(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        since: Option<RoomSeq>,
+    ) -> Result<Subscription> {
         let ctx = self.room_context(actor, room).await?;
         ctx.access().require_read()?;
         let mut sub = self.broker.subscribe(room, since.unwrap_or(RoomSeq::ZERO));
         if since.is_none() {
             // Read the position after subscribing, so a change committed in between is either
             // at or below it (dropped) or above it (delivered): never lost.
-            let room = self.store.get_room(room).await?.ok_or(Error::NotFound { what: "room" })?;
+            let room = self
+                .store
+                .get_room(room)
+                .await?
+                .ok_or(Error::NotFound { what: "room" })?;
             sub.advance_to(room.last_seq);
         }
         Ok(sub)
@@ -916,7 +1158,12 @@ impl ChatService {
             .check(actor, room, ctx.now)
             .map_err(|retry_after| Error::RateLimited { retry_after })?;
         let display_name = self.require_profile(actor).await?.display_name;
-        self.broker.publish_typing(TypingSignal { room_id: room, user_id: actor, display_name, at: ctx.now });
+        self.broker.publish_typing(TypingSignal {
+            room_id: room,
+            user_id: actor,
+            display_name,
+            at: ctx.now,
+        });
         Ok(())
     }
 
@@ -930,7 +1177,10 @@ impl ChatService {
         let limit = validation::validate_page_size(request.limit, &self.limits)?;
         let rooms = match request.room_id {
             Some(room) => {
-                self.room_context(actor, room).await?.access().require_read()?;
+                self.room_context(actor, room)
+                    .await?
+                    .access()
+                    .require_read()?;
                 vec![room]
             }
             None => self.readable_rooms(actor).await?,
@@ -972,7 +1222,9 @@ impl ChatService {
     /// [`Error::Forbidden`] for anyone who is not a server admin.
     pub async fn system_metrics(&self, actor: UserId) -> Result<SystemMetrics> {
         if !self.server_admins.contains(&actor) {
-            return Err(Error::Forbidden { reason: "server admin role required" });
+            return Err(Error::Forbidden {
+                reason: "server admin role required",
+            });
         }
         self.store.system_metrics(self.clock.now()).await
     }

@@ -262,10 +262,20 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
 
     /// Up to `limit` messages (tombstones included) of a room: seq below `Before(s)` newest
     /// first, or above `After(s)` oldest first.
-    async fn history(&self, room: RoomId, cursor: HistoryCursor, limit: u32) -> Result<Vec<Message>>;
+    async fn history(
+        &self,
+        room: RoomId,
+        cursor: HistoryCursor,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
 
     /// Up to `limit` changes with seq above `after`, in order.
-    async fn changes_after(&self, room: RoomId, after: RoomSeq, limit: u32) -> Result<Vec<RoomChange>>;
+    async fn changes_after(
+        &self,
+        room: RoomId,
+        after: RoomSeq,
+        limit: u32,
+    ) -> Result<Vec<RoomChange>>;
 
     /// Up to `limit` non-deleted messages of `rooms` that match every token (see
     /// [`crate::search`]), newest first.

@@ -48,7 +48,10 @@ pub fn validate_text(text: &str, has_attachments: bool, limits: &Limits) -> Resu
     }
     reject_controls("text", text, true)?;
     if !has_attachments && text.trim().is_empty() {
-        return Err(Error::validation("text", "message needs text or at least one attachment"));
+        return Err(Error::validation(
+            "text",
+            "message needs text or at least one attachment",
+        ));
     }
     Ok(())
 }
@@ -66,7 +69,10 @@ pub fn validate_name(field: &str, name: &str, max: usize) -> Result<String> {
         return Err(Error::validation(field, "must not be empty"));
     }
     if trimmed.chars().count() > max {
-        return Err(Error::validation(field, format!("too long (max {max} characters)")));
+        return Err(Error::validation(
+            field,
+            format!("too long (max {max} characters)"),
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -83,11 +89,17 @@ pub fn validate_client_msg_id(id: &str, limits: &Limits) -> Result<()> {
     if id.len() > limits.max_client_msg_id_chars {
         return Err(Error::validation(
             "client_msg_id",
-            format!("too long (max {} characters)", limits.max_client_msg_id_chars),
+            format!(
+                "too long (max {} characters)",
+                limits.max_client_msg_id_chars
+            ),
         ));
     }
     if !id.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::validation("client_msg_id", "must be printable ASCII without spaces"));
+        return Err(Error::validation(
+            "client_msg_id",
+            "must be printable ASCII without spaces",
+        ));
     }
     Ok(())
 }
@@ -116,17 +128,27 @@ pub fn validate_page_size(requested: Option<i64>, limits: &Limits) -> Result<u32
 /// [`Error::Validation`] on field `query` when it is too long, has control characters or holds
 /// no searchable word.
 pub fn validate_search_query(query: &str, limits: &Limits) -> Result<Vec<String>> {
-    if query.chars().take(limits.max_search_query_chars + 1).count() > limits.max_search_query_chars
+    if query
+        .chars()
+        .take(limits.max_search_query_chars + 1)
+        .count()
+        > limits.max_search_query_chars
     {
         return Err(Error::validation(
             "query",
-            format!("too long (max {} characters)", limits.max_search_query_chars),
+            format!(
+                "too long (max {} characters)",
+                limits.max_search_query_chars
+            ),
         ));
     }
     reject_controls("query", query, false)?;
     let tokens = crate::search::query_tokens(query);
     if tokens.is_empty() {
-        return Err(Error::validation("query", "must contain at least one letter or digit"));
+        return Err(Error::validation(
+            "query",
+            "must contain at least one letter or digit",
+        ));
     }
     Ok(tokens)
 }
@@ -145,9 +167,13 @@ pub fn validate_avatar_url(url: Option<&str>, limits: &Limits) -> Result<()> {
         ));
     }
     reject_controls("avatar_url", url, false)?;
-    if !(url.starts_with("https://") || url.starts_with("http://")) || url.contains(char::is_whitespace)
+    if !(url.starts_with("https://") || url.starts_with("http://"))
+        || url.contains(char::is_whitespace)
     {
-        return Err(Error::validation("avatar_url", "must be an http or https URL"));
+        return Err(Error::validation(
+            "avatar_url",
+            "must be an http or https URL",
+        ));
     }
     Ok(())
 }
@@ -168,7 +194,10 @@ pub fn validate_reaction_key(key: &str, limits: &Limits) -> Result<()> {
         ));
     }
     if key.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(Error::validation("reaction", "must not contain whitespace or control characters"));
+        return Err(Error::validation(
+            "reaction",
+            "must not contain whitespace or control characters",
+        ));
     }
     Ok(())
 }
@@ -187,16 +216,28 @@ pub fn validate_attachments(attachments: &[AttachmentInput], limits: &Limits) ->
     }
     for (i, a) in attachments.iter().enumerate() {
         let field = |name: &str| format!("attachments[{i}].{name}");
-        validate_name(&field("file_name"), &a.file_name, limits.max_file_name_chars)?;
+        validate_name(
+            &field("file_name"),
+            &a.file_name,
+            limits.max_file_name_chars,
+        )?;
         if a.file_name.contains(['/', '\\']) {
-            return Err(Error::validation(field("file_name"), "must not contain path separators"));
+            return Err(Error::validation(
+                field("file_name"),
+                "must not contain path separators",
+            ));
         }
         let ct = &a.content_type;
         let well_formed = ct.len() <= limits.max_attachment_meta_bytes
-            && ct.split_once('/').is_some_and(|(t, s)| !t.is_empty() && !s.is_empty())
+            && ct
+                .split_once('/')
+                .is_some_and(|(t, s)| !t.is_empty() && !s.is_empty())
             && ct.bytes().all(|b| b.is_ascii_graphic());
         if !well_formed {
-            return Err(Error::validation(field("content_type"), "must look like type/subtype"));
+            return Err(Error::validation(
+                field("content_type"),
+                "must look like type/subtype",
+            ));
         }
         if a.size > limits.max_attachment_bytes {
             return Err(Error::validation(
@@ -209,7 +250,10 @@ pub fn validate_attachments(attachments: &[AttachmentInput], limits: &Limits) ->
                 || sum.len() > limits.max_attachment_meta_bytes
                 || !sum.bytes().all(|b| b.is_ascii_graphic())
             {
-                return Err(Error::validation(field("checksum"), "must be short printable ASCII"));
+                return Err(Error::validation(
+                    field("checksum"),
+                    "must be short printable ASCII",
+                ));
             }
         }
     }
@@ -231,11 +275,19 @@ mod tests {
     fn text_rules() {
         let l = Limits::default();
         assert!(validate_text("hi\n\tthere\r\n", false, &l).is_ok());
-        assert_eq!(field_of(validate_text("   ", false, &l).unwrap_err()), "text");
+        assert_eq!(
+            field_of(validate_text("   ", false, &l).unwrap_err()),
+            "text"
+        );
         assert!(validate_text("   ", true, &l).is_ok());
         assert!(validate_text("", true, &l).is_ok());
         assert!(validate_text("", false, &l).is_err());
-        assert!(validate_text("a\0b", false, &l).unwrap_err().to_string().contains("NUL"));
+        assert!(
+            validate_text("a\0b", false, &l)
+                .unwrap_err()
+                .to_string()
+                .contains("NUL")
+        );
         assert!(validate_text("a\u{1b}[31m", false, &l).is_err());
         assert!(validate_text("a\u{85}", false, &l).is_err());
     }
@@ -255,7 +307,10 @@ mod tests {
         assert_eq!(validate_page_size(None, &l).unwrap(), 50);
         assert_eq!(validate_page_size(Some(100), &l).unwrap(), 100);
         for bad in [0, -1, 101, i64::MAX, i64::MIN] {
-            assert_eq!(field_of(validate_page_size(Some(bad), &l).unwrap_err()), "limit");
+            assert_eq!(
+                field_of(validate_page_size(Some(bad), &l).unwrap_err()),
+                "limit"
+            );
         }
     }
 
@@ -268,13 +323,19 @@ mod tests {
             size: 10,
             checksum: None,
         };
-        let big = AttachmentInput { size: l.max_attachment_bytes + 1, ..ok.clone() };
+        let big = AttachmentInput {
+            size: l.max_attachment_bytes + 1,
+            ..ok.clone()
+        };
         assert!(validate_attachments(&[ok.clone()], &l).is_ok());
         assert_eq!(
             field_of(validate_attachments(&[ok.clone(), big], &l).unwrap_err()),
             "attachments[1].size"
         );
-        assert_eq!(field_of(validate_attachments(&vec![ok; 11], &l).unwrap_err()), "attachments");
+        assert_eq!(
+            field_of(validate_attachments(&vec![ok; 11], &l).unwrap_err()),
+            "attachments"
+        );
     }
 
     #[test]

@@ -1,0 +1,102 @@
+//! The conformance suite every store must pass (feature `testing`).
+//!
+//! Each case is a plain `pub async fn case(store: Arc<dyn Store>)` that drives a
+//! [`ChatService`] over the store and panics on failure. Error cases assert the exact
+//! [`Error`] variant: error meaning is part of the store contract.
+//!
+//! A backend runs the whole suite with one line in its tests:
+//!
+//! ```ignore
+//! async fn store() -> Arc<dyn chat_core::Store> { Arc::new(MyStore::new()) }
+//! chat_core::conformance_tests!(store);
+//! ```
+//!
+//! which expands into one `#[tokio::test]` per case (the calling crate needs `tokio` with the
+//! `macros` and `rt-multi-thread` features). A backend that needs its own test attribute (such
+//! as `#[sqlx::test]`) uses [`for_each_conformance_case!`](crate::for_each_conformance_case)
+//! to receive the list of case names.
+
+mod cases;
+mod harness;
+
+pub use cases::*;
+pub use harness::{Harness, text};
+
+/// Asserts that a result is an error matching a pattern, printing what it was otherwise.
+#[macro_export]
+macro_rules! assert_err {
+    ($result:expr, $pattern:pat $(,)?) => {
+        match $result {
+            Err($pattern) => {}
+            other => panic!(
+                "expected Err({}), got {:?}",
+                stringify!($pattern),
+                other.map(|_| "Ok(..)")
+            ),
+        }
+    };
+}
+
+/// Calls `callback! { [args] case_a case_b … }` with the name of every conformance case, so a
+/// backend can wrap each case in the test attribute it needs.
+#[macro_export]
+macro_rules! for_each_conformance_case {
+    ([$($callback:tt)*] $($args:tt)*) => {
+        $($callback)*! { [$($args)*]
+            profile_upsert_and_get
+            events_create_list_and_hide
+            event_members_and_roles
+            rooms_create_list_and_filter
+            room_settings_rename_archive_slow_mode
+            room_membership_join_invite_leave_ban
+            mute_and_room_roles
+            history_pages_in_both_directions
+            keyset_pages_stable_under_concurrent_sends
+            seq_gap_free_under_32_concurrent_senders
+            catch_up_from_any_seq_includes_edits_and_deletes
+            idempotent_client_msg_id
+            racing_duplicate_client_msg_ids_store_one_message
+            rate_limit_exact_under_100_concurrent_sends
+            rejected_sends_cost_no_quota
+            slow_mode_per_room
+            original_rate_limit_11th_message_fails
+            original_message_too_long
+            original_mentions_stored
+            send_validation_stores_nothing
+            attachments_and_replies
+            edit_rules
+            delete_rules_and_tombstones
+            reactions
+            permission_matrix
+            search_respects_permissions_and_deletions
+            system_metrics_across_hour_and_day_boundaries
+            member_prefix_lookup
+            typing_is_throttled_and_fanned_out
+            live_subscription_resumes_without_gap_or_duplicate
+            mark_read_only_moves_forward
+            room_log_records_every_visible_change
+        }
+    };
+}
+
+/// Expands into one `#[tokio::test]` per conformance case, each given a store from
+/// `$factory().await` (an async fn returning `Arc<dyn Store>`).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($factory:path) => {
+        $crate::for_each_conformance_case!([$crate::__conformance_test] $factory);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_test {
+    ([$factory:path] $($case:ident)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                $crate::testing::$case($factory().await).await;
+            }
+        )*
+    };
+}

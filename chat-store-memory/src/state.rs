@@ -1,0 +1,371 @@
+//! The indexed state behind [`MemoryStore`](crate::MemoryStore)'s lock, and the mutations that
+//! keep its indexes consistent.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::Duration;
+
+use chat_core::{
+    ChangeKind, Event, EventId, EventMember, Message, MessageId, NewMessage, Room, RoomChange,
+    RoomId, RoomMember, RoomSeq, SystemMetrics, Timestamp, User, UserId, search,
+};
+
+const HOUR: Duration = Duration::from_secs(60 * 60);
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// One room: its settings, members, messages and change log.
+#[derive(Debug)]
+pub(crate) struct RoomState {
+    pub(crate) room: Room,
+    pub(crate) members: HashMap<UserId, RoomMember>,
+    /// (lowercased display name, user) of every member, for prefix lookup in O(log n + page).
+    pub(crate) name_index: BTreeSet<(String, UserId)>,
+    pub(crate) messages: BTreeMap<RoomSeq, Message>,
+    /// The change log; seq n is at index n - 1, which makes catch-up a slice.
+    pub(crate) changes: Vec<RoomChange>,
+    /// Each author's latest send here, for slow mode.
+    pub(crate) last_send: HashMap<UserId, Timestamp>,
+}
+
+impl RoomState {
+    pub(crate) fn new(room: Room) -> Self {
+        Self {
+            room,
+            members: HashMap::new(),
+            name_index: BTreeSet::new(),
+            messages: BTreeMap::new(),
+            changes: Vec::new(),
+            last_send: HashMap::new(),
+        }
+    }
+
+    /// Takes the next seq for a change about to be logged.
+    pub(crate) fn advance(&mut self) -> RoomSeq {
+        self.room.last_seq = self.room.last_seq.next();
+        self.room.last_seq
+    }
+
+    /// Appends a change under the seq from [`advance`](Self::advance).
+    pub(crate) fn push(&mut self, seq: RoomSeq, at: Timestamp, kind: ChangeKind) -> RoomChange {
+        debug_assert_eq!(
+            seq.get(),
+            self.changes.len() as u64 + 1,
+            "room log must stay gap-free"
+        );
+        let change = RoomChange {
+            room_id: self.room.id,
+            seq,
+            at,
+            kind,
+        };
+        self.changes.push(change.clone());
+        change
+    }
+}
+
+/// Everything the store holds.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) users: HashMap<UserId, User>,
+    pub(crate) events: HashMap<EventId, Event>,
+    pub(crate) event_members: HashMap<EventId, HashMap<UserId, EventMember>>,
+    /// A user's events; UUIDv7 order is creation order.
+    pub(crate) user_events: HashMap<UserId, BTreeSet<EventId>>,
+    pub(crate) rooms: HashMap<RoomId, RoomState>,
+    pub(crate) event_rooms: HashMap<EventId, BTreeSet<RoomId>>,
+    pub(crate) user_rooms: HashMap<UserId, BTreeSet<RoomId>>,
+    /// Where each message lives.
+    message_locations: HashMap<MessageId, (RoomId, RoomSeq)>,
+    pub(crate) client_msg_ids: HashMap<(UserId, String), MessageId>,
+    /// Each author's sends by time, for rate-limit admission.
+    sends_by_author: HashMap<UserId, BTreeSet<(Timestamp, MessageId)>>,
+    /// Every send by time, for the hour and day counts of system metrics.
+    sends_by_time: BTreeMap<(Timestamp, MessageId), UserId>,
+    /// token → room → messages containing it. Per-room lists keep a one-room search from
+    /// touching other rooms' postings.
+    postings: HashMap<String, HashMap<RoomId, BTreeSet<MessageId>>>,
+}
+
+impl State {
+    pub(crate) fn upsert_user(&mut self, mut user: User) -> User {
+        if let Some(old) = self.users.get(&user.id) {
+            user.created_at = old.created_at;
+            let (old_key, new_key) = (
+                old.display_name.to_lowercase(),
+                user.display_name.to_lowercase(),
+            );
+            if old_key != new_key {
+                for room in self.user_rooms.get(&user.id).into_iter().flatten() {
+                    if let Some(r) = self.rooms.get_mut(room) {
+                        r.name_index.remove(&(old_key.clone(), user.id));
+                        r.name_index.insert((new_key.clone(), user.id));
+                    }
+                }
+            }
+        }
+        self.users.insert(user.id, user.clone());
+        user
+    }
+
+    pub(crate) fn insert_event_member(&mut self, mut member: EventMember) -> EventMember {
+        let members = self.event_members.entry(member.event_id).or_default();
+        if let Some(old) = members.get(&member.user_id) {
+            member.joined_at = old.joined_at;
+        }
+        members.insert(member.user_id, member.clone());
+        self.user_events
+            .entry(member.user_id)
+            .or_default()
+            .insert(member.event_id);
+        member
+    }
+
+    pub(crate) fn room_name_taken(
+        &self,
+        event: EventId,
+        name: &str,
+        except: Option<RoomId>,
+    ) -> bool {
+        let name = name.to_lowercase();
+        self.event_rooms
+            .get(&event)
+            .into_iter()
+            .flatten()
+            .any(|id| {
+                Some(*id) != except
+                    && self
+                        .rooms
+                        .get(id)
+                        .is_some_and(|r| r.room.name.to_lowercase() == name)
+            })
+    }
+
+    /// Inserts or updates a membership; returns what is stored and whether it existed.
+    pub(crate) fn insert_room_member(&mut self, mut member: RoomMember) -> (RoomMember, bool) {
+        let name_key = self
+            .users
+            .get(&member.user_id)
+            .map(|u| u.display_name.to_lowercase())
+            .unwrap_or_default();
+        let Some(r) = self.rooms.get_mut(&member.room_id) else {
+            return (member, false);
+        };
+        let existed = match r.members.get(&member.user_id) {
+            Some(old) => {
+                member.joined_at = old.joined_at;
+                member.last_read_seq = old.last_read_seq;
+                true
+            }
+            None => false,
+        };
+        r.members.insert(member.user_id, member.clone());
+        r.name_index.insert((name_key, member.user_id));
+        self.user_rooms
+            .entry(member.user_id)
+            .or_default()
+            .insert(member.room_id);
+        (member, existed)
+    }
+
+    pub(crate) fn remove_room_member(&mut self, room: RoomId, user: UserId) -> bool {
+        let name_key = self
+            .users
+            .get(&user)
+            .map(|u| u.display_name.to_lowercase())
+            .unwrap_or_default();
+        let Some(r) = self.rooms.get_mut(&room) else {
+            return false;
+        };
+        if r.members.remove(&user).is_none() {
+            return false;
+        }
+        r.name_index.remove(&(name_key, user));
+        if let Some(rooms) = self.user_rooms.get_mut(&user) {
+            rooms.remove(&room);
+        }
+        true
+    }
+
+    pub(crate) fn message(&self, id: MessageId) -> Option<&Message> {
+        let (room, seq) = self.message_locations.get(&id)?;
+        self.rooms.get(room)?.messages.get(seq)
+    }
+
+    /// The author's send times strictly after `after`, ascending.
+    pub(crate) fn recent_sends(&self, author: UserId, after: Timestamp) -> Vec<Timestamp> {
+        self.sends_by_author
+            .get(&author)
+            .map_or_else(Vec::new, |sends| {
+                sends
+                    .range((after, MessageId::MAX)..)
+                    .map(|(t, _)| *t)
+                    .filter(|t| *t > after)
+                    .collect()
+            })
+    }
+
+    /// Stores an admitted message and logs it. The room must exist.
+    pub(crate) fn insert_message(&mut self, msg: NewMessage) -> RoomChange {
+        let Some(r) = self.rooms.get_mut(&msg.room_id) else {
+            unreachable!("append_message checked the room under the same lock")
+        };
+        let seq = r.advance();
+        r.room.last_message_at = Some(msg.created_at);
+        r.last_send.insert(msg.author_id, msg.created_at);
+        let message = Message {
+            id: msg.id,
+            room_id: msg.room_id,
+            seq,
+            author_id: msg.author_id,
+            author_name: msg.author_name,
+            author_avatar: msg.author_avatar,
+            text: msg.text,
+            mentions: msg.mentions,
+            attachments: msg.attachments,
+            reply_to: msg.reply_to,
+            reactions: BTreeMap::new(),
+            client_msg_id: msg.client_msg_id,
+            is_edited: false,
+            edited_at: None,
+            is_deleted: false,
+            deleted_at: None,
+            is_ai_generated: msg.is_ai_generated,
+            created_at: msg.created_at,
+        };
+        r.messages.insert(seq, message.clone());
+        let change = r.push(
+            seq,
+            message.created_at,
+            ChangeKind::MessagePosted(message.clone()),
+        );
+        self.message_locations
+            .insert(message.id, (message.room_id, seq));
+        if let Some(cmid) = &message.client_msg_id {
+            self.client_msg_ids
+                .insert((message.author_id, cmid.clone()), message.id);
+        }
+        self.sends_by_author
+            .entry(message.author_id)
+            .or_default()
+            .insert((message.created_at, message.id));
+        self.sends_by_time
+            .insert((message.created_at, message.id), message.author_id);
+        self.index(message.room_id, message.id, &message.text);
+        change
+    }
+
+    /// Applies `update` to a stored message and logs the change it names. When `reindex` holds
+    /// the old text, the search postings move from the old text to the new one.
+    pub(crate) fn change_message(
+        &mut self,
+        id: MessageId,
+        at: Timestamp,
+        update: impl FnOnce(&mut Message) -> fn(Message) -> ChangeKind,
+        reindex: Option<String>,
+    ) -> Option<RoomChange> {
+        let (room, msg_seq) = *self.message_locations.get(&id)?;
+        let r = self.rooms.get_mut(&room)?;
+        let message = r.messages.get_mut(&msg_seq)?;
+        let kind = update(message);
+        let snapshot = message.clone();
+        let seq = r.advance();
+        let change = r.push(seq, at, kind(snapshot.clone()));
+        if let Some(old_text) = reindex {
+            self.unindex(room, id, &old_text);
+            if !snapshot.is_deleted {
+                self.index(room, id, &snapshot.text);
+            }
+        }
+        Some(change)
+    }
+
+    fn index(&mut self, room: RoomId, id: MessageId, text: &str) {
+        let tokens: HashSet<String> = search::tokens(text).collect();
+        for token in tokens {
+            self.postings
+                .entry(token)
+                .or_default()
+                .entry(room)
+                .or_default()
+                .insert(id);
+        }
+    }
+
+    fn unindex(&mut self, room: RoomId, id: MessageId, text: &str) {
+        let tokens: HashSet<String> = search::tokens(text).collect();
+        for token in tokens {
+            if let Some(rooms) = self.postings.get_mut(&token) {
+                if let Some(ids) = rooms.get_mut(&room) {
+                    ids.remove(&id);
+                    if ids.is_empty() {
+                        rooms.remove(&room);
+                    }
+                }
+                if rooms.is_empty() {
+                    self.postings.remove(&token);
+                }
+            }
+        }
+    }
+
+    /// Up to `limit` newest matching message ids per room, across `rooms` (unsorted overall).
+    pub(crate) fn search(
+        &self,
+        rooms: &[RoomId],
+        tokens: &[String],
+        limit: usize,
+    ) -> Vec<MessageId> {
+        let mut found = Vec::new();
+        let Some(lists) = tokens
+            .iter()
+            .map(|t| self.postings.get(t))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return found;
+        };
+        for room in rooms {
+            let Some(mut per_room) = lists
+                .iter()
+                .map(|l| l.get(room))
+                .collect::<Option<Vec<&BTreeSet<MessageId>>>>()
+            else {
+                continue;
+            };
+            // Walk the rarest token's list; probe the others.
+            per_room.sort_by_key(|l| l.len());
+            let (rarest, others) = per_room.split_first().expect("tokens are never empty");
+            found.extend(
+                rarest
+                    .iter()
+                    .rev()
+                    .filter(|id| others.iter().all(|l| l.contains(id)))
+                    .take(limit),
+            );
+        }
+        found
+    }
+
+    pub(crate) fn metrics(&self, now: Timestamp) -> SystemMetrics {
+        let hour_ago = now.saturating_sub(HOUR);
+        let day_ago = now.saturating_sub(DAY);
+        let after = |t: Timestamp| {
+            self.sends_by_time
+                .range((t, MessageId::MAX)..)
+                .filter(move |((at, _), _)| *at > t)
+        };
+        let mut active = HashSet::new();
+        let mut last_hour = 0;
+        for (_, author) in after(hour_ago) {
+            last_hour += 1;
+            active.insert(*author);
+        }
+        SystemMetrics {
+            messages_last_hour: last_hour,
+            messages_last_day: after(day_ago).count() as u64,
+            active_users_last_hour: active.len() as u64,
+            total_messages: self.message_locations.len() as u64,
+            total_rooms: self.rooms.len() as u64,
+            total_events: self.events.len() as u64,
+            timestamp: now,
+        }
+    }
+}
