@@ -327,7 +327,7 @@ mod tests {
             size: l.max_attachment_bytes + 1,
             ..ok.clone()
         };
-        assert!(validate_attachments(&[ok.clone()], &l).is_ok());
+        assert!(validate_attachments(std::slice::from_ref(&ok), &l).is_ok());
         assert_eq!(
             field_of(validate_attachments(&[ok.clone(), big], &l).unwrap_err()),
             "attachments[1].size"

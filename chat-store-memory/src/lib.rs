@@ -362,7 +362,9 @@ impl MessageStore for MemoryStore {
             recent_sends: &recent,
             last_send_in_room: r.last_send.get(&msg.author_id).copied(),
         })?;
-        Ok(Appended::Created(s.insert_message(msg)))
+        s.insert_message(msg)
+            .map(Appended::Created)
+            .ok_or(ROOM_NOT_FOUND)
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>> {

@@ -203,11 +203,9 @@ impl State {
             })
     }
 
-    /// Stores an admitted message and logs it. The room must exist.
-    pub(crate) fn insert_message(&mut self, msg: NewMessage) -> RoomChange {
-        let Some(r) = self.rooms.get_mut(&msg.room_id) else {
-            unreachable!("append_message checked the room under the same lock")
-        };
+    /// Stores an admitted message and logs it; `None` if the room does not exist.
+    pub(crate) fn insert_message(&mut self, msg: NewMessage) -> Option<RoomChange> {
+        let r = self.rooms.get_mut(&msg.room_id)?;
         let seq = r.advance();
         r.room.last_message_at = Some(msg.created_at);
         r.last_send.insert(msg.author_id, msg.created_at);
@@ -250,7 +248,7 @@ impl State {
         self.sends_by_time
             .insert((message.created_at, message.id), message.author_id);
         self.index(message.room_id, message.id, &message.text);
-        change
+        Some(change)
     }
 
     /// Applies `update` to a stored message and logs the change it names. When `reindex` holds
