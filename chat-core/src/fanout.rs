@@ -250,32 +250,54 @@ impl Subscription {
                     return Some(Delivery::Change(change));
                 }
             }
-            let item = if self.pending.is_empty() {
-                self.rx.recv().await
-            } else {
-                match tokio::time::timeout(GAP_TIMEOUT, self.rx.recv()).await {
-                    Ok(item) => item,
-                    Err(_elapsed) => return Some(self.resync()),
+            // Under load the ring usually has the next item ready: take it without building
+            // the receive future. Waiting out a gap is rare, so its timer lives in a boxed
+            // future instead of inflating every subscriber task's state.
+            let item = match self.rx.try_recv() {
+                Ok(item) => Ok(item),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    Err(broadcast::error::RecvError::Lagged(n))
+                }
+                Err(broadcast::error::TryRecvError::Closed) => {
+                    Err(broadcast::error::RecvError::Closed)
+                }
+                Err(broadcast::error::TryRecvError::Empty) if self.pending.is_empty() => {
+                    self.rx.recv().await
+                }
+                Err(broadcast::error::TryRecvError::Empty) => {
+                    let rx = &mut self.rx;
+                    match Box::pin(tokio::time::timeout(GAP_TIMEOUT, rx.recv())).await {
+                        Ok(item) => item,
+                        Err(_elapsed) => return Some(self.resync()),
+                    }
                 }
             };
-            match item {
-                Ok(Fanout::Typing(signal)) => return Some(Delivery::Typing(signal)),
-                Ok(Fanout::Change(change)) => {
-                    if change.seq <= self.last {
-                        continue;
-                    }
-                    if change.seq == self.last.next() {
-                        self.last = change.seq;
-                        return Some(Delivery::Change(change));
-                    }
-                    self.pending.insert(change.seq, change);
-                    if self.pending.len() > REORDER_WINDOW {
-                        return Some(self.resync());
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => return Some(self.resync()),
-                Err(broadcast::error::RecvError::Closed) => return None,
+            if let Some(delivery) = self.accept(item) {
+                return delivery;
             }
+        }
+    }
+
+    /// Files one ring item: `Some` when it yields a delivery (or the end), `None` to go on.
+    fn accept(
+        &mut self,
+        item: Result<Fanout, broadcast::error::RecvError>,
+    ) -> Option<Option<Delivery>> {
+        match item {
+            Ok(Fanout::Typing(signal)) => Some(Some(Delivery::Typing(signal))),
+            Ok(Fanout::Change(change)) => {
+                if change.seq <= self.last {
+                    return None;
+                }
+                if change.seq == self.last.next() {
+                    self.last = change.seq;
+                    return Some(Some(Delivery::Change(change)));
+                }
+                self.pending.insert(change.seq, change);
+                (self.pending.len() > REORDER_WINDOW).then(|| Some(self.resync()))
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => Some(Some(self.resync())),
+            Err(broadcast::error::RecvError::Closed) => Some(None),
         }
     }
 

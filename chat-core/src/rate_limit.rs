@@ -26,7 +26,8 @@ pub struct SendHistory<'a> {
     pub room: &'a Room,
     /// Whether the author moderates the room (moderators are exempt from slow mode).
     pub is_moderator: bool,
-    /// The author's sends, in any room, posted after `now - lookback()`, in ascending order.
+    /// The author's latest sends, in any room, posted after `now - lookback()`: at most
+    /// `history_limit()` of them (the newest), in ascending order.
     pub recent_sends: &'a [Timestamp],
     /// The author's latest send in this room, if any.
     pub last_send_in_room: Option<Timestamp>,
@@ -39,6 +40,10 @@ pub struct SendHistory<'a> {
 pub trait RateLimitPolicy: fmt::Debug + Send + Sync + 'static {
     /// How far back [`SendHistory::recent_sends`] must reach.
     fn lookback(&self) -> Duration;
+
+    /// How many of the newest sends within the lookback the policy needs. Bounding this keeps
+    /// admission O(limit) however busy the author is.
+    fn history_limit(&self) -> usize;
 
     /// `Ok` to admit, or `Err(retry_after)`: how long until the same send would be admitted.
     ///
@@ -59,6 +64,10 @@ pub struct SlidingWindow {
 impl RateLimitPolicy for SlidingWindow {
     fn lookback(&self) -> Duration {
         self.window
+    }
+
+    fn history_limit(&self) -> usize {
+        self.max as usize
     }
 
     fn check(&self, h: &SendHistory<'_>) -> Result<(), Duration> {
@@ -91,6 +100,10 @@ impl RateLimitPolicy for SlowMode {
         Duration::ZERO
     }
 
+    fn history_limit(&self) -> usize {
+        0
+    }
+
     fn check(&self, h: &SendHistory<'_>) -> Result<(), Duration> {
         let interval = Duration::from_secs(u64::from(h.room.slow_mode_secs));
         match h.last_send_in_room {
@@ -118,6 +131,10 @@ impl RateLimitPolicy for AllOf {
             .map(|p| p.lookback())
             .max()
             .unwrap_or(Duration::ZERO)
+    }
+
+    fn history_limit(&self) -> usize {
+        self.0.iter().map(|p| p.history_limit()).max().unwrap_or(0)
     }
 
     fn check(&self, h: &SendHistory<'_>) -> Result<(), Duration> {

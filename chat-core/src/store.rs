@@ -213,8 +213,8 @@ impl Admission<'_> {
 #[async_trait]
 pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
     /// Atomically: replays a known `(author, client_msg_id)`; otherwise admits the send through
-    /// `admission` (reading the author's sends after `created_at - policy.lookback()` and their
-    /// last send in the room), assigns the next seq, stores the message, updates the room's
+    /// `admission` (reading the author's newest `policy.history_limit()` sends after
+    /// `created_at - policy.lookback()`, and their last send in the room), assigns the next seq, stores the message, updates the room's
     /// `last_seq` and `last_message_at`, and logs `MessagePosted`.
     ///
     /// # Errors

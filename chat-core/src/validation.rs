@@ -8,20 +8,34 @@ use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::message::AttachmentInput;
 
-/// Whether `c` is a control character that text may not contain. Line breaks and tabs are
-/// allowed in message text; everything else in Unicode's `Cc` class (NUL, escape, DEL, the C1
-/// range) is refused, because it corrupts terminals, logs and some databases.
-fn is_forbidden_control(c: char) -> bool {
-    c.is_control() && !matches!(c, '\n' | '\r' | '\t')
+/// The first control character in `s` (Unicode's `Cc` class: U+0000–U+001F and
+/// U+007F–U+009F), skipping `\n`, `\r` and `\t` when `allow_line_breaks`. Those are refused
+/// because they corrupt terminals, logs and some databases.
+///
+/// It scans bytes rather than decoding chars: in UTF-8 the C0 controls and DEL are single
+/// bytes, and the C1 controls are exactly `0xC2 0x80..=0x9F`, so a byte scan finds the same
+/// characters several times faster.
+fn first_control(s: &str, allow_line_breaks: bool) -> Option<char> {
+    let bytes = s.as_bytes();
+    bytes.iter().enumerate().find_map(|(i, &b)| match b {
+        b'\n' | b'\r' | b'\t' if allow_line_breaks => None,
+        0x00..=0x1F | 0x7F => Some(char::from(b)),
+        0xC2 => bytes
+            .get(i + 1)
+            .filter(|n| (0x80..=0x9F).contains(*n))
+            .map(|&n| char::from(n)),
+        _ => None,
+    })
+}
+
+/// Whether `s` has more than `max` scalar values. Byte length bounds the count from above, so
+/// most texts are decided without counting.
+fn longer_than(s: &str, max: usize) -> bool {
+    s.len() > max && s.chars().count() > max
 }
 
 fn reject_controls(field: &str, s: &str, allow_line_breaks: bool) -> Result<()> {
-    let bad = if allow_line_breaks {
-        s.chars().find(|&c| is_forbidden_control(c))
-    } else {
-        s.chars().find(|c| c.is_control())
-    };
-    match bad {
+    match first_control(s, allow_line_breaks) {
         Some('\0') => Err(Error::validation(field, "must not contain NUL characters")),
         Some(c) => Err(Error::validation(
             field,
@@ -39,8 +53,7 @@ fn reject_controls(field: &str, s: &str, allow_line_breaks: bool) -> Result<()> 
 /// control characters (other than `\n`, `\r`, `\t`), or is empty or whitespace-only without an
 /// attachment.
 pub fn validate_text(text: &str, has_attachments: bool, limits: &Limits) -> Result<()> {
-    // Count at most one past the limit: an attacker's megabyte costs no more than 5001 steps.
-    if text.chars().take(limits.max_text_chars + 1).count() > limits.max_text_chars {
+    if longer_than(text, limits.max_text_chars) {
         return Err(Error::validation(
             "text",
             format!("too long (max {} characters)", limits.max_text_chars),
@@ -68,7 +81,7 @@ pub fn validate_name(field: &str, name: &str, max: usize) -> Result<String> {
     if trimmed.is_empty() {
         return Err(Error::validation(field, "must not be empty"));
     }
-    if trimmed.chars().count() > max {
+    if longer_than(trimmed, max) {
         return Err(Error::validation(
             field,
             format!("too long (max {max} characters)"),
@@ -290,6 +303,27 @@ mod tests {
         );
         assert!(validate_text("a\u{1b}[31m", false, &l).is_err());
         assert!(validate_text("a\u{85}", false, &l).is_err());
+    }
+
+    #[test]
+    fn the_byte_scan_finds_exactly_the_control_characters() {
+        for cp in 0..0x3000u32 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            let s = format!("a{c}b");
+            let breaks = matches!(c, '\n' | '\r' | '\t');
+            assert_eq!(
+                first_control(&s, false),
+                c.is_control().then_some(c),
+                "U+{cp:04X}"
+            );
+            assert_eq!(
+                first_control(&s, true),
+                (c.is_control() && !breaks).then_some(c),
+                "U+{cp:04X}"
+            );
+        }
     }
 
     #[test]

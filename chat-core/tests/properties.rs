@@ -146,7 +146,9 @@ proptest! {
         for gap in gaps_ms {
             now = now.saturating_add(Duration::from_millis(gap));
             let lookback_start = now.saturating_sub(policy.lookback());
-            let recent: Vec<Timestamp> = admitted.iter().copied().filter(|t| *t > lookback_start).collect();
+            let mut recent: Vec<Timestamp> = admitted.iter().copied().filter(|t| *t > lookback_start).collect();
+            // As a store does: only the newest `history_limit()` sends.
+            recent.drain(..recent.len().saturating_sub(policy.history_limit()));
             // The model: admit when fewer than 10 admitted sends lie in (now - 60 s, now].
             let in_window = admitted.iter().filter(|t| now.duration_since(**t) < Duration::from_secs(60)).count();
             let h = SendHistory { now, room: &room, is_moderator: false, recent_sends: &recent, last_send_in_room: None };
