@@ -312,3 +312,69 @@ impl Subscription {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::ChangeKind;
+
+    fn change(room_id: RoomId, seq: u64) -> Arc<RoomChange> {
+        Arc::new(RoomChange {
+            room_id,
+            seq: RoomSeq(seq),
+            at: Timestamp::UNIX_EPOCH,
+            kind: ChangeKind::MemberLeft {
+                user_id: UserId::MIN,
+            },
+        })
+    }
+
+    #[tokio::test]
+    async fn a_stalled_subscriber_is_told_to_resync_and_slows_nobody() {
+        let hub = InProcessBroker::with_capacity(8);
+        let room = RoomId::new();
+        let mut stalled = hub.subscribe(room, RoomSeq::ZERO);
+        let mut live = hub.subscribe(room, RoomSeq::ZERO);
+        for seq in 1..=100 {
+            // The publisher never waits: it runs to the end while `stalled` reads nothing.
+            hub.publish(change(room, seq));
+            match live.recv().await {
+                Some(Delivery::Change(c)) => assert_eq!(c.seq, RoomSeq(seq)),
+                other => panic!("live subscriber got {other:?}"),
+            }
+        }
+        match stalled.recv().await {
+            Some(Delivery::Resync { room_id, from_seq }) => {
+                assert_eq!((room_id, from_seq), (room, RoomSeq::ZERO));
+            }
+            other => panic!("expected a resync, got {other:?}"),
+        }
+        // After reloading up to 100 from the store, the stalled subscriber continues live.
+        stalled.advance_to(RoomSeq(100));
+        hub.publish(change(room, 101));
+        assert!(matches!(stalled.recv().await, Some(Delivery::Change(c)) if c.seq == RoomSeq(101)));
+    }
+
+    #[tokio::test]
+    async fn idle_rooms_release_their_ring() {
+        let hub = InProcessBroker::new();
+        let room = RoomId::new();
+        let sub = hub.subscribe(room, RoomSeq::ZERO);
+        assert_eq!(hub.active_rooms(), 1);
+        drop(sub);
+        hub.publish(change(room, 1));
+        assert_eq!(hub.active_rooms(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gap_that_never_fills_becomes_a_resync() {
+        let hub = InProcessBroker::new();
+        let room = RoomId::new();
+        let mut sub = hub.subscribe(room, RoomSeq(4));
+        hub.publish(change(room, 6));
+        match sub.recv().await {
+            Some(Delivery::Resync { from_seq, .. }) => assert_eq!(from_seq, RoomSeq(4)),
+            other => panic!("expected a resync after the gap timeout, got {other:?}"),
+        }
+    }
+}

@@ -2042,3 +2042,43 @@ pub async fn room_log_records_every_visible_change(store: Arc<dyn Store>) {
         RoomSeq(5)
     );
 }
+
+/// Racing creations of rooms with one name (ignoring case) in one event create exactly one.
+pub async fn racing_room_names_create_one_room(store: Arc<dyn Store>) {
+    let h = Harness::new(store).await;
+    let owner = h.user("Owner").await;
+    let event = h.event(owner).await;
+    let attempts = (0..16).map(|i| {
+        let h = h.clone();
+        tokio::spawn(async move {
+            let name = if i % 2 == 0 {
+                "Afterparty"
+            } else {
+                "AFTERPARTY"
+            };
+            let room = NewRoom {
+                name: name.into(),
+                kind: RoomKind::Topic,
+                visibility: Visibility::Public,
+            };
+            h.chat.create_room(owner, event, room).await
+        })
+    });
+    let results: Vec<_> = join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    for r in results.iter().filter(|r| r.is_err()) {
+        assert!(matches!(r, Err(Error::Conflict { .. })), "{r:?}");
+    }
+    assert_eq!(
+        h.chat
+            .list_rooms(owner, RoomFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

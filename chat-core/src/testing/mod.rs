@@ -75,6 +75,7 @@ macro_rules! for_each_conformance_case {
             live_subscription_resumes_without_gap_or_duplicate
             mark_read_only_moves_forward
             room_log_records_every_visible_change
+            racing_room_names_create_one_room
         }
     };
 }

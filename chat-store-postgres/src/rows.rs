@@ -1,0 +1,275 @@
+//! Rows as sqlx reads them, and their conversion into domain types.
+
+use std::collections::BTreeMap;
+
+use chat_core::{
+    Attachment, ChangeKind, Error, Event, EventId, EventMember, EventRole, Message, MessageId,
+    Result, Room, RoomChange, RoomId, RoomKind, RoomMember, RoomRole, RoomSeq, Timestamp, User,
+    UserId, Visibility,
+};
+use sqlx::types::Json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub(crate) const USER_COLS: &str = "id, display_name, avatar_url, created_at, updated_at";
+pub(crate) const EVENT_COLS: &str = "id, name, kind, created_by, created_at";
+pub(crate) const EVENT_MEMBER_COLS: &str = "event_id, user_id, role, joined_at";
+pub(crate) const ROOM_COLS: &str = "id, event_id, name, kind, visibility, archived, \
+    slow_mode_secs, created_by, created_at, last_message_at, last_seq";
+pub(crate) const ROOM_MEMBER_COLS: &str =
+    "room_id, user_id, role, muted_until, banned, last_read_seq, joined_at";
+pub(crate) const MESSAGE_COLS: &str = "id, room_id, seq, author_id, author_name, author_avatar, \
+    text, mentions, attachments, reply_to, reactions, client_msg_id, is_edited, edited_at, \
+    is_deleted, deleted_at, is_ai_generated, created_at";
+
+/// Sequence numbers are `bigint` in the database; they start at 1 and only grow.
+pub(crate) fn seq_to_db(seq: RoomSeq) -> i64 {
+    i64::try_from(seq.get()).unwrap_or(i64::MAX)
+}
+
+fn seq_from_db(seq: i64) -> RoomSeq {
+    RoomSeq(u64::try_from(seq).unwrap_or(0))
+}
+
+fn ts(t: OffsetDateTime) -> Timestamp {
+    Timestamp::from(t)
+}
+
+fn unknown(what: &str, value: &str) -> Error {
+    Error::internal(format!("unknown {what} {value:?} in the database"))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: Uuid,
+    display_name: String,
+    avatar_url: Option<String>,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            id: UserId::from(r.id),
+            display_name: r.display_name,
+            avatar_url: r.avatar_url,
+            created_at: ts(r.created_at),
+            updated_at: ts(r.updated_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EventRow {
+    id: Uuid,
+    name: String,
+    kind: String,
+    created_by: Uuid,
+    created_at: OffsetDateTime,
+}
+
+impl From<EventRow> for Event {
+    fn from(r: EventRow) -> Self {
+        Event {
+            id: EventId::from(r.id),
+            name: r.name,
+            kind: r.kind,
+            created_by: UserId::from(r.created_by),
+            created_at: ts(r.created_at),
+        }
+    }
+}
+
+pub(crate) fn event_role(s: &str) -> Result<EventRole> {
+    match s {
+        "owner" => Ok(EventRole::Owner),
+        "admin" => Ok(EventRole::Admin),
+        "member" => Ok(EventRole::Member),
+        other => Err(unknown("event role", other)),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EventMemberRow {
+    event_id: Uuid,
+    user_id: Uuid,
+    role: String,
+    joined_at: OffsetDateTime,
+}
+
+impl TryFrom<EventMemberRow> for EventMember {
+    type Error = Error;
+
+    fn try_from(r: EventMemberRow) -> Result<Self> {
+        Ok(EventMember {
+            event_id: EventId::from(r.event_id),
+            user_id: UserId::from(r.user_id),
+            role: event_role(&r.role)?,
+            joined_at: ts(r.joined_at),
+        })
+    }
+}
+
+pub(crate) fn room_kind_str(k: RoomKind) -> &'static str {
+    match k {
+        RoomKind::Main => "main",
+        RoomKind::Topic => "topic",
+        RoomKind::Announcement => "announcement",
+    }
+}
+
+pub(crate) fn visibility_str(v: Visibility) -> &'static str {
+    match v {
+        Visibility::Public => "public",
+        Visibility::Private => "private",
+    }
+}
+
+pub(crate) fn room_role_str(r: RoomRole) -> &'static str {
+    match r {
+        RoomRole::Moderator => "moderator",
+        RoomRole::Member => "member",
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RoomRow {
+    id: Uuid,
+    event_id: Uuid,
+    name: String,
+    kind: String,
+    visibility: String,
+    archived: bool,
+    slow_mode_secs: i32,
+    created_by: Uuid,
+    created_at: OffsetDateTime,
+    last_message_at: Option<OffsetDateTime>,
+    last_seq: i64,
+}
+
+impl TryFrom<RoomRow> for Room {
+    type Error = Error;
+
+    fn try_from(r: RoomRow) -> Result<Self> {
+        Ok(Room {
+            id: RoomId::from(r.id),
+            event_id: EventId::from(r.event_id),
+            name: r.name,
+            kind: match r.kind.as_str() {
+                "main" => RoomKind::Main,
+                "topic" => RoomKind::Topic,
+                "announcement" => RoomKind::Announcement,
+                other => return Err(unknown("room kind", other)),
+            },
+            visibility: match r.visibility.as_str() {
+                "public" => Visibility::Public,
+                "private" => Visibility::Private,
+                other => return Err(unknown("visibility", other)),
+            },
+            archived: r.archived,
+            slow_mode_secs: u32::try_from(r.slow_mode_secs).unwrap_or(0),
+            created_by: UserId::from(r.created_by),
+            created_at: ts(r.created_at),
+            last_message_at: r.last_message_at.map(ts),
+            last_seq: seq_from_db(r.last_seq),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RoomMemberRow {
+    room_id: Uuid,
+    user_id: Uuid,
+    role: String,
+    muted_until: Option<OffsetDateTime>,
+    banned: bool,
+    last_read_seq: i64,
+    joined_at: OffsetDateTime,
+}
+
+impl TryFrom<RoomMemberRow> for RoomMember {
+    type Error = Error;
+
+    fn try_from(r: RoomMemberRow) -> Result<Self> {
+        Ok(RoomMember {
+            room_id: RoomId::from(r.room_id),
+            user_id: UserId::from(r.user_id),
+            role: match r.role.as_str() {
+                "moderator" => RoomRole::Moderator,
+                "member" => RoomRole::Member,
+                other => return Err(unknown("room role", other)),
+            },
+            muted_until: r.muted_until.map(ts),
+            banned: r.banned,
+            last_read_seq: seq_from_db(r.last_read_seq),
+            joined_at: ts(r.joined_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MessageRow {
+    id: Uuid,
+    room_id: Uuid,
+    seq: i64,
+    author_id: Uuid,
+    author_name: String,
+    author_avatar: Option<String>,
+    text: String,
+    mentions: Vec<Uuid>,
+    attachments: Json<Vec<Attachment>>,
+    reply_to: Option<Uuid>,
+    pub(crate) reactions: Json<BTreeMap<String, Vec<UserId>>>,
+    client_msg_id: Option<String>,
+    is_edited: bool,
+    edited_at: Option<OffsetDateTime>,
+    is_deleted: bool,
+    deleted_at: Option<OffsetDateTime>,
+    is_ai_generated: bool,
+    created_at: OffsetDateTime,
+}
+
+impl From<MessageRow> for Message {
+    fn from(r: MessageRow) -> Self {
+        Message {
+            id: MessageId::from(r.id),
+            room_id: RoomId::from(r.room_id),
+            seq: seq_from_db(r.seq),
+            author_id: UserId::from(r.author_id),
+            author_name: r.author_name,
+            author_avatar: r.author_avatar,
+            text: r.text,
+            mentions: r.mentions.into_iter().map(UserId::from).collect(),
+            attachments: r.attachments.0,
+            reply_to: r.reply_to.map(MessageId::from),
+            reactions: r.reactions.0,
+            client_msg_id: r.client_msg_id,
+            is_edited: r.is_edited,
+            edited_at: r.edited_at.map(ts),
+            is_deleted: r.is_deleted,
+            deleted_at: r.deleted_at.map(ts),
+            is_ai_generated: r.is_ai_generated,
+            created_at: ts(r.created_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ChangeRow {
+    room_id: Uuid,
+    seq: i64,
+    at: OffsetDateTime,
+    change: Json<ChangeKind>,
+}
+
+impl From<ChangeRow> for RoomChange {
+    fn from(r: ChangeRow) -> Self {
+        RoomChange {
+            room_id: RoomId::from(r.room_id),
+            seq: seq_from_db(r.seq),
+            at: ts(r.at),
+            kind: r.change.0,
+        }
+    }
+}
