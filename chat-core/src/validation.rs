@@ -1,5 +1,5 @@
 //! Validation of every input the core accepts. Each failure is an
-//! [`Error::Validation`](crate::Error::Validation) naming the field and the reason.
+//! [`Error::Validation`] naming the field and the reason.
 //!
 //! Lengths of human text are counted in Unicode scalar values (`char`s), never bytes, so a
 //! limit means the same for "é" and "e"; a combining sequence counts each of its scalars.

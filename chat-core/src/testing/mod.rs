@@ -1,8 +1,8 @@
 //! The conformance suite every store must pass (feature `testing`).
 //!
 //! Each case is a plain `pub async fn case(store: Arc<dyn Store>)` that drives a
-//! [`ChatService`] over the store and panics on failure. Error cases assert the exact
-//! [`Error`] variant: error meaning is part of the store contract.
+//! [`ChatService`](crate::ChatService) over the store and panics on failure. Error cases assert the exact
+//! [`Error`](crate::Error) variant: error meaning is part of the store contract.
 //!
 //! A backend runs the whole suite with one line in its tests:
 //!
