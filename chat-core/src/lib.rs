@@ -84,6 +84,7 @@ pub use room::{
 pub use search::SearchRequest;
 pub use service::{ChatService, ChatServiceBuilder};
 pub use store::{
-    Admission, Appended, EventStore, MessageStore, NewMessage, ProfileStore, RoomStore, Store,
+    Admission, Appended, EventStore, MessageStore, NewMessage, ProfileStore, RoomStanding,
+    RoomStore, Store,
 };
 pub use user::{MemberMatch, ProfileInput, User};

@@ -186,24 +186,17 @@ impl ChatService {
     }
 
     async fn room_context(&self, actor: UserId, room_id: RoomId) -> Result<RoomContext> {
-        let room = self
+        let standing = self
             .store
-            .get_room(room_id)
+            .room_standing(room_id, actor)
             .await?
             .ok_or(Error::NotFound { what: "room" })?;
-        let event_role = self
-            .store
-            .get_event_member(room.event_id, actor)
-            .await?
-            .map(|m| m.role);
-        let member = if event_role.is_some() {
-            self.store.get_room_member(room_id, actor).await?
-        } else {
-            None
-        };
+        // Room membership without event membership grants nothing: every rule starts from
+        // the event.
+        let member = standing.event_role.and(standing.member);
         Ok(RoomContext {
-            room,
-            event_role,
+            room: standing.room,
+            event_role: standing.event_role,
             member,
             now: self.clock.now(),
         })

@@ -36,7 +36,7 @@ use async_trait::async_trait;
 use crate::change::RoomChange;
 use crate::clock::Timestamp;
 use crate::error::Result;
-use crate::event::{Event, EventMember, EventSummary};
+use crate::event::{Event, EventMember, EventRole, EventSummary};
 use crate::id::{EventId, MessageId, RoomId, UserId};
 use crate::message::{Attachment, HistoryCursor, Message};
 use crate::metrics::SystemMetrics;
@@ -85,7 +85,7 @@ pub trait EventStore: fmt::Debug + Send + Sync + 'static {
 
 /// Rooms and room members.
 #[async_trait]
-pub trait RoomStore: fmt::Debug + Send + Sync + 'static {
+pub trait RoomStore: EventStore {
     /// Stores a new room (at seq 0) with its creator as first member.
     ///
     /// # Errors
@@ -108,6 +108,24 @@ pub trait RoomStore: fmt::Debug + Send + Sync + 'static {
 
     /// One membership, if it exists.
     async fn get_room_member(&self, room: RoomId, user: UserId) -> Result<Option<RoomMember>>;
+
+    /// The room with `user`'s standing in it: what every permission check reads. Stores that
+    /// can answer in one round trip should override this; the default makes three calls.
+    async fn room_standing(&self, room: RoomId, user: UserId) -> Result<Option<RoomStanding>> {
+        let Some(room) = self.get_room(room).await? else {
+            return Ok(None);
+        };
+        let event_role = self
+            .get_event_member(room.event_id, user)
+            .await?
+            .map(|m| m.role);
+        let member = self.get_room_member(room.id, user).await?;
+        Ok(Some(RoomStanding {
+            room,
+            event_role,
+            member,
+        }))
+    }
 
     /// A room's members, in join order.
     async fn room_members(&self, room: RoomId) -> Result<Vec<RoomMember>>;
@@ -148,6 +166,17 @@ pub trait RoomStore: fmt::Debug + Send + Sync + 'static {
         prefix: &str,
         limit: u32,
     ) -> Result<Vec<MemberMatch>>;
+}
+
+/// A room and one user's standing in it, as [`RoomStore::room_standing`] reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomStanding {
+    /// The room.
+    pub room: Room,
+    /// The user's role in the room's event, if a member of it.
+    pub event_role: Option<EventRole>,
+    /// The user's room membership, if any.
+    pub member: Option<RoomMember>,
 }
 
 /// A message ready to be stored: validated, authorised, with its author snapshot.

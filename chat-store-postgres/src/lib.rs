@@ -45,7 +45,7 @@ use async_trait::async_trait;
 use chat_core::{
     Admission, Appended, ChangeKind, Error, Event, EventId, EventMember, EventStore, EventSummary,
     HistoryCursor, MemberMatch, Message, MessageId, MessageStore, NewMessage, ProfileStore, Result,
-    Room, RoomChange, RoomId, RoomMember, RoomPatch, RoomSeq, RoomStore, SendHistory,
+    Room, RoomChange, RoomId, RoomMember, RoomPatch, RoomSeq, RoomStanding, RoomStore, SendHistory,
     SystemMetrics, Timestamp, User, UserId, search,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -57,8 +57,9 @@ use uuid::Uuid;
 use crate::error::{db_err, fk_as_not_found};
 use crate::rows::{
     ChangeRow, EVENT_COLS, EVENT_MEMBER_COLS, EventMemberRow, EventRow, MESSAGE_COLS, MessageRow,
-    ROOM_COLS, ROOM_MEMBER_COLS, RoomMemberRow, RoomRow, USER_COLS, UserRow, event_role,
-    room_kind_str, room_role_str, seq_to_db, visibility_str,
+    ROOM_COLS, ROOM_MEMBER_COLS, RoomMemberRow, RoomRow, USER_COLS, UserRow,
+    event_role as event_role_of, event_role, message_cols, room_kind_str, room_role_str, seq_to_db,
+    visibility_str,
 };
 
 /// The embedded migrations. `#[sqlx::test(migrator = "chat_store_postgres::MIGRATOR")]` and
@@ -128,8 +129,53 @@ impl PostgresStore {
         })
     }
 
+    /// The plan PostgreSQL runs for a search, with timings (`EXPLAIN (ANALYZE, BUFFERS)`):
+    /// a diagnostic for operators and the benchmarks.
+    ///
+    /// # Errors
+    /// As any query.
+    pub async fn explain_search(
+        &self,
+        rooms: &[RoomId],
+        tokens: &[String],
+        limit_: u32,
+    ) -> Result<Vec<String>> {
+        let sql = format!(
+            "EXPLAIN (ANALYZE, BUFFERS) {}",
+            search_sql(rooms.len() == 1)
+        );
+        sqlx::query_scalar(&sql)
+            .persistent(false)
+            .bind(uuids(rooms))
+            .bind(tokens)
+            .bind(limit(limit_))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
     async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
         self.pool.begin().await.map_err(db_err)
+    }
+}
+
+/// The search statement. One room is read newest-first by seq (its own index); several rooms
+/// newest-first by id (UUIDv7: time order across rooms).
+fn search_sql(one_room: bool) -> &'static str {
+    if one_room {
+        concat!(
+            "SELECT ",
+            message_cols!(),
+            " FROM messages WHERE room_id = ($1::uuid[])[1] AND tokens @> $2 AND NOT is_deleted
+              ORDER BY seq DESC LIMIT $3"
+        )
+    } else {
+        concat!(
+            "SELECT ",
+            message_cols!(),
+            " FROM messages WHERE room_id = ANY($1) AND tokens @> $2 AND NOT is_deleted
+              ORDER BY id DESC LIMIT $3"
+        )
     }
 }
 
@@ -435,6 +481,45 @@ impl RoomStore for PostgresStore {
         row.map(RoomMember::try_from).transpose()
     }
 
+    async fn room_standing(&self, room: RoomId, user: UserId) -> Result<Option<RoomStanding>> {
+        // Every permission check reads this: one round trip instead of three.
+        let row = sqlx::query(
+            "SELECT r.id, r.event_id, r.name, r.kind, r.visibility, r.archived, r.slow_mode_secs,
+                 r.created_by, r.created_at, r.last_message_at, r.last_seq,
+                 em.role AS event_role,
+                 rm.room_id, rm.user_id, rm.role, rm.muted_until, rm.banned, rm.last_read_seq,
+                 rm.joined_at
+             FROM rooms r
+             LEFT JOIN event_members em ON em.event_id = r.event_id AND em.user_id = $2
+             LEFT JOIN room_members rm ON rm.room_id = r.id AND rm.user_id = $2
+             WHERE r.id = $1",
+        )
+        .bind(room.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let room = Room::try_from(<RoomRow as sqlx::FromRow<_>>::from_row(&row).map_err(db_err)?)?;
+        let event_role: Option<String> = row.try_get("event_role").map_err(db_err)?;
+        let has_member = row
+            .try_get::<Option<Uuid>, _>("room_id")
+            .map_err(db_err)?
+            .is_some();
+        let member = if has_member {
+            Some(RoomMember::try_from(
+                <RoomMemberRow as sqlx::FromRow<_>>::from_row(&row).map_err(db_err)?,
+            )?)
+        } else {
+            None
+        };
+        Ok(Some(RoomStanding {
+            room,
+            event_role: event_role.as_deref().map(event_role_of).transpose()?,
+            member,
+        }))
+    }
+
     async fn room_members(&self, room: RoomId) -> Result<Vec<RoomMember>> {
         let rows: Vec<RoomMemberRow> = sqlx::query_as(&format!(
             "SELECT {ROOM_MEMBER_COLS} FROM room_members WHERE room_id = $1 ORDER BY joined_at, user_id"
@@ -604,9 +689,12 @@ async fn upsert_room_member(conn: &mut PgConnection, m: &RoomMember) -> Result<(
 #[async_trait]
 impl MessageStore for PostgresStore {
     async fn append_message(&self, msg: NewMessage, admission: Admission<'_>) -> Result<Appended> {
+        // Five round trips: BEGIN, the author lock, one read of everything admission needs,
+        // one write of the seq, message and change, COMMIT.
         let mut tx = self.begin().await?;
-        // Serialise this author's sends (see the crate docs); everything below sees every
-        // earlier send of theirs.
+        // Serialise this author's sends (see the crate docs). It must be a statement of its own:
+        // the reads below take their snapshot after the lock is granted, so they see every
+        // earlier send of this author, including one that committed while we waited.
         let author: Option<i32> =
             sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
                 .bind(msg.author_id.as_uuid())
@@ -616,54 +704,47 @@ impl MessageStore for PostgresStore {
         if author.is_none() {
             return Err(Error::NotFound { what: "user" });
         }
-        if let Some(cmid) = &msg.client_msg_id {
-            let original: Option<MessageRow> = sqlx::query_as(&format!(
-                "SELECT {MESSAGE_COLS} FROM messages WHERE author_id = $1 AND client_msg_id = $2"
-            ))
-            .bind(msg.author_id.as_uuid())
-            .bind(cmid)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            if let Some(original) = original {
-                return Ok(Appended::Replayed(original.into()));
-            }
-        }
-        let room_row: Option<RoomRow> =
-            sqlx::query_as(&format!("SELECT {ROOM_COLS} FROM rooms WHERE id = $1"))
-                .bind(msg.room_id.as_uuid())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_err)?;
-        let room = Room::try_from(room_row.ok_or(Error::NotFound { what: "room" })?)?;
-
         let now = msg.created_at;
         let policy = admission.policy;
-        let mut recent: Vec<OffsetDateTime> = sqlx::query_scalar(
-            "SELECT created_at FROM messages WHERE author_id = $1 AND created_at > $2
-             ORDER BY created_at DESC LIMIT $3",
-        )
+        let facts = sqlx::query(&format!(
+            "SELECT {ROOM_COLS},
+                 (SELECT id FROM messages WHERE author_id = $2 AND client_msg_id = $3) AS replay_of,
+                 ARRAY(SELECT created_at FROM messages WHERE author_id = $2 AND created_at > $4
+                       ORDER BY created_at DESC LIMIT $5) AS recent,
+                 -- Only slow mode reads the last send here; the CASE skips it when it is off.
+                 CASE WHEN slow_mode_secs > 0 THEN
+                     (SELECT max(created_at) FROM messages WHERE author_id = $2 AND room_id = $1)
+                 END AS last_in_room
+             FROM rooms WHERE id = $1"
+        ))
+        .bind(msg.room_id.as_uuid())
         .bind(msg.author_id.as_uuid())
+        .bind(&msg.client_msg_id)
         .bind(dt(now.saturating_sub(policy.lookback())))
         .bind(i64::try_from(policy.history_limit()).unwrap_or(i64::MAX))
-        .fetch_all(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await
-        .map_err(db_err)?;
-        recent.reverse();
-        let recent: Vec<Timestamp> = recent.into_iter().map(Timestamp::from).collect();
-        // Only slow mode reads the last send in the room; skip the query when it is off.
-        let last_in_room: Option<OffsetDateTime> = if room.slow_mode_secs > 0 {
-            sqlx::query_scalar(
-                "SELECT max(created_at) FROM messages WHERE author_id = $1 AND room_id = $2",
-            )
-            .bind(msg.author_id.as_uuid())
-            .bind(msg.room_id.as_uuid())
+        .map_err(db_err)?
+        .ok_or(Error::NotFound { what: "room" })?;
+        if let Some(original) = facts
+            .try_get::<Option<Uuid>, _>("replay_of")
+            .map_err(db_err)?
+        {
+            let row: MessageRow = sqlx::query_as(&format!(
+                "SELECT {MESSAGE_COLS} FROM messages WHERE id = $1"
+            ))
+            .bind(original)
             .fetch_one(&mut *tx)
             .await
-            .map_err(db_err)?
-        } else {
-            None
-        };
+            .map_err(db_err)?;
+            return Ok(Appended::Replayed(row.into()));
+        }
+        let room =
+            Room::try_from(<RoomRow as sqlx::FromRow<_>>::from_row(&facts).map_err(db_err)?)?;
+        let mut recent: Vec<OffsetDateTime> = facts.try_get("recent").map_err(db_err)?;
+        recent.reverse();
+        let recent: Vec<Timestamp> = recent.into_iter().map(Timestamp::from).collect();
+        let last_in_room: Option<OffsetDateTime> = facts.try_get("last_in_room").map_err(db_err)?;
         admission.check(&SendHistory {
             now,
             room: &room,
@@ -672,51 +753,73 @@ impl MessageStore for PostgresStore {
             last_send_in_room: last_in_room.map(Timestamp::from),
         })?;
 
+        // The change log entry is the message itself; the seq is only known inside the
+        // statement, so it is patched into the JSON there.
+        let message = Message {
+            id: msg.id,
+            room_id: msg.room_id,
+            seq: RoomSeq::ZERO,
+            author_id: msg.author_id,
+            author_name: msg.author_name,
+            author_avatar: msg.author_avatar,
+            text: msg.text,
+            mentions: msg.mentions,
+            attachments: msg.attachments,
+            reply_to: msg.reply_to,
+            reactions: BTreeMap::new(),
+            client_msg_id: msg.client_msg_id,
+            is_edited: false,
+            edited_at: None,
+            is_deleted: false,
+            deleted_at: None,
+            is_ai_generated: msg.is_ai_generated,
+            created_at: now,
+        };
         let seq: i64 = sqlx::query_scalar(
-            "UPDATE rooms SET last_seq = last_seq + 1, last_message_at = $2,
-                 message_count = message_count + 1
-             WHERE id = $1 RETURNING last_seq",
+            "WITH room AS (
+                 UPDATE rooms SET last_seq = last_seq + 1, last_message_at = $14,
+                     message_count = message_count + 1
+                 WHERE id = $2 RETURNING last_seq
+             ), message AS (
+                 INSERT INTO messages (id, room_id, seq, author_id, author_name, author_avatar,
+                     text, tokens, mentions, attachments, reply_to, reactions, client_msg_id,
+                     is_ai_generated, created_at)
+                 SELECT $1, $2, room.last_seq, $3, $4, $5, $6, $7, $8, $9, $10, '{}'::jsonb,
+                     $11, $12, $14
+                 FROM room RETURNING seq
+             ), change AS (
+                 INSERT INTO room_changes (room_id, seq, at, change)
+                 SELECT $2, message.seq, $14, jsonb_set($13::jsonb, '{data,seq}', to_jsonb(message.seq))
+                 FROM message
+             )
+             SELECT seq FROM message",
         )
-        .bind(msg.room_id.as_uuid())
+        .bind(message.id.as_uuid())
+        .bind(message.room_id.as_uuid())
+        .bind(message.author_id.as_uuid())
+        .bind(&message.author_name)
+        .bind(&message.author_avatar)
+        .bind(&message.text)
+        .bind(distinct_tokens(&message.text))
+        .bind(uuids(&message.mentions))
+        .bind(Json(&message.attachments))
+        .bind(message.reply_to.map(|r| r.as_uuid()))
+        .bind(&message.client_msg_id)
+        .bind(message.is_ai_generated)
+        .bind(Json(ChangeKind::MessagePosted(message.clone())))
         .bind(dt(now))
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
-        let row: MessageRow = sqlx::query_as(&format!(
-            "INSERT INTO messages (id, room_id, seq, author_id, author_name, author_avatar, text,
-                 tokens, mentions, attachments, reply_to, reactions, client_msg_id,
-                 is_ai_generated, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '{{}}'::jsonb, $12, $13, $14)
-             RETURNING {MESSAGE_COLS}"
-        ))
-        .bind(msg.id.as_uuid())
-        .bind(msg.room_id.as_uuid())
-        .bind(seq)
-        .bind(msg.author_id.as_uuid())
-        .bind(&msg.author_name)
-        .bind(&msg.author_avatar)
-        .bind(&msg.text)
-        .bind(distinct_tokens(&msg.text))
-        .bind(uuids(&msg.mentions))
-        .bind(Json(&msg.attachments))
-        .bind(msg.reply_to.map(|r| r.as_uuid()))
-        .bind(&msg.client_msg_id)
-        .bind(msg.is_ai_generated)
-        .bind(dt(now))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let message = Message::from(row);
-        let change = log_change(
-            &mut tx,
-            msg.room_id,
-            message.seq,
-            now,
-            ChangeKind::MessagePosted(message),
-        )
-        .await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(Appended::Created(change))
+        let seq = RoomSeq(u64::try_from(seq).unwrap_or(0));
+        let message = Message { seq, ..message };
+        Ok(Appended::Created(RoomChange {
+            room_id: message.room_id,
+            seq,
+            at: now,
+            kind: ChangeKind::MessagePosted(message),
+        }))
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>> {
@@ -900,17 +1003,17 @@ impl MessageStore for PostgresStore {
         tokens: &[String],
         limit_: u32,
     ) -> Result<Vec<Message>> {
-        let rows: Vec<MessageRow> = sqlx::query_as(&format!(
-            "SELECT {MESSAGE_COLS} FROM messages
-             WHERE room_id = ANY($1) AND tokens @> $2 AND NOT is_deleted
-             ORDER BY id DESC LIMIT $3"
-        ))
-        .bind(uuids(rooms))
-        .bind(tokens)
-        .bind(limit(limit_))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let rows: Vec<MessageRow> = sqlx::query_as(search_sql(rooms.len() == 1))
+            // Unnamed statement: planned for these very words and rooms every time. A cached
+            // generic plan cannot know whether a word is in half the messages or in none, and
+            // picks a plan that is slow for one of the two (see BENCHMARKS.md).
+            .persistent(false)
+            .bind(uuids(rooms))
+            .bind(tokens)
+            .bind(limit(limit_))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(rows.into_iter().map(Message::from).collect())
     }
 

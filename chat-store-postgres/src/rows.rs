@@ -18,9 +18,17 @@ pub(crate) const ROOM_COLS: &str = "id, event_id, name, kind, visibility, archiv
     slow_mode_secs, created_by, created_at, last_message_at, last_seq";
 pub(crate) const ROOM_MEMBER_COLS: &str =
     "room_id, user_id, role, muted_until, banned, last_read_seq, joined_at";
-pub(crate) const MESSAGE_COLS: &str = "id, room_id, seq, author_id, author_name, author_avatar, \
-    text, mentions, attachments, reply_to, reactions, client_msg_id, is_edited, edited_at, \
-    is_deleted, deleted_at, is_ai_generated, created_at";
+/// The message columns, as a literal so `concat!` can build static statements from it.
+macro_rules! message_cols {
+    () => {
+        "id, room_id, seq, author_id, author_name, author_avatar, text, mentions, attachments, \
+         reply_to, reactions, client_msg_id, is_edited, edited_at, is_deleted, deleted_at, \
+         is_ai_generated, created_at"
+    };
+}
+pub(crate) use message_cols;
+
+pub(crate) const MESSAGE_COLS: &str = message_cols!();
 
 /// Sequence numbers are `bigint` in the database; they start at 1 and only grow.
 pub(crate) fn seq_to_db(seq: RoomSeq) -> i64 {

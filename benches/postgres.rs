@@ -1,0 +1,279 @@
+// criterion_group! and criterion_main! generate undocumented items.
+#![allow(missing_docs)]
+
+//! PostgresStore at a million messages. Run with
+//! `cargo bench --features postgres --bench postgres` (PostgreSQL at `DATABASE_URL`, default
+//! the local server). The first run loads the data set into database `chat_bench`; later runs
+//! reuse it.
+//!
+//! - **send**: `ChatService::send_message` with 1 and 8 concurrent senders, beside a bare
+//!   single-row `INSERT … RETURNING` into a table with the same columns and indexes, same run.
+//! - **latency** (HdrHistogram, printed as a table): history pages of 50 at random depths in
+//!   rooms of every size; search in one room and across all 1,000 readable rooms for words
+//!   that are very common (50 % of messages), common (5 %), rare (0.01 %) and absent; system
+//!   metrics. Plans of the search queries are printed with `EXPLAIN ANALYZE`.
+
+#[path = "support/dataset.rs"]
+mod dataset;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chat_engine::postgres::PostgresStore;
+use chat_engine::{ChatService, HistoryCursor, Limits, RoomSeq, SearchRequest, SendMessage};
+use criterion::{BenchmarkId, Criterion, Throughput};
+use hdrhistogram::Histogram;
+use sqlx::PgPool;
+
+use dataset::Dataset;
+
+fn service(pool: &PgPool) -> Arc<ChatService> {
+    // Keep the rate-limit check in the pipeline but let every send through.
+    let limits = Limits {
+        send_rate_window: Duration::from_micros(1),
+        ..Limits::default()
+    };
+    Arc::new(
+        ChatService::builder(Arc::new(PostgresStore::from_pool(pool.clone())))
+            .limits(limits)
+            .build(),
+    )
+}
+
+fn send(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset) {
+    let chat = service(&data.pool);
+    let mut g = c.benchmark_group("postgres_send");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(8));
+    for senders in [1usize, 8] {
+        g.throughput(Throughput::Elements(senders as u64));
+        g.bench_with_input(
+            BenchmarkId::new("bare_insert_returning", senders),
+            &senders,
+            |b, &n| {
+                b.to_async(rt).iter_custom(|iters| {
+                    let pool = data.pool.clone();
+                    let rooms = data.rooms.clone();
+                    let users = data.users.clone();
+                    async move {
+                        let start = Instant::now();
+                        let tasks: Vec<_> = (0..n)
+                            .map(|i| {
+                                let pool = pool.clone();
+                                let (room, user) = (rooms[i], users[i]);
+                                tokio::spawn(async move {
+                                    for k in 0..iters {
+                                        dataset::bare_insert(&pool, room, user, k).await;
+                                    }
+                                })
+                            })
+                            .collect();
+                        for t in tasks {
+                            t.await.unwrap();
+                        }
+                        start.elapsed()
+                    }
+                });
+            },
+        );
+        g.bench_with_input(
+            BenchmarkId::new("chat_service_send", senders),
+            &senders,
+            |b, &n| {
+                b.to_async(rt).iter_custom(|iters| {
+                    let chat = Arc::clone(&chat);
+                    let rooms = data.rooms.clone();
+                    let users = data.users.clone();
+                    async move {
+                        let start = Instant::now();
+                        let tasks: Vec<_> = (0..n)
+                            .map(|i| {
+                                let chat = Arc::clone(&chat);
+                                let (room, user) = (rooms[i], users[i]);
+                                tokio::spawn(async move {
+                                    for k in 0..iters {
+                                        let msg = SendMessage {
+                                            text: format!("bench send {k} hello"),
+                                            ..SendMessage::default()
+                                        };
+                                        chat.send_message(user, room, msg).await.unwrap();
+                                    }
+                                })
+                            })
+                            .collect();
+                        for t in tasks {
+                            t.await.unwrap();
+                        }
+                        start.elapsed()
+                    }
+                });
+            },
+        );
+    }
+    g.finish();
+}
+
+struct Row {
+    name: String,
+    hist: Histogram<u64>,
+}
+
+fn print_rows(title: &str, rows: &[Row]) {
+    println!("\n{title}");
+    println!("| measure | samples | p50 ms | p99 ms | max ms |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        let ms = |q: f64| r.hist.value_at_quantile(q) as f64 / 1000.0;
+        println!(
+            "| {} | {} | {:.2} | {:.2} | {:.2} |",
+            r.name,
+            r.hist.len(),
+            ms(0.5),
+            ms(0.99),
+            r.hist.max() as f64 / 1000.0
+        );
+    }
+}
+
+async fn sample<F, Fut>(name: &str, n: usize, mut f: F) -> Row
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut hist = Histogram::<u64>::new(3).unwrap();
+    for i in 0..n {
+        let t = Instant::now();
+        f(i).await;
+        hist.record(t.elapsed().as_micros() as u64).unwrap();
+    }
+    Row {
+        name: name.to_owned(),
+        hist,
+    }
+}
+
+async fn latency(data: &Dataset) {
+    let chat = service(&data.pool);
+    let reader = data.users[0];
+    let mut rng = dataset::Rng(0x2545_F491_4F6C_DD1D);
+    let mut rows = Vec::new();
+
+    // Warm the caches the same way for every measure.
+    for room in data.rooms.iter().take(50) {
+        let _ = chat
+            .history(reader, *room, HistoryCursor::LATEST, Some(50))
+            .await
+            .unwrap();
+    }
+    let rooms = data.rooms.clone();
+    let sizes = data.sizes.clone();
+    rows.push(
+        sample(
+            "history page of 50, random room, random depth",
+            2000,
+            |_| {
+                let i = rng.below(rooms.len() as u64) as usize;
+                let depth = 1 + rng.below(sizes[i].max(1));
+                let (chat, room) = (Arc::clone(&chat), rooms[i]);
+                async move {
+                    chat.history(
+                        reader,
+                        room,
+                        HistoryCursor::Before(RoomSeq(depth)),
+                        Some(50),
+                    )
+                    .await
+                    .unwrap();
+                }
+            },
+        )
+        .await,
+    );
+    let largest = (data.rooms[0], data.sizes[0]);
+    rows.push(
+        sample(
+            &format!("history page of 50, largest room ({} messages)", largest.1),
+            2000,
+            |_| {
+                let depth = 1 + rng.below(largest.1);
+                let chat = Arc::clone(&chat);
+                async move {
+                    chat.history(
+                        reader,
+                        largest.0,
+                        HistoryCursor::Before(RoomSeq(depth)),
+                        Some(50),
+                    )
+                    .await
+                    .unwrap();
+                }
+            },
+        )
+        .await,
+    );
+    print_rows("History (ChatService::history on PostgresStore)", &rows);
+
+    let mut rows = Vec::new();
+    for (class, word) in dataset::WORDS {
+        for (scope, room) in [
+            ("largest room", Some(data.rooms[0])),
+            ("mid-size room", Some(data.rooms[30])),
+            ("small room", Some(data.rooms[999])),
+            ("all 1,000 rooms", None),
+        ] {
+            let chat = Arc::clone(&chat);
+            rows.push(
+                sample(
+                    &format!("search {class} \"{word}\", {scope}"),
+                    200,
+                    move |_| {
+                        let chat = Arc::clone(&chat);
+                        async move {
+                            let req = SearchRequest {
+                                query: word.into(),
+                                room_id: room,
+                                limit: Some(50),
+                            };
+                            chat.search(reader, req).await.unwrap();
+                        }
+                    },
+                )
+                .await,
+            );
+        }
+    }
+    print_rows(
+        "Search (ChatService::search on PostgresStore, 50 results)",
+        &rows,
+    );
+
+    let admin_chat = Arc::new(
+        ChatService::builder(Arc::new(PostgresStore::from_pool(data.pool.clone())))
+            .server_admin(reader)
+            .build(),
+    );
+    let metrics = sample("system metrics", 200, |_| {
+        let chat = Arc::clone(&admin_chat);
+        async move {
+            chat.system_metrics(reader).await.unwrap();
+        }
+    })
+    .await;
+    print_rows("System metrics", &[metrics]);
+
+    dataset::explain_searches(&data.pool, data).await;
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let data = rt.block_on(Dataset::load_or_reuse());
+    rt.block_on(latency(&data));
+    let mut c = Criterion::default().configure_from_args();
+    send(&mut c, &rt, &data);
+    c.final_summary();
+}
