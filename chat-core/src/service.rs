@@ -875,7 +875,6 @@ impl ChatService {
                 });
             }
         }
-        let author = self.require_profile(actor).await?;
         let mentions = if mentioned.is_empty() {
             mentioned
         } else {
@@ -897,8 +896,6 @@ impl ChatService {
             id: MessageId::new(),
             room_id: room,
             author_id: actor,
-            author_name: author.display_name,
-            author_avatar: author.avatar_url,
             text: input.text,
             mentions,
             attachments,

@@ -186,12 +186,8 @@ pub struct NewMessage {
     pub id: MessageId,
     /// The room.
     pub room_id: RoomId,
-    /// The author.
+    /// The author. The store snapshots their display name and avatar as it stores the message.
     pub author_id: UserId,
-    /// The author's display name now.
-    pub author_name: String,
-    /// The author's avatar now.
-    pub author_avatar: Option<String>,
     /// The text.
     pub text: String,
     /// Mentioned room members.
@@ -248,7 +244,7 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
     ///
     /// # Errors
     /// [`Error::RateLimited`](crate::Error::RateLimited) when refused;
-    /// [`Error::NotFound`](crate::Error::NotFound) for a missing room.
+    /// [`Error::NotFound`](crate::Error::NotFound) for a missing room or author profile.
     async fn append_message(&self, msg: NewMessage, admission: Admission<'_>) -> Result<Appended>;
 
     /// A message (or tombstone), if stored.

@@ -343,6 +343,9 @@ impl RoomStore for MemoryStore {
 impl MessageStore for MemoryStore {
     async fn append_message(&self, msg: NewMessage, admission: Admission<'_>) -> Result<Appended> {
         let mut s = self.write();
+        if !s.users.contains_key(&msg.author_id) {
+            return Err(Error::NotFound { what: "user" });
+        }
         let r = s.rooms.get(&msg.room_id).ok_or(ROOM_NOT_FOUND)?;
         if let Some(cmid) = &msg.client_msg_id {
             if let Some(id) = s.client_msg_ids.get(&(msg.author_id, cmid.clone())) {

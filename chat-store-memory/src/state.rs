@@ -203,8 +203,11 @@ impl State {
             })
     }
 
-    /// Stores an admitted message and logs it; `None` if the room does not exist.
+    /// Stores an admitted message with a snapshot of its author's profile, and logs it; `None`
+    /// if the room or the author does not exist.
     pub(crate) fn insert_message(&mut self, msg: NewMessage) -> Option<RoomChange> {
+        let author = self.users.get(&msg.author_id)?;
+        let (author_name, author_avatar) = (author.display_name.clone(), author.avatar_url.clone());
         let r = self.rooms.get_mut(&msg.room_id)?;
         let seq = r.advance();
         r.room.last_message_at = Some(msg.created_at);
@@ -214,8 +217,8 @@ impl State {
             room_id: msg.room_id,
             seq,
             author_id: msg.author_id,
-            author_name: msg.author_name,
-            author_avatar: msg.author_avatar,
+            author_name,
+            author_avatar,
             text: msg.text,
             mentions: msg.mentions,
             attachments: msg.attachments,
