@@ -274,6 +274,7 @@ pub(crate) async fn explain_searches(pool: &PgPool, data: &Dataset) {
                 .explain_search(&rooms, &[word.to_owned()], 50)
                 .await
                 .unwrap();
+            let plan: Vec<String> = plan.iter().map(|line| elide_room_list(line)).collect();
             println!("\nPlan: {class} \"{word}\", {scope}\n{}", plan.join("\n"));
         }
     }
