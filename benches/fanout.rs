@@ -117,5 +117,46 @@ fn fanout(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, fanout);
+/// The two arms measured in alternation, round by round, so machine noise (the other core,
+/// frequency changes) hits both alike; prints the median of each and their ratio.
+fn paired(_: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("\npaired rounds ({BURST} messages per round), medians:");
+    println!("| subscribers | bare broadcast deliveries/s | hub deliveries/s | hub / bare |");
+    println!("|---|---|---|---|");
+    for subscribers in [10usize, 100, 1000] {
+        let rounds = if subscribers == 1000 { 40 } else { 200 };
+        let (mut bare, mut hub) = (Vec::new(), Vec::new());
+        rt.block_on(async {
+            for i in 0..rounds {
+                if i % 2 == 0 {
+                    bare.push(bare_round(subscribers).await);
+                    hub.push(hub_round(subscribers).await);
+                } else {
+                    hub.push(hub_round(subscribers).await);
+                    bare.push(bare_round(subscribers).await);
+                }
+            }
+        });
+        let median = |v: &mut Vec<Duration>| {
+            v.sort();
+            v[v.len() / 2]
+        };
+        let deliveries = (BURST * subscribers as u64) as f64;
+        let rate = |d: Duration| deliveries / d.as_secs_f64();
+        let (b, h) = (rate(median(&mut bare)), rate(median(&mut hub)));
+        println!(
+            "| {subscribers} | {:.1} M | {:.1} M | {:.2} |",
+            b / 1e6,
+            h / 1e6,
+            h / b
+        );
+    }
+}
+
+criterion_group!(benches, fanout, paired);
 criterion_main!(benches);

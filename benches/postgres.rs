@@ -272,7 +272,10 @@ fn main() {
         .build()
         .unwrap();
     let data = rt.block_on(Dataset::load_or_reuse());
-    rt.block_on(latency(&data));
+    // CHAT_BENCH_SEND_ONLY=1 skips the latency tables, for quicker send experiments.
+    if std::env::var_os("CHAT_BENCH_SEND_ONLY").is_none() {
+        rt.block_on(latency(&data));
+    }
     let mut c = Criterion::default().configure_from_args();
     send(&mut c, &rt, &data);
     c.final_summary();

@@ -699,7 +699,11 @@ impl MessageStore for PostgresStore {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         let mut tx = conn
             .begin_with(format!(
-                "BEGIN; SELECT 1 FROM users WHERE id = '{}' FOR NO KEY UPDATE",
+                // The admission read below has a subquery with LIMIT $5; a generic plan cannot
+                // see the limit and costs itself out, so PostgreSQL would re-plan it on every
+                // send (0.2 ms measured at a million messages). Its shape never varies: plan once.
+                "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan;
+                 SELECT 1 FROM users WHERE id = '{}' FOR NO KEY UPDATE",
                 msg.author_id.as_uuid().hyphenated()
             ))
             .await
