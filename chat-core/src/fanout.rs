@@ -63,8 +63,8 @@ pub struct TypingSignal {
 pub enum Fanout {
     /// A committed change. Its seq travels beside it so subscribers can order deliveries
     /// without reading the shared allocation, whose cache line every subscriber's reference
-    /// count update keeps moving between cores (measured: about a quarter of the hub's cost
-    /// at 1,000 subscribers).
+    /// count update keeps moving between cores (measured: hub/bare deliveries rose from 0.70
+    /// to 0.92 at 100 subscribers, 0.72 to 0.79 at 1,000).
     Change {
         /// `change.seq`.
         seq: RoomSeq,

@@ -80,6 +80,30 @@ pub struct Message {
     pub created_at: Timestamp,
 }
 
+impl Message {
+    /// Adds (`present`) or removes `user`'s reaction `key`, keeping reaction order and dropping
+    /// keys nobody uses any more. Returns whether anything changed.
+    pub fn set_reaction(&mut self, user: UserId, key: &str, present: bool) -> bool {
+        let has = self
+            .reactions
+            .get(key)
+            .is_some_and(|users| users.contains(&user));
+        if has == present {
+            return false;
+        }
+        let users = self.reactions.entry(key.to_owned()).or_default();
+        if present {
+            users.push(user);
+        } else {
+            users.retain(|u| *u != user);
+            if users.is_empty() {
+                self.reactions.remove(key);
+            }
+        }
+        true
+    }
+}
+
 /// What a client sends to post a message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendMessage {

@@ -204,6 +204,39 @@ pub struct NewMessage {
     pub created_at: Timestamp,
 }
 
+impl NewMessage {
+    /// The message this becomes once stored under `seq`, with the author's profile as it was
+    /// at send time.
+    #[must_use]
+    pub fn into_message(
+        self,
+        seq: RoomSeq,
+        author_name: String,
+        author_avatar: Option<String>,
+    ) -> Message {
+        Message {
+            id: self.id,
+            room_id: self.room_id,
+            seq,
+            author_id: self.author_id,
+            author_name,
+            author_avatar,
+            text: self.text,
+            mentions: self.mentions,
+            attachments: self.attachments,
+            reply_to: self.reply_to,
+            reactions: std::collections::BTreeMap::new(),
+            client_msg_id: self.client_msg_id,
+            is_edited: false,
+            edited_at: None,
+            is_deleted: false,
+            deleted_at: None,
+            is_ai_generated: self.is_ai_generated,
+            created_at: self.created_at,
+        }
+    }
+}
+
 /// What [`MessageStore::append_message`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Appended {

@@ -435,30 +435,18 @@ impl MessageStore for MemoryStore {
         at: Timestamp,
     ) -> Result<Option<RoomChange>> {
         let mut s = self.write();
-        let m = s.message(id).ok_or(MESSAGE_NOT_FOUND)?;
-        if m.is_deleted {
+        let mut updated = s.message(id).ok_or(MESSAGE_NOT_FOUND)?.clone();
+        if updated.is_deleted {
             return Err(Error::conflict("message is deleted"));
         }
-        let has = m
-            .reactions
-            .get(key)
-            .is_some_and(|users| users.contains(&user));
-        if has == present {
+        if !updated.set_reaction(user, key, present) {
             return Ok(None);
         }
         let change = s.change_message(
             id,
             at,
             |m| {
-                let users = m.reactions.entry(key.to_owned()).or_default();
-                if present {
-                    users.push(user);
-                } else {
-                    users.retain(|u| *u != user);
-                    if users.is_empty() {
-                        m.reactions.remove(key);
-                    }
-                }
+                m.reactions = updated.reactions;
                 ChangeKind::ReactionsChanged
             },
             None,

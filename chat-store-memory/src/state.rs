@@ -212,26 +212,7 @@ impl State {
         let seq = r.advance();
         r.room.last_message_at = Some(msg.created_at);
         r.last_send.insert(msg.author_id, msg.created_at);
-        let message = Message {
-            id: msg.id,
-            room_id: msg.room_id,
-            seq,
-            author_id: msg.author_id,
-            author_name,
-            author_avatar,
-            text: msg.text,
-            mentions: msg.mentions,
-            attachments: msg.attachments,
-            reply_to: msg.reply_to,
-            reactions: BTreeMap::new(),
-            client_msg_id: msg.client_msg_id,
-            is_edited: false,
-            edited_at: None,
-            is_deleted: false,
-            deleted_at: None,
-            is_ai_generated: msg.is_ai_generated,
-            created_at: msg.created_at,
-        };
+        let message = msg.into_message(seq, author_name, author_avatar);
         r.messages.insert(seq, message.clone());
         let change = r.push(
             seq,

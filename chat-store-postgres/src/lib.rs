@@ -38,7 +38,7 @@
 mod error;
 mod rows;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -764,26 +764,7 @@ impl MessageStore for PostgresStore {
 
         // The change log entry is the message itself; the seq is only known inside the
         // statement, so it is patched into the JSON there.
-        let message = Message {
-            id: msg.id,
-            room_id: msg.room_id,
-            seq: RoomSeq::ZERO,
-            author_id: msg.author_id,
-            author_name,
-            author_avatar,
-            text: msg.text,
-            mentions: msg.mentions,
-            attachments: msg.attachments,
-            reply_to: msg.reply_to,
-            reactions: BTreeMap::new(),
-            client_msg_id: msg.client_msg_id,
-            is_edited: false,
-            edited_at: None,
-            is_deleted: false,
-            deleted_at: None,
-            is_ai_generated: msg.is_ai_generated,
-            created_at: now,
-        };
+        let message = msg.into_message(RoomSeq::ZERO, author_name, author_avatar);
         let seq: i64 = sqlx::query_scalar(
             "WITH room AS (
                  UPDATE rooms SET last_seq = last_seq + 1, last_message_at = $14,
@@ -917,38 +898,25 @@ impl MessageStore for PostgresStore {
         at: Timestamp,
     ) -> Result<Option<RoomChange>> {
         let mut tx = self.begin().await?;
-        let old = message_for_update(&mut tx, id).await?;
-        if old.is_deleted {
+        let mut updated = message_for_update(&mut tx, id).await?;
+        if updated.is_deleted {
             return Err(Error::conflict("message is deleted"));
         }
-        let mut reactions: BTreeMap<String, Vec<UserId>> = old.reactions;
-        let has = reactions
-            .get(key)
-            .is_some_and(|users| users.contains(&user));
-        if has == present {
+        if !updated.set_reaction(user, key, present) {
             return Ok(None);
         }
-        let users = reactions.entry(key.to_owned()).or_default();
-        if present {
-            users.push(user);
-        } else {
-            users.retain(|u| *u != user);
-            if users.is_empty() {
-                reactions.remove(key);
-            }
-        }
-        let seq = next_seq(&mut tx, old.room_id).await?;
+        let seq = next_seq(&mut tx, updated.room_id).await?;
         let row: MessageRow = sqlx::query_as(&format!(
             "UPDATE messages SET reactions = $2 WHERE id = $1 RETURNING {MESSAGE_COLS}"
         ))
         .bind(id.as_uuid())
-        .bind(Json(&reactions))
+        .bind(Json(&updated.reactions))
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
         let change = log_change(
             &mut tx,
-            old.room_id,
+            updated.room_id,
             seq,
             at,
             ChangeKind::ReactionsChanged(row.into()),
