@@ -1,8 +1,107 @@
 //! # chat-http
 //!
-//! The axum adapter for chat-engine: REST under `/v1`, the live WebSocket at `/v1/ws`, the
-//! pluggable `Authenticator` with an HS256 JWT reference, the error → HTTP mapping, the OpenAPI
-//! document and `serve(listener, shutdown)`. Its own milestone fills it in; until then it
-//! re-exports the service it will put on the network.
+//! The axum adapter for chat-engine: REST under `/v1` for every
+//! [`ChatService`](chat_core::ChatService) use case, the live WebSocket at `/v1/ws` with
+//! lossless resume, a pluggable [`Authenticator`] with an HS256 JWT reference, and one JSON
+//! error shape for everything.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use chat_core::ChatService;
+//! use chat_http::{AppState, JwtAuthenticator};
+//! # async fn run(store: Arc<dyn chat_core::Store>) -> std::io::Result<()> {
+//! let chat = Arc::new(ChatService::new(store));
+//! let state = AppState::new(chat, Arc::new(JwtAuthenticator::new(b"a long random secret")));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! chat_http::serve(listener, state, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+//!
+//! # Layout
+//!
+//! - [`auth`]: the [`Authenticator`] trait and [`JwtAuthenticator`].
+//! - [`error`]: errors as `{"error": {...}}` responses with the design's status codes.
+//! - [`extract`]: extractors whose rejections are such errors, and the authenticated [`Caller`](extract::Caller).
+//! - [`rest`]: the `/v1` handlers and their request bodies.
+//! - `ws`: the WebSocket protocol and connection loop.
+//! - [`state`]: [`AppState`] and the transport limits ([`HttpConfig`]).
 
-pub use chat_core::{ChatService, Error};
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod rest;
+pub mod state;
+mod ws;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chat_core::UserId;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use auth::{Authenticator, Claims, JwtAuthenticator};
+pub use error::ApiError;
+pub use state::{AppState, HttpConfig};
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole HTTP surface: `/v1/…`, `/v1/ws`, `/healthz`, `/readyz`.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.body_limit;
+    Router::new()
+        .nest("/v1", rest::routes().route("/ws", get(ws::upgrade)))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { error::error_response(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            error::error_response(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
+        })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+                let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                // The path only: a query may carry a WebSocket token, and tokens never reach logs.
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// `/readyz`: 200 when the store answers, 503 otherwise.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.chat.store().get_user(UserId::MIN).await {
+        Ok(_) => "ready".into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// Serves `state` on an already-bound listener until `shutdown` completes. Then it stops
+/// accepting, tells every WebSocket client to reconnect (close code 1012), and waits for
+/// in-flight requests to finish.
+///
+/// # Errors
+/// The listener's I/O errors.
+pub async fn serve<F>(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let app = router(state.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            state.begin_shutdown();
+        })
+        .await
+}

@@ -1,0 +1,144 @@
+//! Errors as HTTP responses: `{"error": {"code", "message", "field"?, "retry_after_ms"?}}`.
+//!
+//! The status and code come from [`chat_core::Error`]. A 5xx body never carries detail: the
+//! detail is logged with the request id, and the client gets a generic message.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chat_core::Error;
+use serde::Serialize;
+
+/// A [`chat_core::Error`] on its way to becoming a response.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        Self(e)
+    }
+}
+
+/// The error body's inner object.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    /// The stable code, such as `rate_limited`.
+    pub code: &'static str,
+    /// A message for people.
+    pub message: String,
+    /// The offending input, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// How long to wait, for rate-limit errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl ErrorBody {
+    /// The body for an error, with internal detail removed.
+    #[must_use]
+    pub fn of(err: &Error) -> Self {
+        let message = match err {
+            Error::Internal { .. } => "internal error".to_owned(),
+            Error::Unavailable { .. } => "service unavailable, retry later".to_owned(),
+            other => other.to_string(),
+        };
+        Self {
+            code: err.code(),
+            message,
+            field: match err {
+                Error::Validation { field, .. } => Some(field.clone()),
+                _ => None,
+            },
+            retry_after_ms: match err {
+                Error::RateLimited { retry_after } => {
+                    Some(u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX))
+                }
+                _ => None,
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope {
+    error: ErrorBody,
+}
+
+/// A JSON error response with any status and code (for errors outside the core's taxonomy,
+/// such as an unknown method).
+pub(crate) fn error_response(status: StatusCode, code: &'static str, message: &str) -> Response {
+    let body = ErrorBody {
+        code,
+        message: message.to_owned(),
+        field: None,
+        retry_after_ms: None,
+    };
+    (status, Json(Envelope { error: body })).into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let err = self.0;
+        let status =
+            StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            // The request span carries the request id; the source chain goes to the log only.
+            tracing::error!(error = %err, source = ?std::error::Error::source(&err), "request failed");
+        }
+        let retry_after = match &err {
+            Error::RateLimited { retry_after } => Some(retry_after.as_secs_f64().ceil() as u64),
+            _ => None,
+        };
+        let mut response = (
+            status,
+            Json(Envelope {
+                error: ErrorBody::of(&err),
+            }),
+        )
+            .into_response();
+        if let Some(secs) = retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        Self(match r {
+            JsonRejection::MissingJsonContentType(_) => Error::UnsupportedMediaType {
+                reason: "expected Content-Type: application/json".into(),
+            },
+            JsonRejection::JsonSyntaxError(e) => {
+                Error::validation("body", format!("malformed JSON: {}", e.body_text()))
+            }
+            JsonRejection::JsonDataError(e) => Error::validation("body", e.body_text()),
+            JsonRejection::BytesRejection(e) => {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Error::PayloadTooLarge {
+                        reason: "request body exceeds the limit".into(),
+                    }
+                } else {
+                    Error::validation("body", e.body_text())
+                }
+            }
+            other => Error::validation("body", other.body_text()),
+        })
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        Self(Error::validation("path", r.body_text()))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        Self(Error::validation("query", r.body_text()))
+    }
+}

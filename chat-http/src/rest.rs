@@ -1,0 +1,490 @@
+//! The REST API under `/v1`: one handler per `ChatService` use case, and the request bodies
+//! and queries they take.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, patch, post, put};
+use chat_core::{
+    ChangePage, Event, EventId, EventMember, EventRole, EventSummary, HistoryCursor, HistoryPage,
+    MemberMatch, Message, MessageId, NewEvent, NewRoom, ProfileInput, Room, RoomFilter, RoomMember,
+    RoomPatch, RoomRole, RoomSeq, RoomView, SearchRequest, SendMessage, Sent, SystemMetrics,
+    Timestamp, User, UserId,
+};
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::state::AppState;
+use chat_core::RoomId;
+
+type ApiResult<T> = Result<ApiJson<T>, ApiError>;
+
+/// The `/v1` routes (without the WebSocket).
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/me", get(get_me).put(put_me))
+        .route("/users/{user_id}", get(get_user))
+        .route("/events", get(list_events).post(create_event))
+        .route("/events/{event_id}", get(get_event))
+        .route(
+            "/events/{event_id}/members",
+            get(event_members).post(add_event_member),
+        )
+        .route(
+            "/events/{event_id}/members/{user_id}",
+            put(set_event_role).delete(remove_event_member),
+        )
+        .route("/events/{event_id}/rooms", post(create_room))
+        .route("/rooms", get(list_rooms))
+        .route("/rooms/{room_id}", get(get_room).patch(update_room))
+        .route("/rooms/{room_id}/join", post(join_room))
+        .route("/rooms/{room_id}/leave", post(leave_room))
+        .route("/rooms/{room_id}/members", get(room_members).post(invite))
+        .route("/rooms/{room_id}/members/lookup", get(lookup_members))
+        .route("/rooms/{room_id}/members/{user_id}", patch(moderate_member))
+        .route("/rooms/{room_id}/read", post(mark_read))
+        .route("/rooms/{room_id}/typing", post(typing))
+        .route("/rooms/{room_id}/messages", get(history).post(send_message))
+        .route("/rooms/{room_id}/changes", get(changes))
+        .route(
+            "/messages/{message_id}",
+            patch(edit_message).delete(delete_message),
+        )
+        .route(
+            "/messages/{message_id}/reactions/{key}",
+            put(add_reaction).delete(remove_reaction),
+        )
+        .route("/search", get(search))
+        .route("/admin/metrics", get(system_metrics))
+}
+
+async fn get_me(State(s): State<AppState>, Caller(me): Caller) -> ApiResult<User> {
+    Ok(ApiJson(s.chat.get_profile(me, me).await?))
+}
+
+async fn put_me(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiJson(input): ApiJson<ProfileInput>,
+) -> ApiResult<User> {
+    Ok(ApiJson(s.chat.upsert_profile(me, input).await?))
+}
+
+async fn get_user(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(user): ApiPath<UserId>,
+) -> ApiResult<User> {
+    Ok(ApiJson(s.chat.get_profile(me, user).await?))
+}
+
+async fn list_events(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+) -> ApiResult<Vec<EventSummary>> {
+    Ok(ApiJson(s.chat.list_my_events(me).await?))
+}
+
+async fn create_event(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiJson(input): ApiJson<NewEvent>,
+) -> Result<(StatusCode, ApiJson<Event>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(s.chat.create_event(me, input).await?),
+    ))
+}
+
+async fn get_event(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(event): ApiPath<EventId>,
+) -> ApiResult<EventSummary> {
+    Ok(ApiJson(s.chat.get_event(me, event).await?))
+}
+
+async fn event_members(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(event): ApiPath<EventId>,
+) -> ApiResult<Vec<EventMember>> {
+    Ok(ApiJson(s.chat.event_members(me, event).await?))
+}
+
+/// Body of `POST /v1/events/{id}/members`.
+#[derive(Debug, Deserialize)]
+pub struct AddEventMember {
+    /// Who to add.
+    pub user_id: UserId,
+    /// Their role (default `member`).
+    #[serde(default = "member_role")]
+    pub role: EventRole,
+}
+
+fn member_role() -> EventRole {
+    EventRole::Member
+}
+
+async fn add_event_member(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(event): ApiPath<EventId>,
+    ApiJson(body): ApiJson<AddEventMember>,
+) -> Result<(StatusCode, ApiJson<EventMember>), ApiError> {
+    let member = s
+        .chat
+        .add_event_member(me, event, body.user_id, body.role)
+        .await?;
+    Ok((StatusCode::CREATED, ApiJson(member)))
+}
+
+/// Body of `PUT /v1/events/{id}/members/{user}`.
+#[derive(Debug, Deserialize)]
+pub struct SetEventRole {
+    /// The new role.
+    pub role: EventRole,
+}
+
+async fn set_event_role(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath((event, user)): ApiPath<(EventId, UserId)>,
+    ApiJson(body): ApiJson<SetEventRole>,
+) -> ApiResult<EventMember> {
+    Ok(ApiJson(
+        s.chat.set_event_role(me, event, user, body.role).await?,
+    ))
+}
+
+async fn remove_event_member(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath((event, user)): ApiPath<(EventId, UserId)>,
+) -> Result<StatusCode, ApiError> {
+    s.chat.remove_event_member(me, event, user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn create_room(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(event): ApiPath<EventId>,
+    ApiJson(input): ApiJson<NewRoom>,
+) -> Result<(StatusCode, ApiJson<Room>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(s.chat.create_room(me, event, input).await?),
+    ))
+}
+
+/// Query of `GET /v1/rooms`.
+#[derive(Debug, Deserialize)]
+pub struct RoomQuery {
+    /// Only this event's rooms.
+    pub event_id: Option<EventId>,
+    /// Only rooms whose name contains this, ignoring case.
+    pub name: Option<String>,
+}
+
+async fn list_rooms(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiQuery(q): ApiQuery<RoomQuery>,
+) -> ApiResult<Vec<RoomView>> {
+    let filter = RoomFilter {
+        event_id: q.event_id,
+        name_contains: q.name,
+    };
+    Ok(ApiJson(s.chat.list_rooms(me, filter).await?))
+}
+
+async fn get_room(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(room): ApiPath<RoomId>,
+) -> ApiResult<RoomView> {
+    Ok(ApiJson(s.chat.get_room(me, room).await?))
+}
+
+async fn update_room(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(room): ApiPath<RoomId>,
+    ApiJson(patch): ApiJson<RoomPatch>,
+) -> ApiResult<Room> {
+    Ok(ApiJson(s.chat.update_room(me, room, patch).await?))
+}
+
+async fn join_room(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(room): ApiPath<RoomId>,
+) -> ApiResult<RoomMember> {
+    Ok(ApiJson(s.chat.join_room(me, room).await?))
+}
+
+async fn leave_room(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(room): ApiPath<RoomId>,
+) -> Result<StatusCode, ApiError> {
+    s.chat.leave_room(me, room).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn room_members(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(room): ApiPath<RoomId>,
+) -> ApiResult<Vec<RoomMember>> {
+    Ok(ApiJson(s.chat.room_members(me, room).await?))
+}
+
+/// Body of `POST /v1/rooms/{id}/members` (an invitation).
+#[derive(Debug, Deserialize)]
+pub struct Invite {
+    /// Who to invite.
+    pub user_id: UserId,
+}
+
+async fn invite(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(room): ApiPath<RoomId>,
+    ApiJson(body): ApiJson<Invite>,
+) -> Result<(StatusCode, ApiJson<RoomMember>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(s.chat.invite(me, room, body.user_id).await?),
+    ))
+}
+
+/// Query of `GET /v1/rooms/{id}/members/lookup`.
+#[derive(Debug, Deserialize)]
+pub struct LookupQuery {
+    /// Display-name prefix.
+    #[serde(default)]
+    pub prefix: String,
+    /// Most results.
+    pub limit: Option<i64>,
+}
+
+async fn lookup_members(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(room): ApiPath<RoomId>,
+    ApiQuery(q): ApiQuery<LookupQuery>,
+) -> ApiResult<Vec<MemberMatch>> {
+    Ok(ApiJson(
+        s.chat.lookup_members(me, room, &q.prefix, q.limit).await?,
+    ))
+}
+
+/// Body of `PATCH /v1/rooms/{id}/members/{user}`: any of role, mute and ban.
+#[derive(Debug, Deserialize)]
+pub struct ModerateMember {
+    /// A new room role.
+    pub role: Option<RoomRole>,
+    /// Mute until this time; `null` unmutes. Absent leaves the mute as it is.
+    #[serde(default, deserialize_with = "present")]
+    pub muted_until: Option<Option<Timestamp>>,
+    /// Ban (true) or unban (false).
+    pub banned: Option<bool>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+async fn moderate_member(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath((room, user)): ApiPath<(RoomId, UserId)>,
+    ApiJson(body): ApiJson<ModerateMember>,
+) -> ApiResult<RoomMember> {
+    let mut member = None;
+    if let Some(role) = body.role {
+        member = Some(s.chat.set_member_role(me, room, user, role).await?);
+    }
+    if let Some(until) = body.muted_until {
+        member = Some(s.chat.mute_member(me, room, user, until).await?);
+    }
+    if let Some(banned) = body.banned {
+        member = Some(s.chat.ban_member(me, room, user, banned).await?);
+    }
+    member.map(ApiJson).ok_or_else(|| {
+        ApiError(chat_core::Error::validation(
+            "body",
+            "give role, muted_until or banned",
+        ))
+    })
+}
+
+/// Body of `POST /v1/rooms/{id}/read`.
+#[derive(Debug, Deserialize)]
+pub struct MarkRead {
+    /// The last seq the caller has seen.
+    pub seq: RoomSeq,
+}
+
+async fn mark_read(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(room): ApiPath<RoomId>,
+    ApiJson(body): ApiJson<MarkRead>,
+) -> ApiResult<RoomMember> {
+    Ok(ApiJson(s.chat.mark_read(me, room, body.seq).await?))
+}
+
+async fn typing(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(room): ApiPath<RoomId>,
+) -> Result<StatusCode, ApiError> {
+    s.chat.typing(me, room).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Query of `GET /v1/rooms/{id}/messages`: `before` (newest first, the default) or `after`
+/// (oldest first) a seq.
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    /// Messages below this seq, newest first.
+    pub before: Option<u64>,
+    /// Messages above this seq, oldest first.
+    pub after: Option<u64>,
+    /// Page size, 1 to 100 (default 50).
+    pub limit: Option<i64>,
+}
+
+async fn history(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(room): ApiPath<RoomId>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
+) -> ApiResult<HistoryPage> {
+    let cursor = match (q.before, q.after) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError(chat_core::Error::validation(
+                "query",
+                "give before or after, not both",
+            )));
+        }
+        (None, Some(after)) => HistoryCursor::After(RoomSeq(after)),
+        (Some(before), None) => HistoryCursor::Before(RoomSeq(before)),
+        (None, None) => HistoryCursor::LATEST,
+    };
+    Ok(ApiJson(s.chat.history(me, room, cursor, q.limit).await?))
+}
+
+async fn send_message(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(room): ApiPath<RoomId>,
+    ApiJson(input): ApiJson<SendMessage>,
+) -> Result<(StatusCode, ApiJson<Sent>), ApiError> {
+    let sent = s.chat.send_message(me, room, input).await?;
+    // A replayed send created nothing: 200, not 201.
+    let status = if sent.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, ApiJson(sent)))
+}
+
+/// Query of `GET /v1/rooms/{id}/changes`.
+#[derive(Debug, Deserialize)]
+pub struct ChangesQuery {
+    /// Changes after this seq (default 0: from the start).
+    #[serde(default)]
+    pub after: u64,
+    /// Page size, 1 to 100 (default 50).
+    pub limit: Option<i64>,
+}
+
+async fn changes(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(room): ApiPath<RoomId>,
+    ApiQuery(q): ApiQuery<ChangesQuery>,
+) -> ApiResult<ChangePage> {
+    Ok(ApiJson(
+        s.chat.changes(me, room, RoomSeq(q.after), q.limit).await?,
+    ))
+}
+
+/// Body of `PATCH /v1/messages/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct EditMessage {
+    /// The new text.
+    pub text: String,
+}
+
+async fn edit_message(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(id): ApiPath<MessageId>,
+    ApiJson(body): ApiJson<EditMessage>,
+) -> ApiResult<Message> {
+    Ok(ApiJson(s.chat.edit_message(me, id, body.text).await?))
+}
+
+async fn delete_message(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(id): ApiPath<MessageId>,
+) -> ApiResult<Message> {
+    Ok(ApiJson(s.chat.delete_message(me, id).await?))
+}
+
+async fn add_reaction(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath((id, key)): ApiPath<(MessageId, String)>,
+) -> ApiResult<Message> {
+    Ok(ApiJson(s.chat.react(me, id, &key, true).await?))
+}
+
+async fn remove_reaction(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath((id, key)): ApiPath<(MessageId, String)>,
+) -> ApiResult<Message> {
+    Ok(ApiJson(s.chat.react(me, id, &key, false).await?))
+}
+
+/// Query of `GET /v1/search`.
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    /// The words to find.
+    pub q: String,
+    /// Only this room.
+    pub room_id: Option<RoomId>,
+    /// Most results, 1 to 100 (default 50).
+    pub limit: Option<i64>,
+}
+
+async fn search(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> ApiResult<Vec<Message>> {
+    let request = SearchRequest {
+        query: q.q,
+        room_id: q.room_id,
+        limit: q.limit,
+    };
+    Ok(ApiJson(s.chat.search(me, request).await?))
+}
+
+async fn system_metrics(State(s): State<AppState>, Caller(me): Caller) -> ApiResult<SystemMetrics> {
+    Ok(ApiJson(s.chat.system_metrics(me).await?))
+}

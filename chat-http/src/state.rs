@@ -1,0 +1,90 @@
+//! What every handler shares: the service, the authenticator, the limits of the transport, and
+//! the shutdown signal WebSocket connections watch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_core::ChatService;
+use tokio::sync::watch;
+
+use crate::auth::Authenticator;
+
+/// Limits of the HTTP and WebSocket transport.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest request body. 64 KiB holds a 5,000-character message with ten attachments'
+    /// metadata several times over; anything larger is refused with 413 before it is parsed.
+    pub body_limit: usize,
+    /// Largest WebSocket message, in bytes (same reasoning as `body_limit`).
+    pub ws_max_message: usize,
+    /// Frames queued for one connection before it counts as too slow and is closed.
+    pub ws_outbound_queue: usize,
+    /// How often the server pings; a connection that shows no sign of life for two intervals
+    /// is closed.
+    pub ws_ping_interval: Duration,
+    /// How long a connection without a `token` query parameter has to send its `auth` frame.
+    pub ws_auth_timeout: Duration,
+    /// The WebSocket read and write buffer size. tungstenite's defaults (128 KiB write buffer)
+    /// cost about 136 KiB per idle connection; 4 KiB keeps an idle connection near 8 KiB and
+    /// still holds a typical frame.
+    pub ws_buffer: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            body_limit: 64 * 1024,
+            ws_max_message: 64 * 1024,
+            ws_outbound_queue: 256,
+            ws_ping_interval: Duration::from_secs(20),
+            ws_auth_timeout: Duration::from_secs(10),
+            ws_buffer: 4 * 1024,
+        }
+    }
+}
+
+/// The shared state of the router.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The use cases.
+    pub chat: Arc<ChatService>,
+    /// Turns tokens into users.
+    pub auth: Arc<dyn Authenticator>,
+    /// Transport limits.
+    pub config: Arc<HttpConfig>,
+    shutdown: Arc<watch::Sender<bool>>,
+}
+
+impl AppState {
+    /// State with the default [`HttpConfig`].
+    #[must_use]
+    pub fn new(chat: Arc<ChatService>, auth: Arc<dyn Authenticator>) -> Self {
+        Self::with_config(chat, auth, HttpConfig::default())
+    }
+
+    /// State with the given limits.
+    #[must_use]
+    pub fn with_config(
+        chat: Arc<ChatService>,
+        auth: Arc<dyn Authenticator>,
+        config: HttpConfig,
+    ) -> Self {
+        Self {
+            chat,
+            auth,
+            config: Arc::new(config),
+            shutdown: Arc::new(watch::channel(false).0),
+        }
+    }
+
+    /// Tells every WebSocket connection to close (with "going away", so clients reconnect).
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// A receiver that turns true when shutdown begins.
+    #[must_use]
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+}
