@@ -13,7 +13,8 @@
 //! let chat = Arc::new(ChatService::new(store));
 //! let state = AppState::new(chat, Arc::new(JwtAuthenticator::new(b"a long random secret")));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//! chat_http::serve(listener, state, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! // Any future works as the shutdown signal; a real server would wait for Ctrl-C.
+//! chat_http::serve(listener, state, std::future::pending()).await
 //! # }
 //! ```
 //!
