@@ -1,0 +1,148 @@
+//! A chat service over a store, its router, tokens, and a real server on port 0.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode};
+use chat_core::{ChatService, Limits, Store, UserId};
+use chat_http::{AppState, HttpConfig, JwtAuthenticator};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub struct App {
+    pub state: AppState,
+    pub router: Router,
+    pub jwt: Arc<JwtAuthenticator>,
+    pub admin: UserId,
+}
+
+impl App {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self::with(store, Limits::default(), HttpConfig::default())
+    }
+
+    pub fn with(store: Arc<dyn Store>, limits: Limits, config: HttpConfig) -> Self {
+        let admin = UserId::new();
+        let chat = Arc::new(
+            ChatService::builder(store)
+                .limits(limits)
+                .server_admin(admin)
+                .build(),
+        );
+        let jwt = Arc::new(JwtAuthenticator::new(b"test secret, not for production"));
+        let state = AppState::with_config(chat, jwt.clone(), config);
+        Self {
+            router: chat_http::router(state.clone()),
+            state,
+            jwt,
+            admin,
+        }
+    }
+
+    pub fn token(&self, user: UserId) -> String {
+        self.jwt.issue(user, Duration::from_secs(3600)).unwrap()
+    }
+
+    /// A user with a profile, and their token.
+    pub async fn user(&self, name: &str) -> (UserId, String) {
+        let id = UserId::new();
+        let token = self.token(id);
+        let (status, _) = self
+            .call(
+                "PUT",
+                "/v1/me",
+                Some(&token),
+                Some(serde_json::json!({"display_name": name})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        (id, token)
+    }
+
+    /// Sends a request through the router (no network) and parses the JSON answer.
+    pub async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.router.clone().oneshot(req).await.unwrap();
+        split(response).await
+    }
+
+    /// Sends raw bytes with a content type.
+    pub async fn raw(
+        &self,
+        method: &str,
+        uri: &str,
+        token: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap();
+        split(self.router.clone().oneshot(req).await.unwrap()).await
+    }
+
+    /// Serves on 127.0.0.1:0; returns the address and a handle that shuts the server down.
+    pub async fn spawn(
+        &self,
+    ) -> (
+        std::net::SocketAddr,
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let state = self.state.clone();
+        let task = tokio::spawn(async move {
+            chat_http::serve(listener, state, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        (addr, stop, task)
+    }
+}
+
+pub async fn split(response: Response<Body>) -> (StatusCode, Value) {
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    (status, value)
+}
+
+/// The error code of an error body.
+pub fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("<no error code>")
+}
