@@ -560,7 +560,16 @@ async fn hostile_input_gets_clear_errors_and_loses_nothing(store: Arc<dyn Store>
         )
         .await;
     let uri = format!("/v1/rooms/{room}/messages");
-    let cases: Vec<(&str, String, &str, Vec<u8>, StatusCode, &str)> = vec![
+    // (method, path, content type, body, expected status, expected code)
+    type Case = (
+        &'static str,
+        String,
+        &'static str,
+        Vec<u8>,
+        StatusCode,
+        &'static str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "POST",
             uri.clone(),
