@@ -42,6 +42,9 @@ use crate::state::AppState;
 /// write; the bound keeps one flush from waiting on a long queue.
 const WRITE_BATCH: usize = 64;
 
+/// How long a closing connection may take to deliver what is queued and its close frame.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Query of `GET /v1/ws`. Browsers cannot set headers on a WebSocket, so the token may come
 /// here, or in a first `auth` frame.
 #[derive(Debug, Deserialize)]
@@ -210,9 +213,17 @@ async fn connection(socket: WebSocket, state: AppState, user: Option<UserId>) {
         .run(stream)
         .await;
     }
-    // Dropping the last queue sender lets the writer flush what is queued and close.
+    // Dropping the last queue sender lets the writer flush what is queued and close. A client
+    // that stopped reading may never take those bytes: after a grace period the socket is
+    // dropped, so a dead peer cannot pin the connection's task and buffers forever.
     drop(out);
-    let _ = writer.await;
+    let mut writer = writer;
+    if tokio::time::timeout(CLOSE_GRACE, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
 }
 
 async fn authenticate_first_frame(

@@ -106,14 +106,22 @@ impl App {
     }
 
     /// Serves on 127.0.0.1:0; returns the address and a handle that shuts the server down.
-    pub async fn spawn(
+    pub async fn spawn(&self) -> (std::net::SocketAddr, Stop, tokio::task::JoinHandle<()>) {
+        self.spawn_with_send_buffer(None).await
+    }
+
+    /// As [`spawn`](Self::spawn), with the kernel send buffer of accepted sockets capped (they
+    /// inherit it from the listener), as on a constrained network.
+    pub async fn spawn_with_send_buffer(
         &self,
-    ) -> (
-        std::net::SocketAddr,
-        tokio::sync::oneshot::Sender<()>,
-        tokio::task::JoinHandle<()>,
-    ) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        send_buffer: Option<u32>,
+    ) -> (std::net::SocketAddr, Stop, tokio::task::JoinHandle<()>) {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        if let Some(size) = send_buffer {
+            socket.set_send_buffer_size(size).unwrap();
+        }
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(1024).unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let state = self.state.clone();
@@ -127,6 +135,9 @@ impl App {
         (addr, stop, task)
     }
 }
+
+/// Sending on it (or dropping it) shuts the spawned server down.
+pub type Stop = tokio::sync::oneshot::Sender<()>;
 
 pub async fn split(response: Response<Body>) -> (StatusCode, Value) {
     let status = response.status();

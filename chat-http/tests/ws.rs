@@ -1,0 +1,391 @@
+//! The WebSocket over a real server on port 0 and a tokio-tungstenite client, on both stores.
+
+#[path = "../../chat-store-postgres/tests/common/mod.rs"]
+mod pg;
+mod support;
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_core::{Limits, Store};
+use chat_http::HttpConfig;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use support::App;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+fn relaxed() -> Limits {
+    Limits {
+        send_rate_max: 1_000_000,
+        ..Limits::default()
+    }
+}
+
+async fn connect(addr: SocketAddr, token: &str) -> Ws {
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v1/ws?token={token}"))
+        .await
+        .unwrap();
+    ws
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+/// The next JSON frame, skipping pings; panics after 10 s.
+async fn next(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a frame within 10 s");
+        match msg {
+            Some(Ok(Message::Text(t))) => return serde_json::from_str(t.as_str()).unwrap(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+/// Reads frames until one of `kind`, returning it.
+async fn next_of(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let v = next(ws).await;
+        if v["type"] == kind {
+            return v;
+        }
+    }
+}
+
+/// Owner and a second member of one public room; their tokens and the room id.
+async fn room_with_two(app: &App) -> (String, String, String) {
+    let (_, owner) = app.user("Owner").await;
+    let (_, event) = app
+        .call(
+            "POST",
+            "/v1/events",
+            Some(&owner),
+            Some(json!({"name": "E"})),
+        )
+        .await;
+    let event = event["id"].as_str().unwrap().to_owned();
+    let (_, room) = app
+        .call(
+            "POST",
+            &format!("/v1/events/{event}/rooms"),
+            Some(&owner),
+            Some(json!({"name": "Main", "kind": "main", "visibility": "public"})),
+        )
+        .await;
+    let room = room["id"].as_str().unwrap().to_owned();
+    let (bob_id, bob) = app.user("Bob").await;
+    app.call(
+        "POST",
+        &format!("/v1/events/{event}/members"),
+        Some(&owner),
+        Some(json!({"user_id": bob_id})),
+    )
+    .await;
+    app.call("POST", &format!("/v1/rooms/{room}/join"), Some(&bob), None)
+        .await;
+    (owner, bob, room)
+}
+
+async fn two_clients_see_each_other_live_in_order(store: Arc<dyn Store>) {
+    let app = App::with(store, relaxed(), HttpConfig::default());
+    let (owner, bob, room) = room_with_two(&app).await;
+    let (addr, stop, server) = app.spawn().await;
+    let mut a = connect(addr, &owner).await;
+    let mut b = connect(addr, &bob).await;
+    for ws in [&mut a, &mut b] {
+        send(ws, json!({"type": "subscribe", "room_id": room})).await;
+        assert_eq!(next_of(ws, "subscribed").await["room_id"], room.as_str());
+    }
+    for i in 0..5 {
+        send(&mut a, json!({"type": "send", "room_id": room, "text": format!("from a {i}"), "client_msg_id": format!("a-{i}")})).await;
+        send(&mut b, json!({"type": "send", "room_id": room, "text": format!("from b {i}"), "client_msg_id": format!("b-{i}")})).await;
+    }
+    for ws in [&mut a, &mut b] {
+        let mut seqs = Vec::new();
+        let mut texts = BTreeSet::new();
+        while seqs.len() < 10 {
+            let v = next(ws).await;
+            if v["type"] == "event" {
+                assert_eq!(v["kind"], "message_posted");
+                seqs.push(v["seq"].as_u64().unwrap());
+                texts.insert(v["data"]["text"].as_str().unwrap().to_owned());
+            }
+        }
+        assert!(
+            seqs.windows(2).all(|w| w[1] == w[0] + 1),
+            "in order, no gap: {seqs:?}"
+        );
+        assert_eq!(texts.len(), 10);
+    }
+    let _ = stop.send(());
+    server.await.unwrap();
+}
+
+async fn resume_with_since_seq_misses_nothing_and_repeats_nothing(store: Arc<dyn Store>) {
+    let app = App::with(store, relaxed(), HttpConfig::default());
+    let (owner, bob, room) = room_with_two(&app).await;
+    let (addr, stop, server) = app.spawn().await;
+    let mut b = connect(addr, &bob).await;
+    send(
+        &mut b,
+        json!({"type": "subscribe", "room_id": room, "since_seq": 0}),
+    )
+    .await;
+    let mut seen: Vec<u64> = Vec::new();
+    let writer = {
+        let router = app.router.clone();
+        let (owner, room) = (owner.clone(), room.clone());
+        tokio::spawn(async move {
+            for i in 0..60 {
+                let req = axum::http::Request::builder()
+                    .method("POST")
+                    .uri(format!("/v1/rooms/{room}/messages"))
+                    .header("authorization", format!("Bearer {owner}"))
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(
+                        json!({"text": format!("m{i}")}).to_string(),
+                    ))
+                    .unwrap();
+                let r = tower::ServiceExt::oneshot(router.clone(), req)
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 201);
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    // Read a while, then drop the connection mid-stream.
+    while seen.len() < 10 {
+        let v = next(&mut b).await;
+        if v["type"] == "event" {
+            seen.push(v["seq"].as_u64().unwrap());
+        }
+    }
+    drop(b);
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let since = *seen.last().unwrap();
+    let mut b = connect(addr, &bob).await;
+    send(
+        &mut b,
+        json!({"type": "subscribe", "room_id": room, "since_seq": since}),
+    )
+    .await;
+    writer.await.unwrap();
+    let (_, r) = app
+        .call("GET", &format!("/v1/rooms/{room}"), Some(&bob), None)
+        .await;
+    let last = r["room"]["last_seq"].as_u64().unwrap();
+    while *seen.last().unwrap() < last {
+        let v = next(&mut b).await;
+        if v["type"] == "event" {
+            seen.push(v["seq"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(
+        seen,
+        (1..=last).collect::<Vec<_>>(),
+        "exactly the store's sequence"
+    );
+    let _ = stop.send(());
+    server.await.unwrap();
+}
+
+async fn a_client_that_never_reads_is_cut_off_and_slows_nobody(store: Arc<dyn Store>) {
+    let config = HttpConfig {
+        ws_outbound_queue: 16,
+        ..HttpConfig::default()
+    };
+    let app = App::with(store, relaxed(), config);
+    let (owner, bob, room) = room_with_two(&app).await;
+    // Small kernel buffers on both ends, so the stalled client's backlog reaches the server's
+    // queue after a few messages instead of after megabytes.
+    let (addr, stop, server) = app.spawn_with_send_buffer(Some(8192)).await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(addr).await.unwrap();
+    let (mut stalled, _) = tokio_tungstenite::client_async(
+        format!("ws://{addr}/v1/ws?token={bob}"),
+        MaybeTlsStream::Plain(stream),
+    )
+    .await
+    .unwrap();
+    send(&mut stalled, json!({"type": "subscribe", "room_id": room})).await;
+    let mut live = connect(addr, &owner).await;
+    send(&mut live, json!({"type": "subscribe", "room_id": room})).await;
+    next_of(&mut live, "subscribed").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let count = 200u64;
+    let reader = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let mut received = 0u64;
+        while received < count {
+            if next(&mut live).await["type"] == "event" {
+                received += 1;
+            }
+        }
+        started.elapsed()
+    });
+    let text = "x".repeat(4000);
+    for i in 0..count {
+        let (s, _) = app
+            .call(
+                "POST",
+                &format!("/v1/rooms/{room}/messages"),
+                Some(&owner),
+                Some(json!({"text": format!("{i} {text}")})),
+            )
+            .await;
+        assert_eq!(s, 201);
+    }
+    // The stalled client's connection ends: with the close frame and its reason when those
+    // bytes get through, or with a reset when the server drops a socket whose peer left its
+    // buffers full. Either way it is over, and it did not hold the live client back.
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match stalled.next().await {
+                Some(Ok(Message::Close(frame))) => {
+                    return Some(frame.expect("a close frame with a reason"));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the stalled client is cut off");
+    if let Some(frame) = ended {
+        assert_eq!(frame.code, CloseCode::Policy);
+        assert!(
+            frame.reason.as_str().contains("too slow"),
+            "{}",
+            frame.reason
+        );
+    }
+    let took = reader.await.unwrap();
+    assert!(
+        took < Duration::from_secs(20),
+        "the live client received all {count} in {took:?}"
+    );
+    let _ = stop.send(());
+    server.await.unwrap();
+}
+
+async fn a_retried_send_over_a_new_connection_gets_the_original(store: Arc<dyn Store>) {
+    let app = App::new(store);
+    let (owner, _bob, room) = room_with_two(&app).await;
+    let (addr, stop, server) = app.spawn().await;
+    let mut first = connect(addr, &owner).await;
+    send(
+        &mut first,
+        json!({"type": "send", "room_id": room, "text": "once", "client_msg_id": "retry-1"}),
+    )
+    .await;
+    let ack = next_of(&mut first, "ack").await;
+    assert_eq!(
+        (ack["client_msg_id"].as_str(), ack["replayed"].as_bool()),
+        (Some("retry-1"), Some(false))
+    );
+    drop(first);
+    // Auth by first frame this time.
+    let (mut second, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v1/ws"))
+        .await
+        .unwrap();
+    send(&mut second, json!({"type": "auth", "token": owner})).await;
+    send(
+        &mut second,
+        json!({"type": "send", "room_id": room, "text": "once, again", "client_msg_id": "retry-1"}),
+    )
+    .await;
+    let again = next_of(&mut second, "ack").await;
+    assert_eq!(again["replayed"].as_bool(), Some(true));
+    assert_eq!(again["message"], ack["message"]);
+    let (_, page) = app
+        .call(
+            "GET",
+            &format!("/v1/rooms/{room}/messages"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 1);
+    // Errors come back as frames tied to the send.
+    send(&mut second, json!({"type": "send", "room_id": room, "text": "a".repeat(5001), "client_msg_id": "too-long"})).await;
+    let err = next_of(&mut second, "error").await;
+    assert_eq!(
+        (
+            err["code"].as_str(),
+            err["client_msg_id"].as_str(),
+            err["field"].as_str()
+        ),
+        (Some("validation"), Some("too-long"), Some("text"))
+    );
+    send(&mut second, json!({"type": "nonsense"})).await;
+    assert_eq!(next_of(&mut second, "error").await["code"], "validation");
+    send(&mut second, json!({"type": "ping"})).await;
+    next_of(&mut second, "pong").await;
+    // A bad token in the query is refused before the upgrade.
+    let refused = tokio_tungstenite::connect_async(format!("ws://{addr}/v1/ws?token=forged")).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401)
+        }
+        other => panic!("expected 401, got {other:?}"),
+    }
+    // Shutdown tells connected clients to come back.
+    let _ = stop.send(());
+    let close = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match second.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(close.map(|f| f.code), Some(CloseCode::Restart));
+    server.await.unwrap();
+}
+
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(std::sync::Arc::new(chat_store_memory::MemoryStore::new())).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(db) = super::pg::TestDb::fresh(8).await else { return };
+                    super::$case(db.store()).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    two_clients_see_each_other_live_in_order,
+    resume_with_since_seq_misses_nothing_and_repeats_nothing,
+    a_client_that_never_reads_is_cut_off_and_slows_nobody,
+    a_retried_send_over_a_new_connection_gets_the_original,
+);
