@@ -1,114 +1,171 @@
-//! The example server.
+//! The example server: chat-engine's REST API and live WebSocket on one port.
 //!
-//! The HTTP and WebSocket server arrives with the chat-http milestone. Until then this example
-//! runs the engine in process on the in-memory store and walks through what the server will
-//! expose: a demo event, live fan-out to a subscriber, mentions, an idempotent retry, the rate
-//! limit, history and search.
+//! ```sh
+//! cargo run --example server                      # in memory, on 127.0.0.1:3000
+//! DATABASE_URL=postgres://… cargo run --example server   # on PostgreSQL (migrates on start)
+//! cargo run --example server -- --help            # every flag
+//! ```
+//!
+//! Accounts (sign-up, sign-in) and the browser client come with the next milestone; until
+//! then the server seeds a demo event and prints a token for each demo user, so the API can be
+//! tried with curl or any WebSocket client.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use chat_engine::{
-    ChatService, Delivery, EventRole, HistoryCursor, MemoryStore, NewEvent, NewRoom, ProfileInput,
-    RoomKind, SearchRequest, SendMessage, UserId, Visibility, mention,
+use chat_core::{
+    ChatService, EventRole, Limits, NewEvent, NewRoom, ProfileInput, RoomKind, Store, UserId,
+    Visibility,
 };
+use chat_http::{AppState, JwtAuthenticator};
+use chat_store_memory::MemoryStore;
+use chat_store_postgres::PostgresStore;
+use clap::Parser;
+
+/// chat-engine example server.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "CHAT_BIND", default_value = "127.0.0.1:3000")]
+    bind: SocketAddr,
+    /// PostgreSQL URL; without one, data lives in memory for the life of the process.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// HS256 secret for tokens; without one, a random secret is generated for this run.
+    #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// Do not seed the demo event and users.
+    #[arg(long)]
+    no_demo: bool,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long)]
+    json_logs: bool,
+    /// Messages a user may send per minute.
+    #[arg(long, env = "CHAT_SEND_RATE", default_value_t = 10)]
+    send_rate: u32,
+    /// Longest message, in characters.
+    #[arg(long, env = "CHAT_MAX_TEXT", default_value_t = 5000)]
+    max_text: usize,
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    println!("chat-engine example (in-memory store)");
-    println!("The HTTP + WebSocket server and browser client are coming in chat-http;");
-    println!("this run exercises the same ChatService they will serve.\n");
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tower_http=info".into());
+    if args.json_logs {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
 
-    let chat = Arc::new(ChatService::new(Arc::new(MemoryStore::new())));
-    let profile = |name: &str| ProfileInput {
-        display_name: name.into(),
-        avatar_url: None,
+    let store: Arc<dyn Store> = match &args.database_url {
+        Some(url) => {
+            let store = PostgresStore::connect(url).await?;
+            store.migrate().await?;
+            tracing::info!("using PostgreSQL (migrations applied)");
+            Arc::new(store)
+        }
+        None => {
+            tracing::info!("using the in-memory store: data lasts as long as this process");
+            Arc::new(MemoryStore::new())
+        }
     };
-    let (user1, user2, sarah) = (UserId::new(), UserId::new(), UserId::new());
-    chat.upsert_profile(user1, profile("User One")).await?;
-    chat.upsert_profile(user2, profile("User Two")).await?;
-    chat.upsert_profile(sarah, profile("Sarah Chen")).await?;
+    let secret = match args.jwt_secret {
+        Some(s) => s,
+        None => {
+            tracing::warn!(
+                "no --jwt-secret given: generated a random one; tokens stop working when the server restarts"
+            );
+            format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            )
+        }
+    };
+    let limits = Limits {
+        send_rate_max: args.send_rate,
+        max_text_chars: args.max_text,
+        ..Limits::default()
+    };
+    let chat = Arc::new(ChatService::builder(store).limits(limits).build());
+    let jwt = Arc::new(JwtAuthenticator::new(secret.as_bytes()));
+    let listener = tokio::net::TcpListener::bind(args.bind).await?;
+    let addr = listener.local_addr()?;
+    if !args.no_demo {
+        seed_demo(&chat, &jwt, addr).await?;
+    }
+    println!(
+        "chat-engine listening on http://{addr}  (REST under /v1, WebSocket at ws://{addr}/v1/ws, Prometheus at /metrics)"
+    );
+    let state = AppState::new(chat, jwt).with_metrics();
+    chat_http::serve(listener, state, async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
+    .await?;
+    Ok(())
+}
 
+/// "My Event" with a Main room and three members, and a token for each printed to the console.
+async fn seed_demo(
+    chat: &ChatService,
+    jwt: &JwtAuthenticator,
+    bind: SocketAddr,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let names = ["User One", "User Two", "Sarah Chen"];
+    let users: Vec<UserId> = names.iter().map(|_| UserId::new()).collect();
+    for (user, name) in users.iter().zip(names) {
+        chat.upsert_profile(
+            *user,
+            ProfileInput {
+                display_name: name.into(),
+                avatar_url: None,
+            },
+        )
+        .await?;
+    }
     let event = chat
         .create_event(
-            user1,
+            users[0],
             NewEvent {
                 name: "My Event".into(),
                 kind: "party".into(),
             },
         )
         .await?;
-    let main_room = NewRoom {
-        name: "Main".into(),
-        kind: RoomKind::Main,
-        visibility: Visibility::Public,
-    };
-    let room = chat.create_room(user1, event.id, main_room).await?;
-    for user in [user2, sarah] {
-        chat.add_event_member(user1, event.id, user, EventRole::Member)
-            .await?;
-        chat.join_room(user, room.id).await?;
-    }
-    println!(
-        "event {:?} with room {:?} and 3 members",
-        event.name, room.name
-    );
-
-    let mut live = chat.subscribe(user2, room.id, None).await?;
-    let text = format!(
-        "Hey {} check this out!",
-        mention::render("Sarah Chen", sarah)
-    );
-    let send = SendMessage {
-        text,
-        client_msg_id: Some("demo-1".into()),
-        ..SendMessage::default()
-    };
-    let sent = chat.send_message(user1, room.id, send.clone()).await?;
-    println!(
-        "sent seq {} mentioning {} user(s)",
-        sent.message.seq,
-        sent.message.mentions.len()
-    );
-    if let Some(Delivery::Change(change)) = live.recv().await {
-        println!(
-            "User Two received {} #{} live",
-            change.kind.name(),
-            change.seq
-        );
-    }
-    let retry = chat.send_message(user1, room.id, send).await?;
-    println!(
-        "retry with the same client_msg_id replayed: {}",
-        retry.replayed
-    );
-
-    for i in 0..12 {
-        let msg = SendMessage {
-            text: format!("message {i}"),
-            ..SendMessage::default()
-        };
-        if let Err(err) = chat.send_message(user2, room.id, msg).await {
-            println!("send {} refused: {err} ({})", i + 1, err.code());
-            break;
-        }
-    }
-    let page = chat
-        .history(sarah, room.id, HistoryCursor::LATEST, Some(3))
-        .await?;
-    println!("newest 3 of the history (more: {}):", page.has_more);
-    for m in &page.messages {
-        println!("  #{} {}: {}", m.seq, m.author_name, m.text);
-    }
-    let hits = chat
-        .search(
-            sarah,
-            SearchRequest {
-                query: "check".into(),
-                room_id: None,
-                limit: None,
+    let room = chat
+        .create_room(
+            users[0],
+            event.id,
+            NewRoom {
+                name: "Main".into(),
+                kind: RoomKind::Main,
+                visibility: Visibility::Public,
             },
         )
         .await?;
-    println!("search \"check\": {} hit(s)", hits.len());
+    for user in &users[1..] {
+        chat.add_event_member(users[0], event.id, *user, EventRole::Member)
+            .await?;
+        chat.join_room(*user, room.id).await?;
+    }
+    println!(
+        "demo: event \"My Event\" ({}) with room \"Main\" ({})",
+        event.id, room.id
+    );
+    for (user, name) in users.iter().zip(names) {
+        let token = jwt.issue(*user, Duration::from_secs(24 * 3600))?;
+        println!("demo user {name:<11} token: {token}");
+    }
+    println!(
+        "try: curl -H \"Authorization: Bearer <token>\" http://{bind}/v1/rooms/{}/messages",
+        room.id
+    );
     Ok(())
 }

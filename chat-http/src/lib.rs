@@ -25,11 +25,13 @@
 //! - [`extract`]: extractors whose rejections are such errors, and the authenticated [`Caller`](extract::Caller).
 //! - [`rest`]: the `/v1` handlers and their request bodies.
 //! - `ws`: the WebSocket protocol and connection loop.
+//! - [`observability`]: Prometheus metrics and request timing.
 //! - [`state`]: [`AppState`] and the transport limits ([`HttpConfig`]).
 
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod observability;
 pub mod rest;
 pub mod state;
 mod ws;
@@ -59,11 +61,13 @@ pub fn router(state: AppState) -> Router {
         .nest("/v1", rest::routes().route("/ws", get(ws::upgrade)))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(observability::render))
         .fallback(|| async { error::error_response(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             error::error_response(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
         })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(observability::track))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
                 let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");

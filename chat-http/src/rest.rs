@@ -390,7 +390,9 @@ async fn send_message(
     ApiPath(room): ApiPath<RoomId>,
     ApiJson(input): ApiJson<SendMessage>,
 ) -> Result<(StatusCode, ApiJson<Sent>), ApiError> {
-    let sent = s.chat.send_message(me, room, input).await?;
+    let result = s.chat.send_message(me, room, input).await;
+    crate::observability::record_send("rest", &result);
+    let sent = result?;
     // A replayed send created nothing: 200, not 201.
     let status = if sent.replayed {
         StatusCode::OK

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_core::ChatService;
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 
 use crate::auth::Authenticator;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub auth: Arc<dyn Authenticator>,
     /// Transport limits.
     pub config: Arc<HttpConfig>,
+    /// The Prometheus recorder `/metrics` renders, if installed (see [`AppState::with_metrics`]).
+    pub metrics: Option<PrometheusHandle>,
     shutdown: Arc<watch::Sender<bool>>,
 }
 
@@ -73,8 +76,16 @@ impl AppState {
             chat,
             auth,
             config: Arc::new(config),
+            metrics: None,
             shutdown: Arc::new(watch::channel(false).0),
         }
+    }
+
+    /// Serves Prometheus metrics at `/metrics`, installing the process-wide recorder.
+    #[must_use]
+    pub fn with_metrics(mut self) -> Self {
+        self.metrics = Some(crate::observability::install());
+        self
     }
 
     /// Tells every WebSocket connection to close (with "going away", so clients reconnect).

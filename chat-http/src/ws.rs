@@ -140,6 +140,7 @@ impl Outbound {
         match self.queue.try_send(frame) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                metrics::counter!("chat_ws_slow_closes_total").increment(1);
                 self.close_with(
                     1008,
                     "too slow: outbound queue full; reconnect with since_seq",
@@ -204,6 +205,7 @@ async fn connection(socket: WebSocket, state: AppState, user: Option<UserId>) {
         None => authenticate_first_frame(&mut stream, &state, &out).await,
     };
     if let Some(user) = user {
+        metrics::gauge!("chat_ws_connections").increment(1.0);
         Connection {
             state: &state,
             user,
@@ -212,6 +214,7 @@ async fn connection(socket: WebSocket, state: AppState, user: Option<UserId>) {
         }
         .run(stream)
         .await;
+        metrics::gauge!("chat_ws_connections").decrement(1.0);
     }
     // Dropping the last queue sender lets the writer flush what is queued and close. A client
     // that stopped reading may never take those bytes: after a grace period the socket is
@@ -393,7 +396,9 @@ impl Connection<'_> {
                 let cmid = message.client_msg_id.clone();
                 // Sends run in order on the reading task, so one client's messages keep the
                 // order it sent them in.
-                let frame = match chat.send_message(self.user, room_id, message).await {
+                let result = chat.send_message(self.user, room_id, message).await;
+                crate::observability::record_send("websocket", &result);
+                let frame = match result {
                     Ok(sent) => ServerFrame::Ack {
                         client_msg_id: cmid.as_deref(),
                         replayed: sent.replayed,
@@ -489,6 +494,7 @@ async fn forward(
     while let Some(delivery) = sub.recv().await {
         let ok = match delivery {
             Delivery::Change(change) => {
+                metrics::counter!("chat_ws_deliveries_total").increment(1);
                 let ok = out.push(ServerFrame::Event(&change).encode());
                 if revokes(&change, user) {
                     let err = Error::Forbidden {
@@ -509,6 +515,7 @@ async fn forward(
             ),
             Delivery::Typing(_) => true,
             Delivery::Resync { from_seq, .. } => {
+                metrics::counter!("chat_ws_resyncs_total").increment(1);
                 match replay(&state, user, room, from_seq, &out).await {
                     Ok(last) => {
                         sub.advance_to(last);

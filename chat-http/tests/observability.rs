@@ -1,0 +1,56 @@
+//! `/metrics`: Prometheus text with request latency, sends and rate-limited sends.
+
+mod support;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use chat_store_memory::MemoryStore;
+use serde_json::json;
+use support::App;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_sends_and_rate_limits() {
+    let mut app = App::new(Arc::new(MemoryStore::new()));
+    app.state = app.state.clone().with_metrics();
+    app.router = chat_http::router(app.state.clone());
+    let (_, owner) = app.user("Owner").await;
+    let (_, event) = app
+        .call(
+            "POST",
+            "/v1/events",
+            Some(&owner),
+            Some(json!({"name": "E"})),
+        )
+        .await;
+    let event = event["id"].as_str().unwrap();
+    let (_, room) = app
+        .call(
+            "POST",
+            &format!("/v1/events/{event}/rooms"),
+            Some(&owner),
+            Some(json!({"name": "Main", "kind": "main", "visibility": "public"})),
+        )
+        .await;
+    let room = room["id"].as_str().unwrap();
+    for i in 0..11 {
+        app.call(
+            "POST",
+            &format!("/v1/rooms/{room}/messages"),
+            Some(&owner),
+            Some(json!({"text": format!("m{i}")})),
+        )
+        .await;
+    }
+    let (status, body) = app.call("GET", "/metrics", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = body.as_str().expect("Prometheus text");
+    for expected in [
+        "chat_messages_sent_total{transport=\"rest\"} 10",
+        "chat_sends_rate_limited_total{transport=\"rest\"} 1",
+        "chat_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/rooms/{room_id}/messages\",status=\"201\"} 10",
+        "chat_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/rooms/{room_id}/messages\",status=\"429\"} 1",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
