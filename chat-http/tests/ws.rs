@@ -360,6 +360,60 @@ async fn a_retried_send_over_a_new_connection_gets_the_original(store: Arc<dyn S
     server.await.unwrap();
 }
 
+/// The server pings; a client that answers stays, one that goes silent is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_connections_are_closed_and_live_ones_kept() {
+    let config = HttpConfig {
+        ws_ping_interval: Duration::from_millis(200),
+        ..HttpConfig::default()
+    };
+    let app = App::with(
+        Arc::new(chat_store_memory::MemoryStore::new()),
+        Limits::default(),
+        config,
+    );
+    let (owner, _bob, room) = room_with_two(&app).await;
+    let (addr, stop, server) = app.spawn().await;
+    let mut silent = connect(addr, &owner).await;
+    let mut alive = connect(addr, &owner).await;
+    send(&mut alive, json!({"type": "subscribe", "room_id": room})).await;
+    // Reading answers pings (tungstenite replies to each as it reads). Keep reading for 1.5 s,
+    // over seven ping intervals.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+    let mut pings = 0;
+    while tokio::time::Instant::now() < deadline {
+        match tokio::time::timeout_at(deadline, alive.next()).await {
+            Ok(Some(Ok(Message::Ping(_)))) => pings += 1,
+            Ok(Some(Ok(_))) => {}
+            Ok(other) => panic!("the answering client was dropped: {other:?}"),
+            Err(_) => break,
+        }
+    }
+    assert!(
+        pings >= 3,
+        "the server pings on its interval ({pings} pings)"
+    );
+    send(&mut alive, json!({"type": "ping"})).await;
+    next_of(&mut alive, "pong").await;
+    // The silent client read nothing, so it answered nothing: by now it was closed.
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match silent.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the silent connection is closed");
+    if let Some(code) = ended {
+        assert_eq!(code, CloseCode::Away);
+    }
+    let _ = stop.send(());
+    server.await.unwrap();
+}
+
 macro_rules! on_both_stores {
     ($($case:ident),* $(,)?) => {
         mod memory {
