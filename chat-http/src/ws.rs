@@ -322,7 +322,9 @@ impl Connection<'_> {
                 incoming = stream.next() => match incoming {
                     Some(Ok(msg)) => {
                         last_seen = Instant::now();
-                        if !self.handle(msg).await {
+                        // Boxed: handling a frame is a large future, and an idle
+                        // connection should not carry its space while it waits.
+                        if !Box::pin(self.handle(msg)).await {
                             break;
                         }
                     }
@@ -466,7 +468,7 @@ async fn forward(
     since: Option<RoomSeq>,
     out: Outbound,
 ) {
-    let mut sub = match state.chat.subscribe(user, room, since).await {
+    let mut sub = match Box::pin(state.chat.subscribe(user, room, since)).await {
         Ok(sub) => sub,
         Err(e) => {
             out.push(error_frame(&e, None, Some(room)));
@@ -474,7 +476,9 @@ async fn forward(
         }
     };
     if let Some(since) = since {
-        match replay(&state, user, room, since, &out).await {
+        // Replays are rare and their futures large: boxing them keeps every idle
+        // subscriber's task small (see the memory figures in BENCHMARKS.md).
+        match Box::pin(replay(&state, user, room, since, &out)).await {
             Ok(last) => sub.advance_to(last),
             Err(e) => {
                 out.push(error_frame(&e, None, Some(room)));
@@ -516,7 +520,7 @@ async fn forward(
             Delivery::Typing(_) => true,
             Delivery::Resync { from_seq, .. } => {
                 metrics::counter!("chat_ws_resyncs_total").increment(1);
-                match replay(&state, user, room, from_seq, &out).await {
+                match Box::pin(replay(&state, user, room, from_seq, &out)).await {
                     Ok(last) => {
                         sub.advance_to(last);
                         true
