@@ -694,30 +694,7 @@ async fn hostile_input_gets_clear_errors_and_loses_nothing(store: Arc<dyn Store>
     assert_eq!(messages[0], kept["message"]);
 }
 
-macro_rules! on_both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(std::sync::Arc::new(chat_store_memory::MemoryStore::new())).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some(db) = super::pg::TestDb::fresh(8).await else { return };
-                    super::$case(db.store()).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores!(
+support::on_both_stores!(
     every_endpoint_works,
     authentication_and_authorization,
     original_design_tests,

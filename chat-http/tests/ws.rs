@@ -414,30 +414,7 @@ async fn dead_connections_are_closed_and_live_ones_kept() {
     server.await.unwrap();
 }
 
-macro_rules! on_both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(std::sync::Arc::new(chat_store_memory::MemoryStore::new())).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some(db) = super::pg::TestDb::fresh(8).await else { return };
-                    super::$case(db.store()).await;
-                    db.cleanup().await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores!(
+support::on_both_stores!(
     two_clients_see_each_other_live_in_order,
     resume_with_since_seq_misses_nothing_and_repeats_nothing,
     a_client_that_never_reads_is_cut_off_and_slows_nobody,

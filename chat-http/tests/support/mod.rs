@@ -157,3 +157,32 @@ pub async fn split(response: Response<Body>) -> (StatusCode, Value) {
 pub fn code(v: &Value) -> &str {
     v["error"]["code"].as_str().unwrap_or("<no error code>")
 }
+
+/// Expands each named `async fn case(store: Arc<dyn Store>)` of the calling test file into
+/// two tests: `memory::case` on a `MemoryStore` and `postgres::case` on a fresh PostgreSQL
+/// database (the caller includes the PostgreSQL test helpers as module `pg`).
+#[allow(unused_macros)] // Not every test file runs on both stores.
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(std::sync::Arc::new(chat_store_memory::MemoryStore::new())).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(db) = super::pg::TestDb::fresh(8).await else { return };
+                    super::$case(db.store()).await;
+                    db.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_both_stores;
