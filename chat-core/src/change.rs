@@ -10,6 +10,7 @@ use crate::room::{Room, RoomMember, RoomSeq};
 
 /// One entry of a room's change log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoomChange {
     /// The room.
     pub room_id: RoomId,
@@ -25,6 +26,7 @@ pub struct RoomChange {
 /// What a [`RoomChange`] changed. Each carries a snapshot of the thing after the change, so a
 /// replay needs nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 pub enum ChangeKind {
     /// A message was posted.
@@ -79,6 +81,7 @@ impl ChangeKind {
 
 /// A page of the change log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChangePage {
     /// Changes in seq order.
     pub changes: Vec<RoomChange>,

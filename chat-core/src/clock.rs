@@ -17,6 +17,8 @@ use time::format_description::well_known::Rfc3339;
 /// Microseconds because that is what PostgreSQL's `timestamptz` keeps: a value written to any
 /// store reads back equal. Serialized as RFC 3339 text.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
 pub struct Timestamp(OffsetDateTime);
 
 impl Timestamp {

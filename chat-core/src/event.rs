@@ -8,6 +8,7 @@ use crate::id::{EventId, UserId};
 
 /// An event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// The event.
     pub id: EventId,
@@ -23,6 +24,7 @@ pub struct Event {
 
 /// A member's role in an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventRole {
     /// Created the event. Cannot be removed or demoted.
@@ -53,6 +55,7 @@ impl EventRole {
 
 /// A user's membership in an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventMember {
     /// The event.
     pub event_id: EventId,
@@ -66,6 +69,7 @@ pub struct EventMember {
 
 /// The input to create an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewEvent {
     /// 1 to 100 characters.
     pub name: String,
@@ -76,6 +80,7 @@ pub struct NewEvent {
 
 /// An event as one of its members sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventSummary {
     /// The event.
     pub event: Event,

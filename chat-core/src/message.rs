@@ -10,6 +10,7 @@ use crate::room::RoomSeq;
 
 /// Metadata of a file attached to a message. The bytes live elsewhere (the host's object store).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attachment {
     /// The attachment.
     pub id: AttachmentId,
@@ -27,6 +28,7 @@ pub struct Attachment {
 
 /// Attachment metadata as a sender supplies it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttachmentInput {
     /// The file's name, without a path.
     pub file_name: String,
@@ -41,6 +43,7 @@ pub struct AttachmentInput {
 
 /// A message, or the tombstone of a deleted one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     /// The message.
     pub id: MessageId,
@@ -106,6 +109,7 @@ impl Message {
 
 /// What a client sends to post a message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SendMessage {
     /// The text (may be empty beside an attachment).
     #[serde(default)]
@@ -123,6 +127,7 @@ pub struct SendMessage {
 
 /// The result of a send.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Sent {
     /// The message.
     pub message: Message,
@@ -132,6 +137,7 @@ pub struct Sent {
 
 /// Where a history page starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HistoryCursor {
     /// Messages with a lower seq, newest first.
@@ -147,6 +153,7 @@ impl HistoryCursor {
 
 /// A page of history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HistoryPage {
     /// Newest first for `before`, oldest first for `after`.
     pub messages: Vec<Message>,

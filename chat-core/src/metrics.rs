@@ -7,6 +7,7 @@ use crate::clock::Timestamp;
 /// Activity counts at one moment. The windows are half-open: a message counts in "the last
 /// hour" when it was posted strictly after `timestamp - 1h`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SystemMetrics {
     /// Messages posted in the last hour (deleted ones included: they were sent).
     pub messages_last_hour: u64,

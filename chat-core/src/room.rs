@@ -10,6 +10,7 @@ use crate::id::{EventId, RoomId, UserId};
 /// A position in a room's change log. Every change members can see takes the next one, so the
 /// numbers of a room are gap-free: 1, 2, 3, … A room with no changes is at [`RoomSeq::ZERO`].
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct RoomSeq(pub u64);
 
@@ -46,6 +47,7 @@ impl fmt::Debug for RoomSeq {
 
 /// What a room is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RoomKind {
     /// The event's main room.
@@ -58,6 +60,7 @@ pub enum RoomKind {
 
 /// Who may join a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// Any event member may see and join it.
@@ -68,6 +71,7 @@ pub enum Visibility {
 
 /// A room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Room {
     /// The room.
     pub id: RoomId,
@@ -96,6 +100,7 @@ pub struct Room {
 
 /// The input to create a room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewRoom {
     /// 1 to 100 characters.
     pub name: String,
@@ -107,6 +112,7 @@ pub struct NewRoom {
 
 /// A change to a room's settings. `None` leaves a setting as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoomPatch {
     /// A new name.
     pub name: Option<String>,
@@ -118,6 +124,7 @@ pub struct RoomPatch {
 
 /// A member's role in a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RoomRole {
     /// Manages the room: members, settings, anyone's messages.
@@ -128,6 +135,7 @@ pub enum RoomRole {
 
 /// A user's membership in a room.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoomMember {
     /// The room.
     pub room_id: RoomId,
@@ -169,6 +177,7 @@ impl RoomMember {
 
 /// A room as the caller sees it in a listing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoomView {
     /// The room.
     pub room: Room,
@@ -178,6 +187,7 @@ pub struct RoomView {
 
 /// Which rooms to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoomFilter {
     /// Only rooms of this event.
     pub event_id: Option<EventId>,

@@ -8,6 +8,7 @@ use crate::id::UserId;
 
 /// A user's profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     /// The user.
     pub id: UserId,
@@ -23,6 +24,7 @@ pub struct User {
 
 /// What a user may set on their profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProfileInput {
     /// 1 to 64 characters.
     pub display_name: String,
@@ -33,6 +35,7 @@ pub struct ProfileInput {
 
 /// A room member matched by display-name prefix, for mention autocomplete.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemberMatch {
     /// The member.
     pub user_id: UserId,

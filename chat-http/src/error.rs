@@ -21,9 +21,10 @@ impl From<Error> for ApiError {
 }
 
 /// The error body's inner object.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The stable code, such as `rate_limited`.
+    #[schema(value_type = String)]
     pub code: &'static str,
     /// A message for people.
     pub message: String,
@@ -61,9 +62,11 @@ impl ErrorBody {
     }
 }
 
-#[derive(Serialize)]
-struct Envelope {
-    error: ErrorBody,
+/// Every error response: `{"error": {...}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    /// What went wrong.
+    pub error: ErrorBody,
 }
 
 /// A JSON error response with any status and code (for errors outside the core's taxonomy,
@@ -75,7 +78,7 @@ pub(crate) fn error_response(status: StatusCode, code: &'static str, message: &s
         field: None,
         retry_after_ms: None,
     };
-    (status, Json(Envelope { error: body })).into_response()
+    (status, Json(ErrorEnvelope { error: body })).into_response()
 }
 
 impl IntoResponse for ApiError {
@@ -93,7 +96,7 @@ impl IntoResponse for ApiError {
         };
         let mut response = (
             status,
-            Json(Envelope {
+            Json(ErrorEnvelope {
                 error: ErrorBody::of(&err),
             }),
         )

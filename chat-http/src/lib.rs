@@ -54,14 +54,56 @@ pub use state::{AppState, HttpConfig};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The whole HTTP surface: `/v1/…`, `/v1/ws`, `/healthz`, `/readyz`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "chat-engine", description = "Embeddable real-time group chat: REST API. Live updates use the WebSocket at /v1/ws."),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+/// Declares the `bearer` (JWT) security scheme the operations refer to.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .build();
+        api.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The routes with their OpenAPI document, built together.
+fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/v1", rest::routes().routes(routes!(ws::upgrade)))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(observability::render))
+        .split_for_parts()
+}
+
+/// The OpenAPI 3 document of every route (also served at `/v1/openapi.json`).
+#[must_use]
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented().1
+}
+
+/// The whole HTTP surface: `/v1/…`, `/v1/ws`, `/v1/openapi.json`, `/healthz`, `/readyz`,
+/// `/metrics`.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
-    Router::new()
-        .nest("/v1", rest::routes().route("/ws", get(ws::upgrade)))
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(observability::render))
+    let (routes, api) = documented();
+    let api = axum::Json(api);
+    routes
+        .route("/v1/openapi.json", get(move || async move { api }))
         .fallback(|| async { error::error_response(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             error::error_response(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
@@ -80,7 +122,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// `/healthz`: 200 while the process serves requests.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive")))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
 /// `/readyz`: 200 when the store answers, 503 otherwise.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "the store answers"), (status = 503, body = error::ErrorEnvelope)))]
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.chat.store().get_user(UserId::MIN).await {
         Ok(_) => "ready".into_response(),

@@ -65,6 +65,7 @@ pub(crate) async fn track(req: Request<Body>, next: Next) -> Response {
 }
 
 /// `GET /metrics`: the Prometheus text format, or 404 when no recorder was installed.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format"), (status = 404, body = crate::error::ErrorEnvelope)))]
 pub(crate) async fn render(State(state): State<AppState>) -> Response {
     match &state.metrics {
         Some(handle) => handle.render().into_response(),

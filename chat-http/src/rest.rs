@@ -1,10 +1,8 @@
 //! The REST API under `/v1`: one handler per `ChatService` use case, and the request bodies
 //! and queries they take.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, patch, post, put};
 use chat_core::{
     ChangePage, Event, EventId, EventMember, EventRole, EventSummary, HistoryCursor, HistoryPage,
     MemberMatch, Message, MessageId, NewEvent, NewRoom, ProfileInput, Room, RoomFilter, RoomMember,
@@ -12,57 +10,50 @@ use chat_core::{
     Timestamp, User, UserId,
 };
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
 use crate::state::AppState;
 use chat_core::RoomId;
 
 type ApiResult<T> = Result<ApiJson<T>, ApiError>;
 
-/// The `/v1` routes (without the WebSocket).
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/me", get(get_me).put(put_me))
-        .route("/users/{user_id}", get(get_user))
-        .route("/events", get(list_events).post(create_event))
-        .route("/events/{event_id}", get(get_event))
-        .route(
-            "/events/{event_id}/members",
-            get(event_members).post(add_event_member),
-        )
-        .route(
-            "/events/{event_id}/members/{user_id}",
-            put(set_event_role).delete(remove_event_member),
-        )
-        .route("/events/{event_id}/rooms", post(create_room))
-        .route("/rooms", get(list_rooms))
-        .route("/rooms/{room_id}", get(get_room).patch(update_room))
-        .route("/rooms/{room_id}/join", post(join_room))
-        .route("/rooms/{room_id}/leave", post(leave_room))
-        .route("/rooms/{room_id}/members", get(room_members).post(invite))
-        .route("/rooms/{room_id}/members/lookup", get(lookup_members))
-        .route("/rooms/{room_id}/members/{user_id}", patch(moderate_member))
-        .route("/rooms/{room_id}/read", post(mark_read))
-        .route("/rooms/{room_id}/typing", post(typing))
-        .route("/rooms/{room_id}/messages", get(history).post(send_message))
-        .route("/rooms/{room_id}/changes", get(changes))
-        .route(
-            "/messages/{message_id}",
-            patch(edit_message).delete(delete_message),
-        )
-        .route(
-            "/messages/{message_id}/reactions/{key}",
-            put(add_reaction).delete(remove_reaction),
-        )
-        .route("/search", get(search))
-        .route("/admin/metrics", get(system_metrics))
+/// The `/v1` routes (without the WebSocket), each registered together with its OpenAPI
+/// description, so the document cannot miss a route.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_me, put_me))
+        .routes(routes!(get_user))
+        .routes(routes!(list_events, create_event))
+        .routes(routes!(get_event))
+        .routes(routes!(event_members, add_event_member))
+        .routes(routes!(set_event_role, remove_event_member))
+        .routes(routes!(create_room))
+        .routes(routes!(list_rooms))
+        .routes(routes!(get_room, update_room))
+        .routes(routes!(join_room))
+        .routes(routes!(leave_room))
+        .routes(routes!(room_members, invite))
+        .routes(routes!(lookup_members))
+        .routes(routes!(moderate_member))
+        .routes(routes!(mark_read))
+        .routes(routes!(typing))
+        .routes(routes!(history, send_message))
+        .routes(routes!(changes))
+        .routes(routes!(edit_message, delete_message))
+        .routes(routes!(add_reaction, remove_reaction))
+        .routes(routes!(search))
+        .routes(routes!(system_metrics))
 }
 
+#[utoipa::path(get, path = "/me", tag = "profiles", responses((status = 200, body = User), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn get_me(State(s): State<AppState>, Caller(me): Caller) -> ApiResult<User> {
     Ok(ApiJson(s.chat.get_profile(me, me).await?))
 }
 
+#[utoipa::path(put, path = "/me", tag = "profiles", request_body = ProfileInput, responses((status = 200, body = User), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn put_me(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -71,6 +62,7 @@ async fn put_me(
     Ok(ApiJson(s.chat.upsert_profile(me, input).await?))
 }
 
+#[utoipa::path(get, path = "/users/{user_id}", tag = "profiles", params(("user_id" = UserId, Path)), responses((status = 200, body = User), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn get_user(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -79,6 +71,7 @@ async fn get_user(
     Ok(ApiJson(s.chat.get_profile(me, user).await?))
 }
 
+#[utoipa::path(get, path = "/events", tag = "events", responses((status = 200, body = Vec<EventSummary>), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn list_events(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -86,6 +79,7 @@ async fn list_events(
     Ok(ApiJson(s.chat.list_my_events(me).await?))
 }
 
+#[utoipa::path(post, path = "/events", tag = "events", request_body = NewEvent, responses((status = 201, body = Event), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn create_event(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -97,6 +91,7 @@ async fn create_event(
     ))
 }
 
+#[utoipa::path(get, path = "/events/{event_id}", tag = "events", params(("event_id" = EventId, Path)), responses((status = 200, body = EventSummary), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn get_event(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -105,6 +100,7 @@ async fn get_event(
     Ok(ApiJson(s.chat.get_event(me, event).await?))
 }
 
+#[utoipa::path(get, path = "/events/{event_id}/members", tag = "events", params(("event_id" = EventId, Path)), responses((status = 200, body = Vec<EventMember>), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn event_members(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -114,7 +110,7 @@ async fn event_members(
 }
 
 /// Body of `POST /v1/events/{id}/members`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AddEventMember {
     /// Who to add.
     pub user_id: UserId,
@@ -127,6 +123,7 @@ fn member_role() -> EventRole {
     EventRole::Member
 }
 
+#[utoipa::path(post, path = "/events/{event_id}/members", tag = "events", params(("event_id" = EventId, Path)), request_body = AddEventMember, responses((status = 201, body = EventMember), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn add_event_member(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -141,12 +138,13 @@ async fn add_event_member(
 }
 
 /// Body of `PUT /v1/events/{id}/members/{user}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SetEventRole {
     /// The new role.
     pub role: EventRole,
 }
 
+#[utoipa::path(put, path = "/events/{event_id}/members/{user_id}", tag = "events", params(("event_id" = EventId, Path), ("user_id" = UserId, Path)), request_body = SetEventRole, responses((status = 200, body = EventMember), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn set_event_role(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -158,6 +156,7 @@ async fn set_event_role(
     ))
 }
 
+#[utoipa::path(delete, path = "/events/{event_id}/members/{user_id}", tag = "events", params(("event_id" = EventId, Path), ("user_id" = UserId, Path)), responses((status = 204), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn remove_event_member(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -167,6 +166,7 @@ async fn remove_event_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/events/{event_id}/rooms", tag = "rooms", params(("event_id" = EventId, Path)), request_body = NewRoom, responses((status = 201, body = Room), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn create_room(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -180,7 +180,8 @@ async fn create_room(
 }
 
 /// Query of `GET /v1/rooms`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RoomQuery {
     /// Only this event's rooms.
     pub event_id: Option<EventId>,
@@ -188,6 +189,7 @@ pub struct RoomQuery {
     pub name: Option<String>,
 }
 
+#[utoipa::path(get, path = "/rooms", tag = "rooms", params(RoomQuery), responses((status = 200, body = Vec<RoomView>), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn list_rooms(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -200,6 +202,7 @@ async fn list_rooms(
     Ok(ApiJson(s.chat.list_rooms(me, filter).await?))
 }
 
+#[utoipa::path(get, path = "/rooms/{room_id}", tag = "rooms", params(("room_id" = RoomId, Path)), responses((status = 200, body = RoomView), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn get_room(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -208,6 +211,7 @@ async fn get_room(
     Ok(ApiJson(s.chat.get_room(me, room).await?))
 }
 
+#[utoipa::path(patch, path = "/rooms/{room_id}", tag = "rooms", params(("room_id" = RoomId, Path)), request_body = RoomPatch, responses((status = 200, body = Room), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn update_room(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -217,6 +221,7 @@ async fn update_room(
     Ok(ApiJson(s.chat.update_room(me, room, patch).await?))
 }
 
+#[utoipa::path(post, path = "/rooms/{room_id}/join", tag = "members", params(("room_id" = RoomId, Path)), responses((status = 200, body = RoomMember), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn join_room(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -225,6 +230,7 @@ async fn join_room(
     Ok(ApiJson(s.chat.join_room(me, room).await?))
 }
 
+#[utoipa::path(post, path = "/rooms/{room_id}/leave", tag = "members", params(("room_id" = RoomId, Path)), responses((status = 204), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn leave_room(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -234,6 +240,7 @@ async fn leave_room(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/rooms/{room_id}/members", tag = "members", params(("room_id" = RoomId, Path)), responses((status = 200, body = Vec<RoomMember>), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn room_members(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -243,12 +250,13 @@ async fn room_members(
 }
 
 /// Body of `POST /v1/rooms/{id}/members` (an invitation).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct Invite {
     /// Who to invite.
     pub user_id: UserId,
 }
 
+#[utoipa::path(post, path = "/rooms/{room_id}/members", tag = "members", params(("room_id" = RoomId, Path)), request_body = Invite, responses((status = 201, body = RoomMember), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn invite(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -262,7 +270,8 @@ async fn invite(
 }
 
 /// Query of `GET /v1/rooms/{id}/members/lookup`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LookupQuery {
     /// Display-name prefix.
     #[serde(default)]
@@ -271,6 +280,7 @@ pub struct LookupQuery {
     pub limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/rooms/{room_id}/members/lookup", tag = "members", params(("room_id" = RoomId, Path), LookupQuery), responses((status = 200, body = Vec<MemberMatch>), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn lookup_members(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -283,7 +293,7 @@ async fn lookup_members(
 }
 
 /// Body of `PATCH /v1/rooms/{id}/members/{user}`: any of role, mute and ban.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ModerateMember {
     /// A new room role.
     pub role: Option<RoomRole>,
@@ -303,6 +313,7 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
+#[utoipa::path(patch, path = "/rooms/{room_id}/members/{user_id}", tag = "members", params(("room_id" = RoomId, Path), ("user_id" = UserId, Path)), request_body = ModerateMember, responses((status = 200, body = RoomMember), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn moderate_member(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -328,12 +339,13 @@ async fn moderate_member(
 }
 
 /// Body of `POST /v1/rooms/{id}/read`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct MarkRead {
     /// The last seq the caller has seen.
     pub seq: RoomSeq,
 }
 
+#[utoipa::path(post, path = "/rooms/{room_id}/read", tag = "members", params(("room_id" = RoomId, Path)), request_body = MarkRead, responses((status = 200, body = RoomMember), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn mark_read(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -343,6 +355,7 @@ async fn mark_read(
     Ok(ApiJson(s.chat.mark_read(me, room, body.seq).await?))
 }
 
+#[utoipa::path(post, path = "/rooms/{room_id}/typing", tag = "messages", params(("room_id" = RoomId, Path)), responses((status = 204), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn typing(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -354,7 +367,8 @@ async fn typing(
 
 /// Query of `GET /v1/rooms/{id}/messages`: `before` (newest first, the default) or `after`
 /// (oldest first) a seq.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Messages below this seq, newest first.
     pub before: Option<u64>,
@@ -364,6 +378,7 @@ pub struct HistoryQuery {
     pub limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/rooms/{room_id}/messages", tag = "messages", params(("room_id" = RoomId, Path), HistoryQuery), responses((status = 200, body = HistoryPage), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn history(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -384,6 +399,7 @@ async fn history(
     Ok(ApiJson(s.chat.history(me, room, cursor, q.limit).await?))
 }
 
+#[utoipa::path(post, path = "/rooms/{room_id}/messages", tag = "messages", params(("room_id" = RoomId, Path)), request_body = SendMessage, responses((status = 201, body = Sent), (status = 200, body = Sent, description = "a replayed client_msg_id: the original message"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn send_message(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -403,7 +419,8 @@ async fn send_message(
 }
 
 /// Query of `GET /v1/rooms/{id}/changes`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChangesQuery {
     /// Changes after this seq (default 0: from the start).
     #[serde(default)]
@@ -412,6 +429,7 @@ pub struct ChangesQuery {
     pub limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/rooms/{room_id}/changes", tag = "messages", params(("room_id" = RoomId, Path), ChangesQuery), responses((status = 200, body = ChangePage), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn changes(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -424,12 +442,13 @@ async fn changes(
 }
 
 /// Body of `PATCH /v1/messages/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct EditMessage {
     /// The new text.
     pub text: String,
 }
 
+#[utoipa::path(patch, path = "/messages/{message_id}", tag = "messages", params(("message_id" = MessageId, Path)), request_body = EditMessage, responses((status = 200, body = Message), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn edit_message(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -439,6 +458,7 @@ async fn edit_message(
     Ok(ApiJson(s.chat.edit_message(me, id, body.text).await?))
 }
 
+#[utoipa::path(delete, path = "/messages/{message_id}", tag = "messages", params(("message_id" = MessageId, Path)), responses((status = 200, body = Message), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn delete_message(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -447,6 +467,7 @@ async fn delete_message(
     Ok(ApiJson(s.chat.delete_message(me, id).await?))
 }
 
+#[utoipa::path(put, path = "/messages/{message_id}/reactions/{key}", tag = "messages", params(("message_id" = MessageId, Path), ("key" = String, Path)), responses((status = 200, body = Message), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn add_reaction(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -455,6 +476,7 @@ async fn add_reaction(
     Ok(ApiJson(s.chat.react(me, id, &key, true).await?))
 }
 
+#[utoipa::path(delete, path = "/messages/{message_id}/reactions/{key}", tag = "messages", params(("message_id" = MessageId, Path), ("key" = String, Path)), responses((status = 200, body = Message), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn remove_reaction(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -464,7 +486,8 @@ async fn remove_reaction(
 }
 
 /// Query of `GET /v1/search`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// The words to find.
     pub q: String,
@@ -474,6 +497,7 @@ pub struct SearchQuery {
     pub limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/search", tag = "search", params(SearchQuery), responses((status = 200, body = Vec<Message>), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn search(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -487,6 +511,7 @@ async fn search(
     Ok(ApiJson(s.chat.search(me, request).await?))
 }
 
+#[utoipa::path(get, path = "/admin/metrics", tag = "operations", responses((status = 200, body = SystemMetrics), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn system_metrics(State(s): State<AppState>, Caller(me): Caller) -> ApiResult<SystemMetrics> {
     Ok(ApiJson(s.chat.system_metrics(me).await?))
 }

@@ -47,8 +47,10 @@ const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Query of `GET /v1/ws`. Browsers cannot set headers on a WebSocket, so the token may come
 /// here, or in a first `auth` frame.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct WsQuery {
+    /// A bearer token, for clients that cannot set headers (browsers).
     token: Option<String>,
 }
 
@@ -168,6 +170,10 @@ impl Outbound {
 
 /// `GET /v1/ws`: authenticates a `token` query parameter before upgrading (a bad one gets a
 /// plain 401), or upgrades and waits for an `auth` frame.
+#[utoipa::path(get, path = "/ws", tag = "live", params(WsQuery), responses(
+    (status = 101, description = "switched to the WebSocket protocol; frames are described in the crate docs"),
+    (status = 401, body = crate::error::ErrorEnvelope)
+))]
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<WsQuery>,
