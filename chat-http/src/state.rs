@@ -56,6 +56,7 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// The Prometheus recorder `/metrics` renders, if installed (see [`AppState::with_metrics`]).
     pub metrics: Option<PrometheusHandle>,
+    pub(crate) event_frames: Arc<crate::ws::EventFrames>,
     shutdown: Arc<watch::Sender<bool>>,
 }
 
@@ -78,6 +79,7 @@ impl AppState {
             auth,
             config: Arc::new(config),
             metrics: None,
+            event_frames: Arc::default(),
             shutdown: Arc::new(watch::channel(false).0),
         }
     }

@@ -1,0 +1,263 @@
+// A plain `main`: each arm runs a server in a child process, which criterion cannot drive.
+#![allow(missing_docs)]
+
+//! WebSocket fan-out through chat-http beside a bare axum broadcast server, same run.
+//!
+//! Run with `cargo bench --bench ws_fanout`. Each server runs in a child process (this binary,
+//! re-executed). The parent connects 100 receivers and one publisher over loopback; the
+//! publisher sends 2,000 messages as fast as the server takes them; the time runs until every
+//! receiver has all 2,000. Deliveries/s = 100 × 2,000 / time. Three rounds per arm; medians.
+//!
+//! - **chat-http**: the publisher sends `send` frames; each becomes a stored message (memory
+//!   store), a room change, and an `event` frame to every subscriber.
+//! - **bare axum**: every text frame a client sends is put on one `tokio::sync::broadcast`
+//!   channel, and each connection forwards what it receives to its socket, one send (and so
+//!   one flush) per frame.
+//!
+//! Receivers only count frames (no JSON parsing) in both arms. Client and server share the
+//! machine's two cores.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+const RECEIVERS: usize = 100;
+const MESSAGES: usize = 2_000;
+const ROUNDS: usize = 3;
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    match std::env::args().nth(1).as_deref() {
+        Some("--serve-chat") => rt.block_on(serve_chat()),
+        Some("--serve-bare") => rt.block_on(serve_bare()),
+        _ => rt.block_on(measure()),
+    }
+}
+
+/// chat-http on the memory store: one room, RECEIVERS + 1 members; prints `port room tokens…`.
+async fn serve_chat() {
+    use chat_engine::{
+        ChatService, EventRole, Limits, MemoryStore, NewEvent, NewRoom, ProfileInput, RoomKind,
+        UserId, Visibility,
+    };
+    let limits = Limits {
+        send_rate_max: u32::MAX,
+        ..Limits::default()
+    };
+    let chat = Arc::new(
+        ChatService::builder(Arc::new(MemoryStore::new()))
+            .limits(limits)
+            .build(),
+    );
+    let users: Vec<UserId> = (0..=RECEIVERS).map(|_| UserId::new()).collect();
+    for (i, u) in users.iter().enumerate() {
+        chat.upsert_profile(
+            *u,
+            ProfileInput {
+                display_name: format!("user{i}"),
+                avatar_url: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let event = chat
+        .create_event(
+            users[0],
+            NewEvent {
+                name: "E".into(),
+                kind: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    let room = chat
+        .create_room(
+            users[0],
+            event.id,
+            NewRoom {
+                name: "Main".into(),
+                kind: RoomKind::Main,
+                visibility: Visibility::Public,
+            },
+        )
+        .await
+        .unwrap();
+    for u in &users[1..] {
+        chat.add_event_member(users[0], event.id, *u, EventRole::Member)
+            .await
+            .unwrap();
+        chat.join_room(*u, room.id).await.unwrap();
+    }
+    let jwt = Arc::new(chat_http::JwtAuthenticator::new(b"bench secret"));
+    let tokens: Vec<String> = users
+        .iter()
+        .map(|u| jwt.issue(*u, Duration::from_secs(3600)).unwrap())
+        .collect();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!(
+        "{} {} {}",
+        listener.local_addr().unwrap().port(),
+        room.id,
+        tokens.join(" ")
+    );
+    let config = chat_http::HttpConfig {
+        ws_outbound_queue: 4096,
+        ..chat_http::HttpConfig::default()
+    };
+    let state = chat_http::AppState::with_config(chat, jwt, config);
+    chat_http::serve(listener, state, std::future::pending())
+        .await
+        .unwrap();
+}
+
+/// The baseline: axum WebSockets sharing one broadcast channel, one send per frame.
+async fn serve_bare() {
+    use axum::extract::ws::{Message as AxMessage, WebSocketUpgrade};
+    let (tx, _) = tokio::sync::broadcast::channel::<String>(4096);
+    let app = axum::Router::new().route(
+        "/v1/ws",
+        axum::routing::get(move |ws: WebSocketUpgrade| {
+            let tx = tx.clone();
+            async move {
+                ws.on_upgrade(move |socket| async move {
+                    let (mut sink, mut stream) = socket.split();
+                    let mut rx = tx.subscribe();
+                    let forward = tokio::spawn(async move {
+                        while let Ok(text) = rx.recv().await {
+                            if sink.send(AxMessage::Text(text.into())).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    while let Some(Ok(msg)) = stream.next().await {
+                        if let AxMessage::Text(t) = msg {
+                            let _ = tx.send(t.to_string());
+                        }
+                    }
+                    forward.abort();
+                })
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tokens = vec!["-"; RECEIVERS + 1].join(" ");
+    println!("{} - {tokens}", listener.local_addr().unwrap().port());
+    axum::serve(listener, app).await.unwrap();
+}
+
+async fn round(kind: &str) -> Duration {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .arg(kind)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let mut parts = line.split_whitespace();
+    let port: u16 = parts.next().unwrap().parse().unwrap();
+    let room = parts.next().unwrap().to_owned();
+    let tokens: Vec<String> = parts.map(str::to_owned).collect();
+    let chat = room != "-";
+    let url = |token: &str| {
+        if chat {
+            format!("ws://127.0.0.1:{port}/v1/ws?token={token}")
+        } else {
+            format!("ws://127.0.0.1:{port}/v1/ws")
+        }
+    };
+    let marker = if chat { "\"type\":\"event\"" } else { "m" };
+    let mut receivers = Vec::new();
+    for token in &tokens[1..] {
+        let (mut ws, _) = tokio_tungstenite::connect_async(url(token)).await.unwrap();
+        if chat {
+            ws.send(Message::Text(
+                format!("{{\"type\":\"subscribe\",\"room_id\":\"{room}\"}}").into(),
+            ))
+            .await
+            .unwrap();
+            loop {
+                if let Some(Ok(Message::Text(t))) = ws.next().await {
+                    if t.as_str().contains("subscribed") {
+                        break;
+                    }
+                }
+            }
+        }
+        receivers.push(ws);
+    }
+    let (mut publisher, _) = tokio_tungstenite::connect_async(url(&tokens[0]))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let tasks: Vec<_> = receivers
+        .into_iter()
+        .map(|mut ws| {
+            tokio::spawn(async move {
+                let mut got = 0;
+                while got < MESSAGES {
+                    match ws.next().await {
+                        Some(Ok(Message::Text(t))) if t.as_str().contains(marker) => got += 1,
+                        Some(Ok(_)) => {}
+                        other => panic!("receiver lost: {other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for i in 0..MESSAGES {
+        let frame = if chat {
+            format!(
+                "{{\"type\":\"send\",\"room_id\":\"{room}\",\"text\":\"m{i} hello everyone\",\"client_msg_id\":\"p{i}\"}}"
+            )
+        } else {
+            format!("m{i} hello everyone")
+        };
+        publisher.feed(Message::Text(frame.into())).await.unwrap();
+    }
+    publisher.flush().await.unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = start.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    elapsed
+}
+
+async fn measure() {
+    println!("| server | deliveries/s (median of {ROUNDS}) | rounds (s) |");
+    println!("|---|---|---|");
+    let mut medians = Vec::new();
+    for (kind, name) in [
+        ("--serve-bare", "bare axum broadcast, flush per frame"),
+        (
+            "--serve-chat",
+            "chat-http (store, room log, batched writes)",
+        ),
+    ] {
+        let mut times: Vec<Duration> = Vec::new();
+        for _ in 0..ROUNDS {
+            times.push(round(kind).await);
+        }
+        let shown: Vec<String> = times
+            .iter()
+            .map(|t| format!("{:.2}", t.as_secs_f64()))
+            .collect();
+        times.sort();
+        let rate = (RECEIVERS * MESSAGES) as f64 / times[ROUNDS / 2].as_secs_f64();
+        medians.push(rate);
+        println!("| {name} | {:.0} | {} |", rate, shown.join(", "));
+    }
+    println!("\nchat-http / bare: {:.2}", medians[1] / medians[0]);
+}
