@@ -360,6 +360,69 @@ async fn a_retried_send_over_a_new_connection_gets_the_original(store: Arc<dyn S
     server.await.unwrap();
 }
 
+/// Typing reaches the other subscribers (not the typist), throttled, and is never stored; an
+/// oversized frame ends the connection without touching the room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_is_relayed_and_oversized_frames_are_refused() {
+    let app = App::new(Arc::new(chat_store_memory::MemoryStore::new()));
+    let (owner, bob, room) = room_with_two(&app).await;
+    let (addr, stop, server) = app.spawn().await;
+    let mut a = connect(addr, &owner).await;
+    let mut b = connect(addr, &bob).await;
+    for ws in [&mut a, &mut b] {
+        send(ws, json!({"type": "subscribe", "room_id": room})).await;
+        next_of(ws, "subscribed").await;
+    }
+    let (_, before) = app
+        .call("GET", &format!("/v1/rooms/{room}"), Some(&owner), None)
+        .await;
+    send(&mut a, json!({"type": "typing", "room_id": room})).await;
+    send(&mut a, json!({"type": "typing", "room_id": room})).await; // throttled: dropped quietly
+    let typing = next_of(&mut b, "typing").await;
+    assert_eq!(typing["display_name"], "Owner");
+    // Only one typing frame arrives: the ping/pong below comes back before any second one.
+    send(&mut b, json!({"type": "ping"})).await;
+    assert_eq!(next(&mut b).await["type"], "pong");
+    send(&mut a, json!({"type": "ping"})).await;
+    assert_eq!(
+        next(&mut a).await["type"],
+        "pong",
+        "the typist does not get its own signal"
+    );
+    let (_, after) = app
+        .call("GET", &format!("/v1/rooms/{room}"), Some(&owner), None)
+        .await;
+    assert_eq!(
+        before["room"]["last_seq"], after["room"]["last_seq"],
+        "typing is not stored"
+    );
+
+    // 64 KiB is the frame limit; 100 KiB ends the connection.
+    let huge = json!({"type": "send", "room_id": room, "text": "x".repeat(100 * 1024)}).to_string();
+    let _ = a.send(Message::Text(huge.into())).await;
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match a.next().await {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "an oversized frame ends the connection");
+    let (_, page) = app
+        .call(
+            "GET",
+            &format!("/v1/rooms/{room}/messages"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 0);
+    let _ = stop.send(());
+    server.await.unwrap();
+}
+
 /// The server pings; a client that answers stays, one that goes silent is closed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_connections_are_closed_and_live_ones_kept() {
