@@ -700,3 +700,37 @@ support::on_both_stores!(
     original_design_tests,
     hostile_input_gets_clear_errors_and_loses_nothing,
 );
+
+/// A database that cannot be reached: 503 with a generic body (the detail goes to the log),
+/// for readiness and for requests alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_database_is_503_without_detail() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_millis(500))
+        .connect_lazy(&format!("postgres://postgres@127.0.0.1:{port}/nowhere"))
+        .unwrap();
+    let app = App::new(Arc::new(chat_store_postgres::PostgresStore::from_pool(
+        pool,
+    )));
+    let (s, body) = app.call("GET", "/readyz", None, None).await;
+    assert_eq!(
+        (s, code(&body)),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    );
+    let token = app.token(chat_core::UserId::new());
+    let (s, body) = app.call("GET", "/v1/me", Some(&token), None).await;
+    assert_eq!(
+        (s, code(&body)),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        !message.contains(&port.to_string()) && !message.contains("postgres"),
+        "no detail leaks: {message}"
+    );
+}
