@@ -216,6 +216,21 @@ async fn log_change(
     })
 }
 
+/// Runs `update` (an `UPDATE messages … RETURNING` the message columns) on a message already
+/// locked by [`message_for_update`], takes the room's next seq and logs the change `kind` makes
+/// of the new row: the shared tail of edit, delete and reaction changes.
+async fn rewrite_message(
+    conn: &mut PgConnection,
+    room: RoomId,
+    at: Timestamp,
+    update: sqlx::query::QueryAs<'_, sqlx::Postgres, MessageRow, sqlx::postgres::PgArguments>,
+    kind: fn(Message) -> ChangeKind,
+) -> Result<RoomChange> {
+    let seq = next_seq(&mut *conn, room).await?;
+    let row = update.fetch_one(&mut *conn).await.map_err(db_err)?;
+    log_change(conn, room, seq, at, kind(row.into())).await
+}
+
 async fn message_for_update(conn: &mut PgConnection, id: MessageId) -> Result<Message> {
     let row: Option<MessageRow> = sqlx::query_as(&format!(
         "SELECT {MESSAGE_COLS} FROM messages WHERE id = $1 FOR UPDATE"
@@ -835,27 +850,18 @@ impl MessageStore for PostgresStore {
         if old.is_deleted {
             return Err(Error::conflict("message is deleted"));
         }
-        let seq = next_seq(&mut tx, old.room_id).await?;
-        let row: MessageRow = sqlx::query_as(&format!(
+        let sql = format!(
             "UPDATE messages SET text = $2, tokens = $3, mentions = $4, is_edited = true, edited_at = $5
              WHERE id = $1 RETURNING {MESSAGE_COLS}"
-        ))
-        .bind(id.as_uuid())
-        .bind(&text)
-        .bind(distinct_tokens(&text))
-        .bind(uuids(&mentions))
-        .bind(dt(at))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let change = log_change(
-            &mut tx,
-            old.room_id,
-            seq,
-            at,
-            ChangeKind::MessageEdited(row.into()),
-        )
-        .await?;
+        );
+        let update = sqlx::query_as(&sql)
+            .bind(id.as_uuid())
+            .bind(&text)
+            .bind(distinct_tokens(&text))
+            .bind(uuids(&mentions))
+            .bind(dt(at));
+        let change =
+            rewrite_message(&mut tx, old.room_id, at, update, ChangeKind::MessageEdited).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(change)
     }
@@ -866,25 +872,14 @@ impl MessageStore for PostgresStore {
         if old.is_deleted {
             return Ok(None);
         }
-        let seq = next_seq(&mut tx, old.room_id).await?;
-        let row: MessageRow = sqlx::query_as(&format!(
+        let sql = format!(
             "UPDATE messages SET text = '', tokens = '{{}}', mentions = '{{}}', attachments = '[]'::jsonb,
                  reactions = '{{}}'::jsonb, is_deleted = true, deleted_at = $2
              WHERE id = $1 RETURNING {MESSAGE_COLS}"
-        ))
-        .bind(id.as_uuid())
-        .bind(dt(at))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let change = log_change(
-            &mut tx,
-            old.room_id,
-            seq,
-            at,
-            ChangeKind::MessageDeleted(row.into()),
-        )
-        .await?;
+        );
+        let update = sqlx::query_as(&sql).bind(id.as_uuid()).bind(dt(at));
+        let change =
+            rewrite_message(&mut tx, old.room_id, at, update, ChangeKind::MessageDeleted).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Some(change))
     }
@@ -905,21 +900,17 @@ impl MessageStore for PostgresStore {
         if !updated.set_reaction(user, key, present) {
             return Ok(None);
         }
-        let seq = next_seq(&mut tx, updated.room_id).await?;
-        let row: MessageRow = sqlx::query_as(&format!(
-            "UPDATE messages SET reactions = $2 WHERE id = $1 RETURNING {MESSAGE_COLS}"
-        ))
-        .bind(id.as_uuid())
-        .bind(Json(&updated.reactions))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_err)?;
-        let change = log_change(
+        let sql =
+            format!("UPDATE messages SET reactions = $2 WHERE id = $1 RETURNING {MESSAGE_COLS}");
+        let update = sqlx::query_as(&sql)
+            .bind(id.as_uuid())
+            .bind(Json(&updated.reactions));
+        let change = rewrite_message(
             &mut tx,
             updated.room_id,
-            seq,
             at,
-            ChangeKind::ReactionsChanged(row.into()),
+            update,
+            ChangeKind::ReactionsChanged,
         )
         .await?;
         tx.commit().await.map_err(db_err)?;
