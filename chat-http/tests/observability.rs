@@ -14,25 +14,7 @@ async fn metrics_count_requests_sends_and_rate_limits() {
     let mut app = App::new(Arc::new(MemoryStore::new()));
     app.state = app.state.clone().with_metrics();
     app.router = chat_http::router(app.state.clone());
-    let (_, owner) = app.user("Owner").await;
-    let (_, event) = app
-        .call(
-            "POST",
-            "/v1/events",
-            Some(&owner),
-            Some(json!({"name": "E"})),
-        )
-        .await;
-    let event = event["id"].as_str().unwrap();
-    let (_, room) = app
-        .call(
-            "POST",
-            &format!("/v1/events/{event}/rooms"),
-            Some(&owner),
-            Some(json!({"name": "Main", "kind": "main", "visibility": "public"})),
-        )
-        .await;
-    let room = room["id"].as_str().unwrap();
+    let (owner, _event, room) = app.world().await;
     for i in 0..11 {
         app.call(
             "POST",

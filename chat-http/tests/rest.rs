@@ -12,34 +12,9 @@ use chat_core::Store;
 use serde_json::json;
 use support::{App, code};
 
-/// An owner with an event and a public Main room, as JSON ids.
-async fn world(app: &App) -> (String, String, String) {
-    let (_, owner) = app.user("Owner").await;
-    let (s, event) = app
-        .call(
-            "POST",
-            "/v1/events",
-            Some(&owner),
-            Some(json!({"name": "My Event", "kind": "party"})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{event}");
-    let event_id = event["id"].as_str().unwrap().to_owned();
-    let (s, room) = app
-        .call(
-            "POST",
-            &format!("/v1/events/{event_id}/rooms"),
-            Some(&owner),
-            Some(json!({"name": "Main", "kind": "main", "visibility": "public"})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{room}");
-    (owner, event_id, room["id"].as_str().unwrap().to_owned())
-}
-
 async fn every_endpoint_works(store: Arc<dyn Store>) {
     let app = App::new(store);
-    let (owner, event, room) = world(&app).await;
+    let (owner, event, room) = app.world().await;
     let (alice_id, alice) = app.user("Alice").await;
     let (s, me) = app.call("GET", "/v1/me", Some(&alice), None).await;
     assert_eq!(
@@ -366,7 +341,7 @@ async fn every_endpoint_works(store: Arc<dyn Store>) {
 
 async fn authentication_and_authorization(store: Arc<dyn Store>) {
     let app = App::new(store);
-    let (owner, event, room) = world(&app).await;
+    let (owner, event, room) = app.world().await;
     let (s, body) = app.call("GET", "/v1/me", None, None).await;
     assert_eq!(
         (s, code(&body)),
@@ -445,7 +420,7 @@ async fn authentication_and_authorization(store: Arc<dyn Store>) {
 
 async fn original_design_tests(store: Arc<dyn Store>) {
     let app = App::new(store);
-    let (owner, event, room) = world(&app).await;
+    let (owner, event, room) = app.world().await;
     for i in 0..10 {
         let (s, _) = app
             .call(
@@ -550,7 +525,7 @@ async fn original_design_tests(store: Arc<dyn Store>) {
 
 async fn hostile_input_gets_clear_errors_and_loses_nothing(store: Arc<dyn Store>) {
     let app = App::new(store);
-    let (owner, _event, room) = world(&app).await;
+    let (owner, _event, room) = app.world().await;
     let (_, kept) = app
         .call(
             "POST",

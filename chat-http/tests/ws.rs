@@ -65,25 +65,7 @@ async fn next_of(ws: &mut Ws, kind: &str) -> Value {
 
 /// Owner and a second member of one public room; their tokens and the room id.
 async fn room_with_two(app: &App) -> (String, String, String) {
-    let (_, owner) = app.user("Owner").await;
-    let (_, event) = app
-        .call(
-            "POST",
-            "/v1/events",
-            Some(&owner),
-            Some(json!({"name": "E"})),
-        )
-        .await;
-    let event = event["id"].as_str().unwrap().to_owned();
-    let (_, room) = app
-        .call(
-            "POST",
-            &format!("/v1/events/{event}/rooms"),
-            Some(&owner),
-            Some(json!({"name": "Main", "kind": "main", "visibility": "public"})),
-        )
-        .await;
-    let room = room["id"].as_str().unwrap().to_owned();
+    let (owner, event, room) = app.world().await;
     let (bob_id, bob) = app.user("Bob").await;
     app.call(
         "POST",

@@ -63,6 +63,33 @@ impl App {
         (id, token)
     }
 
+    /// An owner with an event and a public Main room: the owner's token, the event id and the
+    /// room id.
+    pub async fn world(&self) -> (String, String, String) {
+        let (_, owner) = self.user("Owner").await;
+        let (s, event) = self
+            .call(
+                "POST",
+                "/v1/events",
+                Some(&owner),
+                Some(serde_json::json!({"name": "My Event", "kind": "party"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{event}");
+        let event_id = event["id"].as_str().unwrap().to_owned();
+        let room_body = serde_json::json!({"name": "Main", "kind": "main", "visibility": "public"});
+        let (s, room) = self
+            .call(
+                "POST",
+                &format!("/v1/events/{event_id}/rooms"),
+                Some(&owner),
+                Some(room_body),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{room}");
+        (owner, event_id, room["id"].as_str().unwrap().to_owned())
+    }
+
     /// Sends a request through the router (no network) and parses the JSON answer.
     pub async fn call(
         &self,
