@@ -17,13 +17,14 @@
 //! Receivers only count frames (no JSON parsing) in both arms. Client and server share the
 //! machine's two cores.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
+
+#[path = "support/child.rs"]
+mod child;
 
 const RECEIVERS: usize = 100;
 const MESSAGES: usize = 2_000;
@@ -155,19 +156,10 @@ async fn serve_bare() {
 }
 
 async fn round(kind: &str) -> Duration {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .arg(kind)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let mut parts = line.split_whitespace();
-    let port: u16 = parts.next().unwrap().parse().unwrap();
-    let room = parts.next().unwrap().to_owned();
-    let tokens: Vec<String> = parts.map(str::to_owned).collect();
+    let (mut child, words) = child::spawn_server(kind);
+    let port: u16 = words[0].parse().unwrap();
+    let room = words[1].clone();
+    let tokens: Vec<String> = words[2..].to_vec();
     let chat = room != "-";
     let url = |token: &str| {
         if chat {

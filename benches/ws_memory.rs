@@ -10,12 +10,14 @@
 //! for chat-http, subscribes each connection to a room: an idle, authenticated subscriber.
 //! Clients hold no WebSocket buffers of their own, and each count runs in a fresh child.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[path = "support/child.rs"]
+mod child;
 use tokio::net::TcpStream;
 
 const COUNTS: [usize; 2] = [1_000, 10_000];
@@ -109,22 +111,12 @@ async fn serve_bare(buffer: Option<usize>) {
 }
 
 fn spawn(kind: &str) -> (Child, u16, String, String) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .arg(kind)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let mut parts = line.split_whitespace();
-    let port = parts.next().unwrap().parse().unwrap();
+    let (child, words) = child::spawn_server(kind);
     (
         child,
-        port,
-        parts.next().unwrap().to_owned(),
-        parts.next().unwrap().to_owned(),
+        words[0].parse().unwrap(),
+        words[1].clone(),
+        words[2].clone(),
     )
 }
 
