@@ -34,6 +34,8 @@
 //! - [`limits`] and [`validation`]: every bound, and the checks that enforce them.
 //! - [`mention`]: `@[Name](userId)` parsing and rendering.
 //! - [`user`], [`event`], [`room`], [`message`], [`change`]: the domain.
+//! - [`account`]: optional sign-in accounts (email and password hash) for hosts without their
+//!   own identity.
 //! - [`permission`]: who may do what in a room.
 //! - [`rate_limit`]: send policies and the typing throttle.
 //! - [`fanout`]: the [`Broker`] trait and the in-process hub.
@@ -43,6 +45,7 @@
 //! - [`service`]: [`ChatService`], the use cases.
 //! - `testing` (feature `testing`): the conformance suite every store must pass.
 
+pub mod account;
 pub mod change;
 pub mod clock;
 pub mod error;
@@ -65,6 +68,7 @@ pub mod validation;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
+pub use account::Account;
 pub use change::{ChangeKind, ChangePage, RoomChange};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{BoxError, Error, Result};
@@ -84,7 +88,7 @@ pub use room::{
 pub use search::SearchRequest;
 pub use service::{ChatService, ChatServiceBuilder};
 pub use store::{
-    Admission, Appended, EventStore, MessageStore, NewMessage, ProfileStore, RoomStanding,
-    RoomStore, Store,
+    AccountStore, Admission, Appended, EventStore, MessageStore, NewMessage, ProfileStore,
+    RoomStanding, RoomStore, Store,
 };
 pub use user::{MemberMatch, ProfileInput, User};

@@ -26,13 +26,14 @@
 //!
 //! # Implementing a store
 //!
-//! Implement the four area traits; [`Store`] then comes for free. Run the conformance suite
+//! Implement the five area traits; [`Store`] then comes for free. Run the conformance suite
 //! (`chat_core::conformance_tests!`, feature `testing`) to prove it.
 
 use std::fmt;
 
 use async_trait::async_trait;
 
+use crate::account::Account;
 use crate::change::RoomChange;
 use crate::clock::Timestamp;
 use crate::error::Result;
@@ -53,6 +54,22 @@ pub trait ProfileStore: fmt::Debug + Send + Sync + 'static {
 
     /// A profile, if stored.
     async fn get_user(&self, id: UserId) -> Result<Option<User>>;
+}
+
+/// Sign-in accounts (see [`crate::account`]).
+#[async_trait]
+pub trait AccountStore: fmt::Debug + Send + Sync + 'static {
+    /// Stores a new account together with its user's profile, atomically: either both are
+    /// stored or neither is. Returns the stored profile.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`](crate::Error::Conflict) when the email (already normalized) or the
+    /// user already has an account; nothing is stored then. Two racing creations of one email
+    /// store one account.
+    async fn create_account(&self, account: Account, profile: User) -> Result<User>;
+
+    /// The account with this (normalized) email, if any.
+    async fn account_by_email(&self, email: &str) -> Result<Option<Account>>;
 }
 
 /// Events and their members.
@@ -349,7 +366,7 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
 }
 
 /// Everything the [`ChatService`](crate::ChatService) needs. Implemented for every type that
-/// implements the four area traits.
-pub trait Store: ProfileStore + EventStore + RoomStore + MessageStore {}
+/// implements the five area traits.
+pub trait Store: ProfileStore + AccountStore + EventStore + RoomStore + MessageStore {}
 
-impl<T: ProfileStore + EventStore + RoomStore + MessageStore + ?Sized> Store for T {}
+impl<T: ProfileStore + AccountStore + EventStore + RoomStore + MessageStore + ?Sized> Store for T {}

@@ -37,10 +37,10 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use chat_core::{
-    Admission, Appended, ChangeKind, Error, Event, EventId, EventMember, EventStore, EventSummary,
-    HistoryCursor, MemberMatch, Message, MessageId, MessageStore, NewMessage, ProfileStore, Result,
-    Room, RoomChange, RoomId, RoomMember, RoomPatch, RoomSeq, RoomStore, SendHistory,
-    SystemMetrics, Timestamp, User, UserId,
+    Account, AccountStore, Admission, Appended, ChangeKind, Error, Event, EventId, EventMember,
+    EventStore, EventSummary, HistoryCursor, MemberMatch, Message, MessageId, MessageStore,
+    NewMessage, ProfileStore, Result, Room, RoomChange, RoomId, RoomMember, RoomPatch, RoomSeq,
+    RoomStore, SendHistory, SystemMetrics, Timestamp, User, UserId,
 };
 
 use crate::state::{RoomState, State};
@@ -80,6 +80,26 @@ impl ProfileStore for MemoryStore {
 
     async fn get_user(&self, id: UserId) -> Result<Option<User>> {
         Ok(self.read().users.get(&id).cloned())
+    }
+}
+
+#[async_trait]
+impl AccountStore for MemoryStore {
+    async fn create_account(&self, account: Account, profile: User) -> Result<User> {
+        let mut s = self.write();
+        if s.accounts.contains_key(&account.email) {
+            return Err(Error::conflict("an account with this email already exists"));
+        }
+        if s.accounts.values().any(|a| a.user_id == account.user_id) {
+            return Err(Error::conflict("this user already has an account"));
+        }
+        let user = s.upsert_user(profile);
+        s.accounts.insert(account.email.clone(), account);
+        Ok(user)
+    }
+
+    async fn account_by_email(&self, email: &str) -> Result<Option<Account>> {
+        Ok(self.read().accounts.get(email).cloned())
     }
 }
 

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use chat_core::{
-    ChangeKind, Event, EventId, EventMember, Message, MessageId, NewMessage, Room, RoomChange,
-    RoomId, RoomMember, RoomSeq, SystemMetrics, Timestamp, User, UserId, search,
+    Account, ChangeKind, Event, EventId, EventMember, Message, MessageId, NewMessage, Room,
+    RoomChange, RoomId, RoomMember, RoomSeq, SystemMetrics, Timestamp, User, UserId, search,
 };
 
 const HOUR: Duration = Duration::from_secs(60 * 60);
@@ -66,6 +66,8 @@ impl RoomState {
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub(crate) users: HashMap<UserId, User>,
+    /// Accounts by normalized email.
+    pub(crate) accounts: HashMap<String, Account>,
     pub(crate) events: HashMap<EventId, Event>,
     pub(crate) event_members: HashMap<EventId, HashMap<UserId, EventMember>>,
     /// A user's events; UUIDv7 order is creation order.

@@ -43,10 +43,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_core::{
-    Admission, Appended, ChangeKind, Error, Event, EventId, EventMember, EventStore, EventSummary,
-    HistoryCursor, MemberMatch, Message, MessageId, MessageStore, NewMessage, ProfileStore, Result,
-    Room, RoomChange, RoomId, RoomMember, RoomPatch, RoomSeq, RoomStanding, RoomStore, SendHistory,
-    SystemMetrics, Timestamp, User, UserId, search,
+    Account, AccountStore, Admission, Appended, ChangeKind, Error, Event, EventId, EventMember,
+    EventStore, EventSummary, HistoryCursor, MemberMatch, Message, MessageId, MessageStore,
+    NewMessage, ProfileStore, Result, Room, RoomChange, RoomId, RoomMember, RoomPatch, RoomSeq,
+    RoomStanding, RoomStore, SendHistory, SystemMetrics, Timestamp, User, UserId, search,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
@@ -56,8 +56,8 @@ use uuid::Uuid;
 
 use crate::error::{db_err, fk_as_not_found};
 use crate::rows::{
-    ChangeRow, EVENT_COLS, EVENT_MEMBER_COLS, EventMemberRow, EventRow, MESSAGE_COLS, MessageRow,
-    ROOM_COLS, ROOM_MEMBER_COLS, RoomMemberRow, RoomRow, USER_COLS, UserRow,
+    AccountRow, ChangeRow, EVENT_COLS, EVENT_MEMBER_COLS, EventMemberRow, EventRow, MESSAGE_COLS,
+    MessageRow, ROOM_COLS, ROOM_MEMBER_COLS, RoomMemberRow, RoomRow, USER_COLS, UserRow,
     event_role as event_role_of, event_role, message_cols, room_kind_str, room_role_str, seq_to_db,
     visibility_str,
 };
@@ -271,6 +271,47 @@ impl ProfileStore for PostgresStore {
                 .await
                 .map_err(db_err)?;
         Ok(row.map(User::from))
+    }
+}
+
+#[async_trait]
+impl AccountStore for PostgresStore {
+    async fn create_account(&self, account: Account, profile: User) -> Result<User> {
+        // One statement, so one round trip and atomic: the account's foreign key is checked
+        // at the end of the statement, after the profile row exists. A taken email is the
+        // primary key's unique violation, which rolls the profile back with it.
+        let row: UserRow = sqlx::query_as(&format!(
+            "WITH profile AS (
+                 INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLS}
+             ), account AS (
+                 INSERT INTO accounts (email, user_id, password_hash, created_at)
+                 VALUES ($6, $1, $7, $8)
+             )
+             SELECT {USER_COLS} FROM profile"
+        ))
+        .bind(profile.id.as_uuid())
+        .bind(&profile.display_name)
+        .bind(&profile.avatar_url)
+        .bind(dt(profile.created_at))
+        .bind(dt(profile.updated_at))
+        .bind(&account.email)
+        .bind(&account.password_hash)
+        .bind(dt(account.created_at))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.into())
+    }
+
+    async fn account_by_email(&self, email: &str) -> Result<Option<Account>> {
+        let row: Option<AccountRow> = sqlx::query_as(
+            "SELECT email, user_id, password_hash, created_at FROM accounts WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(Account::from))
     }
 }
 

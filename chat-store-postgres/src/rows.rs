@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use chat_core::{
-    Attachment, ChangeKind, Error, Event, EventId, EventMember, EventRole, Message, MessageId,
-    Result, Room, RoomChange, RoomId, RoomKind, RoomMember, RoomRole, RoomSeq, Timestamp, User,
-    UserId, Visibility,
+    Account, Attachment, ChangeKind, Error, Event, EventId, EventMember, EventRole, Message,
+    MessageId, Result, Room, RoomChange, RoomId, RoomKind, RoomMember, RoomRole, RoomSeq,
+    Timestamp, User, UserId, Visibility,
 };
 use sqlx::types::Json;
 use time::OffsetDateTime;
@@ -64,6 +64,25 @@ impl From<UserRow> for User {
             avatar_url: r.avatar_url,
             created_at: ts(r.created_at),
             updated_at: ts(r.updated_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountRow {
+    email: String,
+    user_id: Uuid,
+    password_hash: String,
+    created_at: OffsetDateTime,
+}
+
+impl From<AccountRow> for Account {
+    fn from(r: AccountRow) -> Self {
+        Account {
+            user_id: UserId::from(r.user_id),
+            email: r.email,
+            password_hash: r.password_hash,
+            created_at: ts(r.created_at),
         }
     }
 }

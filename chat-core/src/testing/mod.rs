@@ -22,15 +22,16 @@ mod harness;
 pub use cases::*;
 pub use harness::{Harness, text};
 
-/// Asserts that a result is an error matching a pattern, printing what it was otherwise.
+/// Asserts that a result is an error matching a pattern (with an optional `if` guard),
+/// printing what it was otherwise.
 #[macro_export]
 macro_rules! assert_err {
-    ($result:expr, $pattern:pat $(,)?) => {
+    ($result:expr, $pattern:pat $(if $guard:expr)? $(,)?) => {
         match $result {
-            Err($pattern) => {}
+            Err($pattern) $(if $guard)? => {}
             other => panic!(
                 "expected Err({}), got {:?}",
-                stringify!($pattern),
+                stringify!($pattern $(if $guard)?),
                 other.map(|_| "Ok(..)")
             ),
         }
@@ -76,6 +77,8 @@ macro_rules! for_each_conformance_case {
             mark_read_only_moves_forward
             room_log_records_every_visible_change
             racing_room_names_create_one_room
+            accounts_create_find_and_refuse_duplicates
+            racing_sign_ups_create_one_account
         }
     };
 }
