@@ -21,6 +21,7 @@
 //! # Layout
 //!
 //! - [`auth`]: the [`Authenticator`] trait and [`JwtAuthenticator`].
+//! - [`accounts`]: optional email-and-password sign-up and sign-in that issue those JWTs.
 //! - [`error`]: errors as `{"error": {...}}` responses with the design's status codes.
 //! - [`extract`]: extractors whose rejections are such errors, and the authenticated [`Caller`](extract::Caller).
 //! - [`rest`]: the `/v1` handlers and their request bodies.
@@ -28,6 +29,7 @@
 //! - [`observability`]: Prometheus metrics and request timing.
 //! - [`state`]: [`AppState`] and the transport limits ([`HttpConfig`]).
 
+pub mod accounts;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -83,7 +85,12 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use utoipa_axum::router::OpenApiRouter;
     use utoipa_axum::routes;
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/v1", rest::routes().routes(routes!(ws::upgrade)))
+        .nest(
+            "/v1",
+            rest::routes()
+                .merge(accounts::routes())
+                .routes(routes!(ws::upgrade)),
+        )
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(observability::render))
@@ -151,7 +158,8 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let app = router(state.clone());
+    // Connect info gives handlers the client's address (the sign-in limit per address).
+    let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

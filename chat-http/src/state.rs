@@ -8,6 +8,7 @@ use chat_core::ChatService;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 
+use crate::accounts::Accounts;
 use crate::auth::Authenticator;
 
 /// Limits of the HTTP and WebSocket transport.
@@ -56,6 +57,8 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// The Prometheus recorder `/metrics` renders, if installed (see [`AppState::with_metrics`]).
     pub metrics: Option<PrometheusHandle>,
+    /// Sign-up and sign-in, if offered (see [`AppState::with_accounts`]).
+    pub accounts: Option<Arc<Accounts>>,
     pub(crate) event_frames: Arc<crate::ws::EventFrames>,
     shutdown: Arc<watch::Sender<bool>>,
 }
@@ -79,6 +82,7 @@ impl AppState {
             auth,
             config: Arc::new(config),
             metrics: None,
+            accounts: None,
             event_frames: Arc::default(),
             shutdown: Arc::new(watch::channel(false).0),
         }
@@ -88,6 +92,13 @@ impl AppState {
     #[must_use]
     pub fn with_metrics(mut self) -> Self {
         self.metrics = Some(crate::observability::install());
+        self
+    }
+
+    /// Offers sign-up and sign-in at `/v1/auth/…` (see [`crate::accounts`]).
+    #[must_use]
+    pub fn with_accounts(mut self, accounts: Accounts) -> Self {
+        self.accounts = Some(Arc::new(accounts));
         self
     }
 

@@ -13,6 +13,8 @@ use chat_store_memory::MemoryStore;
 use support::App;
 
 const EXPECTED: &[(&str, &str)] = &[
+    ("post", "/v1/auth/sign-up"),
+    ("post", "/v1/auth/sign-in"),
     ("get", "/v1/me"),
     ("put", "/v1/me"),
     ("get", "/v1/users/{user_id}"),

@@ -43,6 +43,14 @@ impl App {
         }
     }
 
+    /// The same app with sign-up and sign-in enabled.
+    pub fn with_accounts(mut self, config: chat_http::accounts::AccountsConfig) -> Self {
+        let accounts = chat_http::accounts::Accounts::new(self.jwt.clone(), config).unwrap();
+        self.state = self.state.with_accounts(accounts);
+        self.router = chat_http::router(self.state.clone());
+        self
+    }
+
     pub fn token(&self, user: UserId) -> String {
         self.jwt.issue(user, Duration::from_secs(3600)).unwrap()
     }
@@ -122,14 +130,44 @@ impl App {
         content_type: &str,
         body: Vec<u8>,
     ) -> (StatusCode, Value) {
-        let req = Request::builder()
+        self.raw_as(method, uri, Some(token), content_type, body)
+            .await
+    }
+
+    /// Sends raw bytes with a content type and no token.
+    pub async fn raw_unauthenticated(
+        &self,
+        method: &str,
+        uri: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        self.raw_as(method, uri, None, content_type, body).await
+    }
+
+    async fn raw_as(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder()
             .method(method)
             .uri(uri)
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", content_type)
-            .body(Body::from(body))
-            .unwrap();
-        split(self.router.clone().oneshot(req).await.unwrap()).await
+            .header("content-type", content_type);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        split(
+            self.router
+                .clone()
+                .oneshot(req.body(Body::from(body)).unwrap())
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     /// Serves on 127.0.0.1:0; returns the address and a handle that shuts the server down.
