@@ -136,7 +136,13 @@ impl Accounts {
     }
 }
 
-fn hash_password(password: &str) -> chat_core::Result<String> {
+/// Hashes a password with argon2id and a random salt, as sign-up does (a PHC string for
+/// [`ChatService::create_account`](chat_core::ChatService::create_account)). Blocking and
+/// deliberately slow: call it off the async runtime's worker threads when serving requests.
+///
+/// # Errors
+/// [`Error::Internal`] if hashing fails (it does not for passwords within the limits).
+pub fn hash_password(password: &str) -> chat_core::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)

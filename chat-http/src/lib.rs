@@ -158,8 +158,26 @@ pub async fn serve<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    serve_router(listener, router(state.clone()), state, shutdown).await
+}
+
+/// As [`serve`], for an application that adds routes of its own (a web client, say) to
+/// [`router`]`(state)`: `app` is served, and `state` is the one it was built from, whose
+/// WebSocket connections are told to reconnect on shutdown.
+///
+/// # Errors
+/// The listener's I/O errors.
+pub async fn serve_router<F>(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    state: AppState,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
     // Connect info gives handlers the client's address (the sign-in limit per address).
-    let app = router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

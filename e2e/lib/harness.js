@@ -1,0 +1,156 @@
+// What every browser test needs: the example server as a child process, Debian's chromium
+// with a fresh profile, and signing in through the page like a person would.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SERVER_BIN = process.env.CHAT_SERVER_BIN || join(root, 'target', 'debug', 'examples', 'server');
+export const PASSWORD = 'password123';
+// Fixed for a test run only, so a restarted server accepts the tokens the pages hold.
+const JWT_SECRET = 'e2e-only-secret-0123456789abcdef0123456789';
+
+/**
+ * Starts the example server on 127.0.0.1 (port 0 unless `port` is given) and resolves once
+ * it prints its URL. `args` are extra flags.
+ */
+export async function startServer({ args = [], port = 0 } = {}) {
+  // The database comes from the flags only: an inherited DATABASE_URL must not turn an
+  // in-memory test into a PostgreSQL one.
+  const env = { ...process.env, RUST_LOG: 'warn' };
+  delete env.DATABASE_URL;
+  const child = spawn(
+    SERVER_BIN,
+    ['--bind', `127.0.0.1:${port}`, '--jwt-secret', JWT_SECRET, '--demo-password', PASSWORD, ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], env },
+  );
+  let output = '';
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30000);
+    const read = (chunk) => {
+      output += chunk;
+      const match = /listening on (http:\/\/[0-9.:]+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    child.stdout.on('data', read);
+    child.stderr.on('data', read);
+    child.on('exit', (code) => reject(new Error(`server exited (${code}):\n${output}`)));
+  });
+  child.removeAllListeners('exit');
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  return {
+    url,
+    port: Number(new URL(url).port),
+    output: () => output,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** A fresh, empty PostgreSQL database for one test; returns its URL and a drop function. */
+export function freshDatabase() {
+  const base = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+  const name = `e2e_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
+  const admin = new URL(base);
+  const psql = (sql) =>
+    execFileSync('psql', [admin.toString(), '-v', 'ON_ERROR_STOP=1', '-qc', sql], { stdio: 'pipe' });
+  psql(`CREATE DATABASE ${name}`);
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/** Debian's chromium, headless, with a fresh profile directory. */
+export async function launchBrowser() {
+  const profile = mkdtempSync(join(tmpdir(), 'chat-e2e-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  const pageErrors = [];
+  context.on('page', (page) => page.on('pageerror', (e) => pageErrors.push(e)));
+  return {
+    context,
+    pageErrors,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Opens the client in a new tab and signs in (sessions are per tab). */
+export async function signIn(browser, url, email) {
+  const page = await browser.context.newPage();
+  page.setDefaultTimeout(10000);
+  await page.goto(url);
+  await page.fill('input[name="email"]', email);
+  await page.fill('input[name="password"]', PASSWORD);
+  await page.click('button[type="submit"]');
+  await page.locator('#status', { hasText: 'Connected' }).waitFor();
+  return page;
+}
+
+/** Opens an event and a room by their names, as the original design's test does. */
+export async function openRoom(page, event = 'My Event', room = 'Main') {
+  await page.click(`#events button:text-is("${event}")`);
+  await page.click(`#rooms button:text-is("${room}")`);
+  await page.locator('#room-title', { hasText: room }).waitFor();
+  await page.locator('#composer').waitFor();
+}
+
+/** Types a message and presses Enter. */
+export async function send(page, text) {
+  await page.fill('textarea[placeholder*="Type a message"]', text);
+  await page.press('textarea[placeholder*="Type a message"]', 'Enter');
+}
+
+/** The stored (not pending) messages whose text is exactly `text`. */
+export function storedMessages(page, text) {
+  return page.locator('#messages li.message[data-id] .body').filter({ hasText: new RegExp(`^${escapeRegExp(text)}$`) });
+}
+
+function escapeRegExp(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Signs in through the API (for a second user acting without a browser). */
+export async function apiSession(url, email) {
+  const response = await fetch(`${url}/v1/auth/sign-in`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email, password: PASSWORD }),
+  });
+  if (!response.ok) throw new Error(`sign-in failed: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+export async function apiCall(url, token, method, path, body) {
+  const response = await fetch(`${url}/v1${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}

@@ -1,0 +1,127 @@
+// The browser client against the in-memory example server: the original design's two
+// scenarios, live edits and deletes, XSS, and the rate limit.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, signIn, openRoom, send, storedMessages } from '../lib/harness.js';
+
+let server;
+let browser;
+
+before(async () => {
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser.close();
+});
+
+async function withServer(fn) {
+  server = await startServer();
+  try {
+    await fn(server.url);
+  } finally {
+    for (const page of browser.context.pages()) await page.close();
+    await server.stop();
+  }
+  assert.deepEqual(browser.pageErrors.map(String), [], 'no uncaught errors in the pages');
+}
+
+test('two users exchange messages, each sees the other within 5 s', () =>
+  withServer(async (url) => {
+    const one = await signIn(browser, url, 'user1@example.com');
+    await openRoom(one);
+    await send(one, 'Hello everyone!');
+    await storedMessages(one, 'Hello everyone!').waitFor();
+
+    const two = await signIn(browser, url, 'user2@example.com');
+    await openRoom(two);
+    await storedMessages(two, 'Hello everyone!').waitFor({ timeout: 5000 });
+
+    await send(two, 'Hi there!');
+    await storedMessages(one, 'Hi there!').waitFor({ timeout: 5000 });
+
+    // Edits and deletes show up live for the other user.
+    const mine = one.locator('#messages li.message.mine', { hasText: 'Hello everyone!' });
+    await mine.hover();
+    await mine.getByRole('button', { name: 'Edit' }).click();
+    await one.fill('textarea[aria-label="Edit message"]', 'Hello everyone, edited!');
+    await one.press('textarea[aria-label="Edit message"]', 'Enter');
+    const edited = two.locator('#messages li.message', { hasText: 'Hello everyone, edited!' });
+    await edited.waitFor({ timeout: 5000 });
+    assert.equal(await edited.locator('.edited').textContent(), '(edited)');
+
+    const again = one.locator('#messages li.message.mine', { hasText: 'Hello everyone, edited!' });
+    await again.hover();
+    await again.getByRole('button', { name: 'Delete' }).click();
+    await again.getByRole('button', { name: 'Really delete?' }).click();
+    await two.locator('#messages .body.deleted').waitFor({ timeout: 5000 });
+    assert.equal(await two.locator('#messages', { hasText: 'Hello everyone, edited!' }).count(), 0);
+
+    // Each message is shown once on both sides.
+    assert.equal(await storedMessages(one, 'Hi there!').count(), 1);
+    assert.equal(await storedMessages(two, 'Hi there!').count(), 1);
+  }));
+
+test('typing @Sar lists Sarah Chen; choosing her inserts the mention', () =>
+  withServer(async (url) => {
+    const page = await signIn(browser, url, 'user1@example.com');
+    await openRoom(page);
+    const box = 'textarea[placeholder*="Type a message"]';
+    await page.fill(box, '@');
+    await page.locator('[role="listbox"]').waitFor();
+    await page.fill(box, '@Sar');
+    const option = page.locator('[role="listbox"] [role="option"]', { hasText: 'Sarah Chen' });
+    await option.waitFor();
+    assert.equal(await page.locator('[role="listbox"] [role="option"]').count(), 1);
+    await option.click();
+    const value = await page.inputValue(box);
+    assert.match(value, /^@\[Sarah Chen\]\([0-9a-f-]{36}\) $/);
+    await page.locator(box).pressSequentially('see you at 8');
+    await page.press(box, 'Enter');
+    // Shown highlighted, as the name, never as the raw token.
+    const mention = page.locator('#messages li.message[data-id] .mention', { hasText: '@Sarah Chen' });
+    await mention.waitFor();
+    assert.equal(await page.locator('#messages', { hasText: '@[Sarah Chen]' }).count(), 0);
+  }));
+
+test('a message of HTML is shown as text and runs nothing', () =>
+  withServer(async (url) => {
+    const one = await signIn(browser, url, 'user1@example.com');
+    const two = await signIn(browser, url, 'user2@example.com');
+    const dialogs = [];
+    for (const page of [one, two]) page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+    await openRoom(one);
+    await openRoom(two);
+    const attacks = [
+      '<img src=x onerror=alert(1)>',
+      '<script>window.__pwned = true</script>',
+      '<img src=x onerror="window.__pwned = true">',
+    ];
+    for (const attack of attacks) await send(one, attack);
+    for (const page of [one, two]) {
+      for (const attack of attacks) await storedMessages(page, attack).waitFor({ timeout: 5000 });
+      assert.equal(await page.locator('#messages img, #messages script').count(), 0);
+      assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    }
+    // Give a would-be onerror time to fire.
+    await one.waitForTimeout(500);
+    assert.deepEqual(dialogs, []);
+  }));
+
+test('the 11th message in a minute shows the wait, and stays in the composer', () =>
+  withServer(async (url) => {
+    const page = await signIn(browser, url, 'user2@example.com');
+    await openRoom(page);
+    for (let i = 1; i <= 10; i += 1) {
+      await send(page, `message ${i}`);
+      await storedMessages(page, `message ${i}`).waitFor();
+    }
+    await send(page, 'message 11, too fast');
+    const notice = page.locator('#notice');
+    await notice.filter({ hasText: /wait \d+ s/ }).waitFor();
+    const seconds = Number(/wait (\d+) s/.exec(await notice.textContent())[1]);
+    assert.ok(seconds >= 1 && seconds <= 60, `wait of ${seconds} s`);
+    assert.equal(await page.inputValue('textarea[placeholder*="Type a message"]'), 'message 11, too fast');
+    assert.equal(await page.locator('#messages li.message', { hasText: 'message 11' }).count(), 0);
+  }));

@@ -1,0 +1,84 @@
+//! The browser client: static HTML, CSS and JavaScript modules, compiled into the binary so
+//! the server runs from any directory. No build step: edit a file under `client/` and rebuild.
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+/// The page may load its own scripts and styles and talk to its own origin (REST and the
+/// WebSocket), and nothing else: no inline script, no third-party anything. Even if user text
+/// ever reached the DOM as HTML, a script in it would not run.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
+/// (path, content type, body) of every file.
+const FILES: &[(&str, &str, &str)] = &[
+    (
+        "/",
+        "text/html; charset=utf-8",
+        include_str!("client/index.html"),
+    ),
+    (
+        "/style.css",
+        "text/css; charset=utf-8",
+        include_str!("client/style.css"),
+    ),
+    (
+        "/app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/app.js"),
+    ),
+    (
+        "/api.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/api.js"),
+    ),
+    (
+        "/live.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/live.js"),
+    ),
+    (
+        "/render.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/render.js"),
+    ),
+    (
+        "/mentions.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/mentions.js"),
+    ),
+];
+
+/// The client's routes, to merge into the API router.
+pub(crate) fn routes() -> Router {
+    FILES
+        .iter()
+        .fold(Router::new(), |router, &(path, content_type, body)| {
+            router.route(path, get(move || async move { file(content_type, body) }))
+        })
+}
+
+fn file(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // The files change with the binary; revalidating each load keeps a rebuilt server's
+    // client current.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}

@@ -1,0 +1,75 @@
+// REST calls to /v1 with the session's bearer token. Every failure becomes an ApiError with
+// the server's stable code, so callers can react to `rate_limited` or `unauthenticated`
+// without parsing messages.
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || `request failed (${status})`);
+    this.status = status;
+    this.code = error.code || (status === 0 ? 'network' : 'unknown');
+    this.field = error.field;
+    this.retryAfterMs = error.retry_after_ms;
+  }
+}
+
+let token = null;
+let onUnauthenticated = () => {};
+
+export function setToken(value) {
+  token = value;
+}
+
+/** Called when the server says the token is no longer valid (expired, or a new secret). */
+export function whenUnauthenticated(callback) {
+  onUnauthenticated = callback;
+}
+
+export async function call(method, path, body) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let response;
+  try {
+    response = await fetch(`/v1${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, { error: { code: 'network', message: 'cannot reach the server' } });
+  }
+  const text = await response.text();
+  let parsed = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch (e) {
+    parsed = null;
+  }
+  if (!response.ok) {
+    const err = new ApiError(response.status, parsed);
+    if (response.status === 401 && token && !path.startsWith('/auth/')) onUnauthenticated(err);
+    throw err;
+  }
+  return parsed;
+}
+
+const q = encodeURIComponent;
+
+export const api = {
+  signIn: (email, password) => call('POST', '/auth/sign-in', { email, password }),
+  signUp: (email, password, display_name) => call('POST', '/auth/sign-up', { email, password, display_name }),
+  me: () => call('GET', '/me'),
+  events: () => call('GET', '/events'),
+  createEvent: (name) => call('POST', '/events', { name, kind: 'party' }),
+  rooms: (eventId) => call('GET', `/rooms?event_id=${q(eventId)}`),
+  createRoom: (eventId, name) => call('POST', `/events/${q(eventId)}/rooms`, { name, kind: 'topic', visibility: 'public' }),
+  joinRoom: (roomId) => call('POST', `/rooms/${q(roomId)}/join`),
+  history: (roomId, beforeSeq) =>
+    call('GET', `/rooms/${q(roomId)}/messages?limit=50${beforeSeq ? `&before=${beforeSeq}` : ''}`),
+  lookupMembers: (roomId, prefix) =>
+    call('GET', `/rooms/${q(roomId)}/members/lookup?prefix=${q(prefix)}&limit=8`),
+  edit: (messageId, text) => call('PATCH', `/messages/${q(messageId)}`, { text }),
+  remove: (messageId) => call('DELETE', `/messages/${q(messageId)}`),
+  search: (query, roomId) => call('GET', `/search?q=${q(query)}${roomId ? `&room_id=${q(roomId)}` : ''}&limit=30`),
+};

@@ -1,0 +1,633 @@
+// The chat client: sign-in, events and rooms, the message list, the composer. It shows what
+// a good chat-engine client does: live updates with lossless resume, sends that survive a
+// dropped connection (retries reuse the same client_msg_id, so nothing posts twice), clear
+// error and rate-limit messages, and user text rendered only as text.
+
+import { api, ApiError, setToken, whenUnauthenticated } from './api.js';
+import { Live } from './live.js';
+import { MentionPicker } from './mentions.js';
+import { messageRow, renderText, formatTime } from './render.js';
+
+const $ = (id) => document.getElementById(id);
+const SESSION_KEY = 'chat-engine.session';
+// How long a send may go unanswered before it is shown as failed, with a retry button.
+const SEND_TIMEOUT_MS = 8000;
+const TYPING_EVERY_MS = 3000;
+const TYPING_SHOWN_MS = 4000;
+
+const STATUS_TEXT = { connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…' };
+
+const state = {
+  session: null, // { token, user }
+  live: null,
+  eventId: null,
+  room: null, // the open room
+  rows: new Map(), // message id → <li>
+  oldestSeq: null,
+  hasMore: false,
+  loadingOlder: false,
+  pending: new Map(), // client_msg_id → { text, row, timer, sent }
+  typers: new Map(), // user id → { name, until }
+  lastTypingSent: 0,
+};
+
+// ----- errors: shown, never a blank page -----
+
+function showError(message) {
+  $('error-text').textContent = message;
+  $('error-banner').hidden = false;
+}
+
+function describe(err) {
+  if (err instanceof ApiError) {
+    if (err.code === 'rate_limited') return `Too many attempts. Please wait ${Math.ceil((err.retryAfterMs || 1000) / 1000)} s.`;
+    return err.message;
+  }
+  return `Unexpected error: ${err && err.message ? err.message : String(err)}`;
+}
+
+/** Wraps an event handler so that any failure is shown instead of lost. */
+function guard(fn) {
+  return async (...args) => {
+    try {
+      await fn(...args);
+    } catch (err) {
+      showError(describe(err));
+    }
+  };
+}
+
+window.addEventListener('error', (e) => showError(`Unexpected error: ${e.message}`));
+window.addEventListener('unhandledrejection', (e) => showError(describe(e.reason)));
+$('error-dismiss').addEventListener('click', () => {
+  $('error-banner').hidden = true;
+});
+
+function notice(text) {
+  $('notice').textContent = text;
+}
+
+// ----- sign-in and sign-up -----
+
+let signingUp = false;
+
+function showAuth(message = '') {
+  $('app').hidden = true;
+  $('auth').hidden = false;
+  $('sign-out').hidden = true;
+  $('whoami').textContent = '';
+  $('status').textContent = '';
+  $('auth-error').textContent = message;
+}
+
+function setAuthMode(up) {
+  signingUp = up;
+  $('auth-title').textContent = up ? 'Sign up' : 'Sign in';
+  $('auth-submit').textContent = up ? 'Sign up' : 'Sign in';
+  $('name-field').hidden = !up;
+  $('auth-switch-text').textContent = up ? 'Have an account?' : 'No account yet?';
+  $('auth-switch').textContent = up ? 'Sign in' : 'Sign up';
+  $('auth-form').password.autocomplete = up ? 'new-password' : 'current-password';
+}
+
+$('auth-switch').addEventListener('click', () => setAuthMode(!signingUp));
+
+$('auth-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const form = e.target;
+  $('auth-error').textContent = '';
+  $('auth-submit').disabled = true;
+  try {
+    const session = signingUp
+      ? await api.signUp(form.email.value, form.password.value, form.display_name.value)
+      : await api.signIn(form.email.value, form.password.value);
+    form.password.value = '';
+    start({ token: session.token, user: session.user });
+  } catch (err) {
+    $('auth-error').textContent = describe(err);
+  } finally {
+    $('auth-submit').disabled = false;
+  }
+});
+
+$('sign-out').addEventListener('click', () => {
+  stop();
+  showAuth();
+});
+
+function stop() {
+  if (state.live) state.live.stop();
+  state.live = null;
+  state.session = null;
+  sessionStorage.removeItem(SESSION_KEY);
+  setToken(null);
+  closeRoom();
+}
+
+whenUnauthenticated(() => {
+  stop();
+  showAuth('Your session has ended. Please sign in again.');
+});
+
+function start(session) {
+  state.session = session;
+  // Per tab, not per browser: two windows can be two people.
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  setToken(session.token);
+  $('auth').hidden = true;
+  $('app').hidden = false;
+  $('sign-out').hidden = false;
+  $('whoami').textContent = session.user.display_name;
+  state.live = new Live(session.token, {
+    status: renderStatus,
+    subscribed: guard(onSubscribed),
+    change: onChange,
+    ack: onAck,
+    error: onLiveError,
+    typing: onTyping,
+    authFailed: () => {
+      stop();
+      showAuth('Your session has ended. Please sign in again.');
+    },
+  });
+  state.live.start();
+  guard(loadEvents)();
+}
+
+function renderStatus(status) {
+  $('status').textContent = STATUS_TEXT[status];
+  $('status').dataset.state = status;
+  if (status === 'connected') {
+    for (const [id, p] of state.pending) if (!p.sent) transmit(id);
+  }
+}
+
+// ----- events and rooms -----
+
+async function loadEvents(selectId) {
+  const events = await api.events();
+  const list = $('events');
+  list.replaceChildren();
+  for (const { event, role } of events) {
+    const item = document.createElement('li');
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'item';
+    button.textContent = event.name;
+    button.title = `${event.kind} · ${role}`;
+    button.dataset.eventId = event.id;
+    button.addEventListener('click', guard(() => selectEvent(event.id)));
+    item.append(button);
+    list.append(item);
+  }
+  const target = selectId || state.eventId || (events[0] && events[0].event.id);
+  if (target) await selectEvent(target);
+}
+
+async function selectEvent(eventId) {
+  const changed = state.eventId !== eventId;
+  state.eventId = eventId;
+  for (const b of $('events').querySelectorAll('button')) b.classList.toggle('selected', b.dataset.eventId === eventId);
+  const rooms = await api.rooms(eventId);
+  renderRooms(rooms);
+  $('rooms-section').hidden = false;
+  if (changed || !state.room) {
+    const first = rooms.find((r) => r.membership);
+    if (first && (!state.room || state.room.event_id !== eventId)) openRoom(first.room);
+  }
+}
+
+function renderRooms(rooms) {
+  const list = $('rooms');
+  list.replaceChildren();
+  for (const { room, membership } of rooms) {
+    const item = document.createElement('li');
+    const open = document.createElement('button');
+    open.type = 'button';
+    open.className = 'item';
+    open.textContent = room.name;
+    open.dataset.roomId = room.id;
+    if (state.room && state.room.id === room.id) open.classList.add('selected');
+    if (membership) {
+      open.addEventListener('click', () => openRoom(room));
+    } else {
+      open.disabled = true;
+      const join = document.createElement('button');
+      join.type = 'button';
+      join.className = 'join';
+      join.textContent = 'Join';
+      join.addEventListener('click', guard(async () => {
+        await api.joinRoom(room.id);
+        const fresh = await api.rooms(state.eventId);
+        renderRooms(fresh);
+        openRoom(room);
+      }));
+      item.append(open, join);
+      list.append(item);
+      continue;
+    }
+    item.append(open);
+    list.append(item);
+  }
+}
+
+$('new-event').addEventListener('submit', guard(async (e) => {
+  e.preventDefault();
+  const name = e.target.name.value;
+  const event = await api.createEvent(name);
+  e.target.reset();
+  await loadEvents(event.id);
+}));
+
+$('new-room').addEventListener('submit', guard(async (e) => {
+  e.preventDefault();
+  if (!state.eventId) return;
+  const room = await api.createRoom(state.eventId, e.target.name.value);
+  e.target.reset();
+  renderRooms(await api.rooms(state.eventId));
+  openRoom(room);
+}));
+
+// ----- the open room -----
+
+function closeRoom() {
+  if (state.room && state.live) state.live.unsubscribe(state.room.id);
+  state.room = null;
+  state.rows.clear();
+  for (const p of state.pending.values()) clearTimeout(p.timer);
+  state.pending.clear();
+  state.typers.clear();
+  state.oldestSeq = null;
+  state.hasMore = false;
+  $('messages').replaceChildren();
+  $('typing').textContent = '';
+  notice('');
+  $('composer').hidden = true;
+  $('room-title').textContent = 'Pick a room';
+}
+
+function openRoom(room) {
+  if (state.room && state.room.id === room.id) return;
+  closeRoom();
+  state.room = room;
+  $('room-title').textContent = `# ${room.name}`;
+  $('composer').hidden = false;
+  for (const b of $('rooms').querySelectorAll('button.item')) {
+    b.classList.toggle('selected', b.dataset.roomId === room.id);
+  }
+  // Subscribe first, load history when the server confirms: anything posted in between
+  // arrives live, so nothing falls in the gap (rows are keyed by id, so nothing shows twice).
+  state.live.subscribe(room.id);
+  $('message-input').focus();
+}
+
+async function onSubscribed(roomId, lastSeq, resumed) {
+  if (!state.room || state.room.id !== roomId || resumed) return;
+  const page = await api.history(roomId);
+  if (!state.room || state.room.id !== roomId) return;
+  // Newest first from the server; shown oldest first.
+  for (const message of page.messages.slice().reverse()) placeMessage(message, false);
+  state.oldestSeq = page.messages.length ? page.messages[page.messages.length - 1].seq : null;
+  state.hasMore = page.has_more;
+  scrollToBottom();
+}
+
+const list = $('messages');
+
+list.addEventListener('scroll', guard(async () => {
+  if (list.scrollTop > 40 || !state.hasMore || state.loadingOlder || !state.room) return;
+  state.loadingOlder = true;
+  const roomId = state.room.id;
+  try {
+    const page = await api.history(roomId, state.oldestSeq);
+    if (!state.room || state.room.id !== roomId) return;
+    const height = list.scrollHeight;
+    for (const message of page.messages) placeMessage(message, false);
+    if (page.messages.length) state.oldestSeq = page.messages[page.messages.length - 1].seq;
+    state.hasMore = page.has_more;
+    // Keep what the reader was looking at in place.
+    list.scrollTop += list.scrollHeight - height;
+  } finally {
+    state.loadingOlder = false;
+  }
+}));
+
+function nearBottom() {
+  return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+}
+
+function scrollToBottom() {
+  list.scrollTop = list.scrollHeight;
+}
+
+function actionsFor(message) {
+  if (message.author_id !== state.session.user.id || message.is_deleted) return [];
+  return [
+    { label: 'Edit', run: () => startEdit(message.id) },
+    { label: 'Delete', run: (e) => confirmDelete(e.target, message.id) },
+  ];
+}
+
+/**
+ * Shows a stored message in seq order. `replace` says whether a row already shown for it
+ * is replaced: live changes replace (they are newer), history pages do not (a live change
+ * may already have updated the row past the page's snapshot).
+ */
+function placeMessage(message, replace) {
+  const existing = state.rows.get(message.id);
+  if (existing && !replace) return;
+  const row = messageRow({ message, myId: state.session.user.id, actions: actionsFor(message) });
+  row.messageData = message;
+  if (existing) {
+    existing.replaceWith(row);
+  } else {
+    // Rows are in seq order; pending rows stay after every stored one.
+    let before = null;
+    for (const candidate of list.children) {
+      const seq = Number(candidate.dataset.seq || Infinity);
+      if (seq > message.seq) {
+        before = candidate;
+        break;
+      }
+    }
+    list.insertBefore(row, before);
+  }
+  state.rows.set(message.id, row);
+}
+
+function onChange(change) {
+  if (!state.room || change.room_id !== state.room.id) return;
+  const message = ['message_posted', 'message_edited', 'message_deleted', 'reactions_changed'].includes(change.kind)
+    ? change.data
+    : null;
+  if (!message) return;
+  const stick = nearBottom();
+  if (change.kind === 'message_posted' && message.client_msg_id && message.author_id === state.session.user.id) {
+    resolvePending(message.client_msg_id);
+  }
+  placeMessage(message, true);
+  state.typers.delete(message.author_id);
+  renderTypers();
+  if (stick) scrollToBottom();
+}
+
+// ----- editing and deleting -----
+
+function startEdit(messageId) {
+  const row = state.rows.get(messageId);
+  if (!row) return;
+  const message = row.messageData;
+  const body = row.querySelector('.body');
+  const editor = document.createElement('form');
+  editor.className = 'edit';
+  const input = document.createElement('textarea');
+  input.value = message.text;
+  input.rows = 2;
+  input.setAttribute('aria-label', 'Edit message');
+  const save = document.createElement('button');
+  save.type = 'submit';
+  save.textContent = 'Save';
+  const cancel = document.createElement('button');
+  cancel.type = 'button';
+  cancel.className = 'link';
+  cancel.textContent = 'Cancel';
+  cancel.addEventListener('click', () => placeMessage(row.messageData, true));
+  editor.append(input, save, cancel);
+  editor.addEventListener('submit', guard(async (e) => {
+    e.preventDefault();
+    const updated = await api.edit(messageId, input.value);
+    placeMessage(updated, true);
+  }));
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey) {
+      e.preventDefault();
+      editor.requestSubmit();
+    } else if (e.key === 'Escape') {
+      placeMessage(row.messageData, true);
+    }
+  });
+  body.replaceWith(editor);
+  input.focus();
+}
+
+function confirmDelete(button, messageId) {
+  if (button.dataset.confirm !== 'yes') {
+    button.dataset.confirm = 'yes';
+    button.textContent = 'Really delete?';
+    setTimeout(() => {
+      button.dataset.confirm = '';
+      button.textContent = 'Delete';
+    }, 4000);
+    return;
+  }
+  guard(async () => {
+    const tombstone = await api.remove(messageId);
+    placeMessage(tombstone, true);
+  })();
+}
+
+// ----- sending -----
+
+const input = $('message-input');
+
+new MentionPicker(input, $('mentions'), (prefix) =>
+  state.room ? api.lookupMembers(state.room.id, prefix) : Promise.resolve([]));
+
+input.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    $('composer').requestSubmit();
+  }
+});
+
+input.addEventListener('input', () => {
+  if (!state.room || !input.value) return;
+  const now = Date.now();
+  if (now - state.lastTypingSent > TYPING_EVERY_MS && state.live.send({ type: 'typing', room_id: state.room.id })) {
+    state.lastTypingSent = now;
+  }
+});
+
+$('composer').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const text = input.value;
+  if (!text.trim() || !state.room) return;
+  input.value = '';
+  notice('');
+  const id = crypto.randomUUID();
+  const row = messageRow({
+    message: {
+      author_id: state.session.user.id,
+      author_name: state.session.user.display_name,
+      text,
+      created_at: new Date().toISOString(),
+    },
+    myId: state.session.user.id,
+    state: 'pending',
+  });
+  row.dataset.clientMsgId = id;
+  row.querySelector('.message-head').append(statusLabel('Sending…'));
+  list.append(row);
+  scrollToBottom();
+  state.pending.set(id, { text, row, roomId: state.room.id, timer: null, sent: false });
+  transmit(id);
+});
+
+function statusLabel(text) {
+  const label = document.createElement('span');
+  label.className = 'send-state';
+  label.textContent = text;
+  return label;
+}
+
+/** Sends (or re-sends) a pending message; the same client_msg_id every time. */
+function transmit(id) {
+  const p = state.pending.get(id);
+  if (!p) return;
+  clearTimeout(p.timer);
+  p.timer = setTimeout(() => fail(id), SEND_TIMEOUT_MS);
+  p.sent = state.live.send({ type: 'send', room_id: p.roomId, text: p.text, client_msg_id: id });
+}
+
+function fail(id) {
+  const p = state.pending.get(id);
+  if (!p) return;
+  p.sent = false;
+  p.row.classList.remove('pending');
+  p.row.classList.add('failed');
+  const label = p.row.querySelector('.send-state');
+  label.textContent = 'Not sent.';
+  let retry = p.row.querySelector('button.retry');
+  if (!retry) {
+    retry = document.createElement('button');
+    retry.type = 'button';
+    retry.className = 'retry';
+    retry.textContent = 'Retry';
+    retry.addEventListener('click', () => {
+      p.row.classList.remove('failed');
+      p.row.classList.add('pending');
+      label.textContent = 'Sending…';
+      retry.remove();
+      transmit(id);
+    });
+    p.row.querySelector('.message-head').append(retry);
+  }
+}
+
+function resolvePending(id) {
+  const p = state.pending.get(id);
+  if (!p) return;
+  clearTimeout(p.timer);
+  p.row.remove();
+  state.pending.delete(id);
+}
+
+function onAck(frame) {
+  if (!frame.client_msg_id) return;
+  resolvePending(frame.client_msg_id);
+  if (state.room && frame.message.room_id === state.room.id) {
+    const stick = nearBottom();
+    placeMessage(frame.message, false);
+    if (stick) scrollToBottom();
+  }
+}
+
+/** Puts an unsent text back into the composer, ahead of anything typed since. */
+function restoreToComposer(text) {
+  input.value = input.value ? `${text}\n${input.value}` : text;
+  input.focus();
+}
+
+function onLiveError(frame) {
+  const p = frame.client_msg_id ? state.pending.get(frame.client_msg_id) : null;
+  if (!p) {
+    if (frame.code !== 'not_found' || !frame.room_id) showError(frame.message);
+    return;
+  }
+  if (frame.code === 'rate_limited') {
+    resolvePending(frame.client_msg_id);
+    restoreToComposer(p.text);
+    const secs = Math.ceil((frame.retry_after_ms || 1000) / 1000);
+    notice(`You are sending messages too fast. Please wait ${secs} s before sending again; your message is still in the box.`);
+  } else if (['validation', 'forbidden', 'payload_too_large', 'not_found'].includes(frame.code)) {
+    // The server will never accept this send as it is: give the text back to edit.
+    resolvePending(frame.client_msg_id);
+    restoreToComposer(p.text);
+    notice(`Not sent: ${frame.message}`);
+  } else {
+    fail(frame.client_msg_id);
+    notice(`Not sent: ${frame.message}`);
+  }
+}
+
+// ----- typing -----
+
+function onTyping(frame) {
+  if (!state.room || frame.room_id !== state.room.id || frame.user_id === state.session.user.id) return;
+  state.typers.set(frame.user_id, { name: frame.display_name, until: Date.now() + TYPING_SHOWN_MS });
+  renderTypers();
+  setTimeout(renderTypers, TYPING_SHOWN_MS + 50);
+}
+
+function renderTypers() {
+  const now = Date.now();
+  for (const [id, t] of state.typers) if (t.until <= now) state.typers.delete(id);
+  const names = [...state.typers.values()].map((t) => t.name);
+  $('typing').textContent =
+    names.length === 0 ? '' : names.length === 1 ? `${names[0]} is typing…` : `${names.join(', ')} are typing…`;
+}
+
+// ----- search -----
+
+$('search').addEventListener('submit', guard(async (e) => {
+  e.preventDefault();
+  const query = e.target.q.value.trim();
+  if (!query) return;
+  const results = await api.search(query, state.room ? state.room.id : null);
+  const out = $('search-list');
+  out.replaceChildren();
+  if (results.length === 0) {
+    const none = document.createElement('li');
+    none.textContent = 'No messages found.';
+    out.append(none);
+  }
+  for (const message of results) {
+    const item = document.createElement('li');
+    const head = document.createElement('div');
+    head.className = 'message-head';
+    const author = document.createElement('span');
+    author.className = 'author';
+    author.textContent = message.author_name;
+    const time = document.createElement('time');
+    time.textContent = formatTime(message.created_at);
+    head.append(author, time);
+    const body = document.createElement('div');
+    body.append(renderText(message.text, state.session.user.id));
+    item.append(head, body);
+    out.append(item);
+  }
+  $('search-results').hidden = false;
+}));
+
+$('search-close').addEventListener('click', () => {
+  $('search-results').hidden = true;
+});
+
+// ----- boot -----
+
+setAuthMode(false);
+const saved = sessionStorage.getItem(SESSION_KEY);
+if (saved) {
+  try {
+    const session = JSON.parse(saved);
+    setToken(session.token);
+    api.me().then(
+      (user) => start({ token: session.token, user }),
+      (err) => showAuth(err.status === 401 ? 'Your session has ended. Please sign in again.' : describe(err)),
+    );
+  } catch (e) {
+    showAuth();
+  }
+} else {
+  showAuth();
+}

@@ -1,0 +1,175 @@
+// The live connection: one WebSocket to /v1/ws that authenticates, subscribes to rooms and
+// survives anything. It reconnects with exponential backoff and jitter, and resubscribes
+// every room with `since_seq` set to the last change it saw there, so the server replays
+// exactly what was missed: nothing lost, nothing twice.
+
+const PING_EVERY_MS = 15000;
+const PONG_WITHIN_MS = 10000;
+const MAX_BACKOFF_MS = 10000;
+
+export class Live {
+  /**
+   * handlers: status(state) with state 'connecting' | 'connected' | 'reconnecting';
+   * subscribed(roomId, lastSeq, resumed); change(frame); ack(frame); error(frame);
+   * typing(frame); authFailed().
+   */
+  constructor(token, handlers) {
+    this.token = token;
+    this.handlers = handlers;
+    this.rooms = new Map(); // roomId → last seq seen (null until the first `subscribed`)
+    this.socket = null;
+    this.attempt = 0;
+    this.everConnected = false;
+    this.stopped = false;
+    this.timers = new Set();
+    this.awaitingPong = null;
+  }
+
+  start() {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    clearInterval(this.pinger);
+    if (this.socket) this.socket.close(1000, 'signed out');
+  }
+
+  get connected() {
+    return this.socket !== null && this.socket.readyState === WebSocket.OPEN && this.ready;
+  }
+
+  /** Follows a room from now on (or resumes it after `sinceSeq`). */
+  subscribe(roomId, sinceSeq = null) {
+    this.rooms.set(roomId, sinceSeq);
+    if (this.connected) this.sendSubscribe(roomId);
+  }
+
+  unsubscribe(roomId) {
+    this.rooms.delete(roomId);
+    if (this.connected) this.send({ type: 'unsubscribe', room_id: roomId });
+  }
+
+  /** Sends a frame if the connection is up; returns whether it went out. */
+  send(frame) {
+    if (!this.connected) return false;
+    this.socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  later(ms, fn) {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  connect() {
+    if (this.stopped) return;
+    this.ready = false;
+    this.handlers.status(this.everConnected || this.attempt > 0 ? 'reconnecting' : 'connecting');
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    let socket;
+    try {
+      socket = new WebSocket(`${scheme}://${location.host}/v1/ws`);
+    } catch (e) {
+      this.retry();
+      return;
+    }
+    this.socket = socket;
+    socket.onopen = () => {
+      // The token goes in the first frame, not the URL, so it never lands in access logs.
+      socket.send(JSON.stringify({ type: 'auth', token: this.token }));
+      socket.send(JSON.stringify({ type: 'ping' }));
+    };
+    socket.onmessage = (msg) => this.receive(msg.data);
+    socket.onclose = (event) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this.ready = false;
+      clearInterval(this.pinger);
+      if (event.code === 1008 && /authentication/.test(event.reason)) {
+        this.handlers.authFailed();
+        return;
+      }
+      this.retry();
+    };
+    // An error is always followed by a close, which schedules the retry.
+    socket.onerror = () => {};
+  }
+
+  retry() {
+    if (this.stopped) return;
+    this.handlers.status('reconnecting');
+    const base = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.attempt);
+    this.attempt += 1;
+    this.later(base / 2 + Math.random() * (base / 2), () => this.connect());
+  }
+
+  onReady() {
+    this.ready = true;
+    this.attempt = 0;
+    this.everConnected = true;
+    this.handlers.status('connected');
+    for (const roomId of this.rooms.keys()) this.sendSubscribe(roomId);
+    // A connection can die without a close (a laptop lid, a dropped route): ping, and treat a
+    // missing pong as a dead connection.
+    clearInterval(this.pinger);
+    this.pinger = setInterval(() => {
+      if (!this.connected) return;
+      this.send({ type: 'ping' });
+      this.awaitingPong = setTimeout(() => this.socket && this.socket.close(), PONG_WITHIN_MS);
+    }, PING_EVERY_MS);
+  }
+
+  sendSubscribe(roomId) {
+    const since = this.rooms.get(roomId);
+    const frame = { type: 'subscribe', room_id: roomId };
+    if (since !== null && since !== undefined) frame.since_seq = since;
+    this.send(frame);
+  }
+
+  receive(data) {
+    let frame;
+    try {
+      frame = JSON.parse(data);
+    } catch (e) {
+      return;
+    }
+    switch (frame.type) {
+      case 'pong':
+        clearTimeout(this.awaitingPong);
+        if (!this.ready) this.onReady();
+        break;
+      case 'subscribed': {
+        if (!this.rooms.has(frame.room_id)) break;
+        const resumed = this.rooms.get(frame.room_id) !== null;
+        if (!resumed) this.rooms.set(frame.room_id, frame.last_seq);
+        this.handlers.subscribed(frame.room_id, frame.last_seq, resumed);
+        break;
+      }
+      case 'event': {
+        if (!this.rooms.has(frame.room_id)) break;
+        const seen = this.rooms.get(frame.room_id);
+        if (seen === null || frame.seq > seen) this.rooms.set(frame.room_id, frame.seq);
+        this.handlers.change(frame);
+        break;
+      }
+      case 'ack':
+        this.handlers.ack(frame);
+        break;
+      case 'typing':
+        this.handlers.typing(frame);
+        break;
+      case 'error':
+        this.handlers.error(frame);
+        break;
+      default:
+        break;
+    }
+  }
+}

@@ -1,0 +1,187 @@
+//! The example server: chat-engine's REST API, live WebSocket, sign-up and sign-in, and a
+//! browser client, on one port.
+//!
+//! ```sh
+//! cargo run --example server                      # in memory, on 127.0.0.1:3000, with demo data
+//! DATABASE_URL=postgres://… cargo run --example server   # on PostgreSQL (migrates on start)
+//! cargo run --example server -- --help            # every flag
+//! ```
+//!
+//! Open the printed URL in two browser windows, sign in as two demo users (their passwords
+//! are printed at start-up) or sign up, and chat.
+
+mod client;
+mod demo;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_core::{ChatService, Limits, Store};
+use chat_http::accounts::{Accounts, AccountsConfig};
+use chat_http::{AppState, HttpConfig, JwtAuthenticator};
+use chat_store_memory::MemoryStore;
+use chat_store_postgres::PostgresStore;
+use clap::Parser;
+
+/// chat-engine example server.
+#[derive(Debug, Parser)]
+#[command(about, long_about = None)]
+struct Args {
+    /// Address to listen on. Port 0 picks a free port (the URL is printed).
+    #[arg(long, env = "CHAT_BIND", default_value = "127.0.0.1:3000")]
+    bind: SocketAddr,
+    /// PostgreSQL URL; without one, data lives in memory for the life of the process.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// HS256 secret for tokens (at least 32 bytes); without one, a random secret is generated
+    /// for this run, and tokens stop working when the server restarts.
+    #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// Seed "My Event" with a Main room and demo users (the default in memory; on PostgreSQL
+    /// it is opt-in and idempotent).
+    #[arg(long, overrides_with = "no_demo")]
+    demo: bool,
+    /// Do not seed demo data.
+    #[arg(long)]
+    no_demo: bool,
+    /// The demo users' password; without one, each gets a random password, printed at start.
+    #[arg(long, env = "CHAT_DEMO_PASSWORD", hide_env_values = true)]
+    demo_password: Option<String>,
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long)]
+    json_logs: bool,
+    /// Messages a user may send per minute.
+    #[arg(long, env = "CHAT_SEND_RATE", default_value_t = 10)]
+    send_rate: u32,
+    /// Longest message, in characters.
+    #[arg(long, env = "CHAT_MAX_TEXT", default_value_t = 5000)]
+    max_text: usize,
+    /// Largest request body or WebSocket frame, in bytes.
+    #[arg(long, env = "CHAT_MAX_BODY", default_value_t = 64 * 1024)]
+    max_body: usize,
+    /// Hours a signed-in session's token stays valid.
+    #[arg(long, env = "CHAT_TOKEN_TTL_HOURS", default_value_t = 24)]
+    token_ttl_hours: u64,
+    /// Sign-in attempts allowed per email per minute.
+    #[arg(long, env = "CHAT_SIGN_IN_RATE", default_value_t = 10)]
+    sign_in_rate: usize,
+}
+
+/// Shortest `--jwt-secret` accepted: HS256 keys shorter than the hash output are guessable.
+const MIN_SECRET_BYTES: usize = 32;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    init_logging(args.json_logs);
+
+    let (store, in_memory): (Arc<dyn Store>, bool) = match &args.database_url {
+        Some(url) => {
+            let store = PostgresStore::connect(url).await?;
+            store.migrate().await?;
+            tracing::info!("using PostgreSQL (migrations applied)");
+            (Arc::new(store), false)
+        }
+        None => {
+            tracing::info!("using the in-memory store: data lasts as long as this process");
+            (Arc::new(MemoryStore::new()), true)
+        }
+    };
+    let secret = match args.jwt_secret {
+        Some(s) if s.len() >= MIN_SECRET_BYTES => s,
+        Some(_) => {
+            return Err(format!("--jwt-secret must be at least {MIN_SECRET_BYTES} bytes").into());
+        }
+        None => {
+            tracing::warn!(
+                "no --jwt-secret given: generated a random one for this run; sessions end when the server restarts"
+            );
+            format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            )
+        }
+    };
+    let limits = Limits {
+        send_rate_max: args.send_rate,
+        max_text_chars: args.max_text,
+        ..Limits::default()
+    };
+    let chat = Arc::new(ChatService::builder(store).limits(limits).build());
+    let jwt = Arc::new(JwtAuthenticator::new(secret.as_bytes()));
+
+    let seed = if args.demo {
+        true
+    } else {
+        !args.no_demo && in_memory
+    };
+    let welcome_event = if seed {
+        Some(demo::seed(&chat, args.demo_password.as_deref()).await?)
+    } else {
+        None
+    };
+    let accounts = Accounts::new(
+        Arc::clone(&jwt),
+        AccountsConfig {
+            token_ttl: Duration::from_secs(args.token_ttl_hours * 3600),
+            attempts_per_email: args.sign_in_rate,
+            welcome_event,
+            ..AccountsConfig::default()
+        },
+    )?;
+    let config = HttpConfig {
+        body_limit: args.max_body,
+        ws_max_message: args.max_body,
+        ..HttpConfig::default()
+    };
+    let state = AppState::with_config(chat, jwt, config)
+        .with_metrics()
+        .with_accounts(accounts);
+
+    let listener = tokio::net::TcpListener::bind(args.bind).await?;
+    let addr = listener.local_addr()?;
+    let app = chat_http::router(state.clone()).merge(client::routes());
+    println!(
+        "chat-engine listening on http://{addr}  (open it in a browser; API under /v1, Prometheus at /metrics)"
+    );
+    chat_http::serve_router(listener, app, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tower_http=info".into());
+    if json {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+}
+
+/// Ctrl-C or SIGTERM (what `kill` and container runtimes send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
