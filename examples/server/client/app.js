@@ -26,7 +26,7 @@ const state = {
   oldestSeq: null,
   hasMore: false,
   loadingOlder: false,
-  pending: new Map(), // client_msg_id → { text, row, timer, sent }
+  pending: new Map(), // client_msg_id → { text, row, roomId, timer, sent, failed }
   typers: new Map(), // user id → { name, until }
   lastTypingSent: 0,
 };
@@ -158,7 +158,8 @@ function renderStatus(status) {
   $('status').textContent = STATUS_TEXT[status];
   $('status').dataset.state = status;
   if (status === 'connected') {
-    for (const [id, p] of state.pending) if (!p.sent) transmit(id);
+    // Sends typed while offline go out now; failed ones wait for their Retry button.
+    for (const [id, p] of state.pending) if (!p.sent && !p.failed) transmit(id);
   }
 }
 
@@ -469,7 +470,7 @@ $('composer').addEventListener('submit', (e) => {
   row.querySelector('.message-head').append(statusLabel('Sending…'));
   list.append(row);
   scrollToBottom();
-  state.pending.set(id, { text, row, roomId: state.room.id, timer: null, sent: false });
+  state.pending.set(id, { text, row, roomId: state.room.id, timer: null, sent: false, failed: false });
   transmit(id);
 });
 
@@ -485,6 +486,7 @@ function transmit(id) {
   const p = state.pending.get(id);
   if (!p) return;
   clearTimeout(p.timer);
+  p.failed = false;
   p.timer = setTimeout(() => fail(id), SEND_TIMEOUT_MS);
   p.sent = state.live.send({ type: 'send', room_id: p.roomId, text: p.text, client_msg_id: id });
 }
@@ -493,6 +495,7 @@ function fail(id) {
   const p = state.pending.get(id);
   if (!p) return;
   p.sent = false;
+  p.failed = true;
   p.row.classList.remove('pending');
   p.row.classList.add('failed');
   const label = p.row.querySelector('.send-state');
