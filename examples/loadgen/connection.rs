@@ -1,0 +1,159 @@
+//! One simulated user's WebSocket: authenticated, subscribed to its room, with a reader that
+//! records acks, deliveries and errors as they arrive.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::stats::Stats;
+
+/// When each send was scheduled, as nanoseconds after [`Stats::start`] plus one (0: not
+/// scheduled yet). Indexed by send number, which is also the `client_msg_id` (`lg-<n>`).
+#[derive(Debug)]
+pub(crate) struct Schedule(Vec<AtomicU64>);
+
+impl Schedule {
+    pub(crate) fn new(sends: usize) -> Self {
+        Self((0..sends).map(|_| AtomicU64::new(0)).collect())
+    }
+
+    pub(crate) fn set(&self, send: usize, at: Duration) {
+        let nanos = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX - 1);
+        self.0[send].store(nanos + 1, Ordering::Relaxed);
+    }
+
+    /// Time since `send` was scheduled.
+    fn since(&self, stats: &Stats, send: usize, now: Instant) -> Option<Duration> {
+        let nanos = self.0.get(send)?.load(Ordering::Relaxed).checked_sub(1)?;
+        Some(now.duration_since(stats.start + Duration::from_nanos(nanos)))
+    }
+}
+
+fn send_number(client_msg_id: &str) -> Option<usize> {
+    client_msg_id.strip_prefix("lg-")?.parse().ok()
+}
+
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(rename = "type", borrow)]
+    frame_type: Cow<'a, str>,
+    #[serde(default, borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    client_msg_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    code: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    data: Option<MessageRef<'a>>,
+}
+
+#[derive(Deserialize)]
+struct MessageRef<'a> {
+    #[serde(default, borrow)]
+    client_msg_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    author_id: Option<Cow<'a, str>>,
+}
+
+pub(crate) type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects, authenticates with the first frame, subscribes to `room` and waits for the
+/// server's `subscribed`.
+pub(crate) async fn open(ws_url: &str, token: &str, room: &str) -> Result<WsStream, String> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let auth = serde_json::json!({"type": "auth", "token": token}).to_string();
+    let subscribe = serde_json::json!({"type": "subscribe", "room_id": room}).to_string();
+    ws.send(Message::text(auth))
+        .await
+        .map_err(|e| e.to_string())?;
+    ws.send(Message::text(subscribe))
+        .await
+        .map_err(|e| e.to_string())?;
+    while let Some(frame) = ws.next().await {
+        match frame.map_err(|e| e.to_string())? {
+            Message::Text(text) if text.contains("\"subscribed\"") => return Ok(ws),
+            Message::Text(text) if text.contains("\"error\"") => return Err(text.to_string()),
+            Message::Close(close) => return Err(format!("closed: {close:?}")),
+            _ => {}
+        }
+    }
+    Err("closed before subscribed".into())
+}
+
+/// Runs a subscribed connection: frames queued on the returned sender are written, and what
+/// arrives is recorded. `me` is the user's id as text, to tell others' messages from its own.
+pub(crate) fn run(
+    ws: WsStream,
+    me: String,
+    stats: Arc<Stats>,
+    schedule: Arc<Schedule>,
+) -> mpsc::Sender<Message> {
+    let (mut sink, mut stream) = ws.split();
+    let (tx, mut rx) = mpsc::channel::<Message>(1024);
+    tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            if sink.send(frame).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    tokio::spawn(async move {
+        while let Some(frame) = stream.next().await {
+            let now = Instant::now();
+            let text = match frame {
+                Ok(Message::Text(text)) => text,
+                Ok(Message::Close(_)) => {
+                    stats.error("connection_closed");
+                    break;
+                }
+                Ok(_) => continue,
+                Err(_) => {
+                    stats.error("connection_error");
+                    break;
+                }
+            };
+            let Ok(frame) = serde_json::from_str::<Frame<'_>>(&text) else {
+                stats.error("bad_frame");
+                continue;
+            };
+            match frame.frame_type.as_ref() {
+                "ack" => {
+                    stats.acks.fetch_add(1, Ordering::Relaxed);
+                    let send = frame.client_msg_id.as_deref().and_then(send_number);
+                    if let Some(elapsed) = send.and_then(|n| schedule.since(&stats, n, now)) {
+                        stats.send.record(elapsed);
+                    }
+                }
+                "event" if frame.kind.as_deref() == Some("message_posted") => {
+                    let Some(message) = frame.data else { continue };
+                    if message.author_id.as_deref() == Some(me.as_str()) {
+                        continue;
+                    }
+                    let send = message.client_msg_id.as_deref().and_then(send_number);
+                    if let Some(elapsed) = send.and_then(|n| schedule.since(&stats, n, now)) {
+                        stats.deliveries.fetch_add(1, Ordering::Relaxed);
+                        stats.update.record(elapsed);
+                    }
+                }
+                "error" => {
+                    if frame.client_msg_id.is_some() {
+                        stats.send_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    stats.error(frame.code.as_deref().unwrap_or("unknown"));
+                }
+                _ => {}
+            }
+        }
+    });
+    tx
+}

@@ -1,0 +1,434 @@
+//! An open-loop load generator for the example server: it sends on a schedule, not when the
+//! previous send returns, so a slow server shows up as latency instead of hiding in a lower
+//! rate. Latencies are measured from the scheduled time.
+//!
+//! ```sh
+//! # terminal 1: the server, with a known secret and a send limit above the test's rate
+//! cargo run --release --example server -- --jwt-secret "$SECRET" --no-demo --send-rate 100000
+//! # terminal 2: 1,000 users in rooms of 10–100, 100 messages/s for 30 s
+//! cargo run --release --example loadgen -- --jwt-secret "$SECRET" --users 1000 --rate 100 --duration 30
+//! ```
+//!
+//! It creates users, events and rooms through the REST API (tokens are minted from the
+//! server's JWT secret rather than signed up, see `seed.rs`), opens one WebSocket per user,
+//! then for `--duration` seconds sends `--rate` messages per second in total, round-robin over
+//! the users, while opening rooms and searching at their own rates. It records, in
+//! HdrHistogram:
+//!
+//! - **send**: scheduled send until the sender's `ack`;
+//! - **real-time update**: scheduled send until each other member of the room receives it;
+//! - **initial load**: opening a room (history page and a new subscribed WebSocket, in
+//!   parallel) until both are there;
+//! - **search**: a search request until its answer;
+//! - **errors** by code, including acks and deliveries that never came.
+//!
+//! It prints a table (or JSON with `--json`) and exits non-zero on any error. It only targets
+//! loopback addresses, and every loop is bounded in count and time.
+
+mod connection;
+mod seed;
+mod stats;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use chat_http::JwtAuthenticator;
+use clap::Parser;
+use futures::{StreamExt, stream};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::connection::Schedule;
+use crate::seed::{Rest, World};
+use crate::stats::{Scenario, Stats};
+
+/// Open-loop load generator for the chat-engine example server (loopback only).
+#[derive(Debug, Parser)]
+struct Args {
+    /// The server's base URL; must be a loopback address.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    url: String,
+    /// The server's `--jwt-secret`, to mint the simulated users' tokens.
+    #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: String,
+    /// Simulated users, one WebSocket each (at most 50,000).
+    #[arg(long, default_value_t = 100)]
+    users: usize,
+    /// Smallest room.
+    #[arg(long, default_value_t = 10)]
+    room_size_min: usize,
+    /// Largest room.
+    #[arg(long, default_value_t = 100)]
+    room_size_max: usize,
+    /// Messages per second, all users together.
+    #[arg(long, default_value_t = 50.0)]
+    rate: f64,
+    /// Seconds of load (at most 900).
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Room opens per second.
+    #[arg(long, default_value_t = 5.0)]
+    open_rate: f64,
+    /// Searches per second.
+    #[arg(long, default_value_t = 5.0)]
+    search_rate: f64,
+    /// Requests in flight while seeding, and WebSockets opened at once.
+    #[arg(long, default_value_t = 64)]
+    setup_concurrency: usize,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+const MAX_USERS: usize = 50_000;
+const MAX_DURATION_SECS: u64 = 900;
+const MAX_SENDS: f64 = 10_000_000.0;
+/// How long after the last send the generator waits for outstanding acks and deliveries.
+const DRAIN: Duration = Duration::from_secs(5);
+const WORDS: [&str; 8] = [
+    "pizza", "tonight", "venue", "music", "tickets", "parking", "dinner", "photos",
+];
+
+#[tokio::main]
+async fn main() {
+    match run(Args::parse()).await {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Refuses anything but loopback: this tool is a load test, not a weapon.
+fn loopback_only(url: &str) -> Result<(String, String), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("bad --url: {e}"))?;
+    if parsed.scheme() != "http" {
+        return Err("--url must be http:// (loopback needs no TLS)".into());
+    }
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    };
+    if !loopback {
+        return Err(format!(
+            "refusing {url}: the load generator only targets loopback addresses"
+        ));
+    }
+    let base = url.trim_end_matches('/').to_owned();
+    let ws = format!("ws{}/v1/ws", base.trim_start_matches("http"));
+    Ok((base, ws))
+}
+
+async fn run(args: Args) -> Result<bool, String> {
+    let (base, ws_url) = loopback_only(&args.url)?;
+    if args.users < 2 || args.users > MAX_USERS {
+        return Err(format!("--users must be 2..={MAX_USERS}"));
+    }
+    if args.duration == 0 || args.duration > MAX_DURATION_SECS {
+        return Err(format!("--duration must be 1..={MAX_DURATION_SECS}"));
+    }
+    if args.room_size_min < 2 || args.room_size_min > args.room_size_max {
+        return Err("room sizes must satisfy 2 <= --room-size-min <= --room-size-max".into());
+    }
+    let total_sends = args.rate * args.duration as f64;
+    if !(args.rate > 0.0 && total_sends <= MAX_SENDS) {
+        return Err(format!("--rate × --duration must be in (0, {MAX_SENDS}]"));
+    }
+    for (name, rate) in [
+        ("--open-rate", args.open_rate),
+        ("--search-rate", args.search_rate),
+    ] {
+        if !(0.0..=10_000.0).contains(&rate) {
+            return Err(format!("{name} must be 0..=10000"));
+        }
+    }
+    let total_sends = total_sends as usize;
+
+    let rest = Rest {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(args.setup_concurrency)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| e.to_string())?,
+        base: base.clone(),
+    };
+    let jwt = JwtAuthenticator::new(args.jwt_secret.as_bytes());
+    let setup = Instant::now();
+    let world = seed::seed(
+        &rest,
+        &jwt,
+        args.users,
+        (args.room_size_min, args.room_size_max),
+        args.setup_concurrency,
+    )
+    .await?;
+    eprintln!(
+        "seeded {} users in {} rooms in {:.1} s",
+        world.users.len(),
+        world.rooms.len(),
+        setup.elapsed().as_secs_f64()
+    );
+
+    let schedule = Arc::new(Schedule::new(total_sends));
+    let connect = Instant::now();
+    let sockets: Vec<_> = stream::iter(world.users.iter())
+        .map(|user| {
+            let (ws_url, room) = (&ws_url, &world.rooms[user.room].id);
+            async move { connection::open(ws_url, &user.token, room).await }
+        })
+        .buffered(args.setup_concurrency)
+        .collect()
+        .await;
+    let sockets: Vec<_> = sockets.into_iter().collect::<Result<_, _>>()?;
+    eprintln!(
+        "opened {} WebSockets in {:.1} s; measuring for {} s",
+        sockets.len(),
+        connect.elapsed().as_secs_f64(),
+        args.duration
+    );
+
+    let stats = Arc::new(Stats::new());
+    let writers: Vec<mpsc::Sender<Message>> = sockets
+        .into_iter()
+        .zip(&world.users)
+        .map(|(ws, user)| {
+            connection::run(
+                ws,
+                user.id.to_string(),
+                Arc::clone(&stats),
+                Arc::clone(&schedule),
+            )
+        })
+        .collect();
+    let world = Arc::new(world);
+    let end = stats.start + Duration::from_secs(args.duration);
+
+    let opens = tokio::spawn(open_rooms(
+        Arc::clone(&world),
+        Arc::clone(&stats),
+        rest.clone(),
+        ws_url.clone(),
+        args.open_rate,
+        end,
+    ));
+    let searches = tokio::spawn(search(
+        Arc::clone(&world),
+        Arc::clone(&stats),
+        rest.clone(),
+        args.search_rate,
+        end,
+    ));
+    send_messages(&world, &stats, &schedule, &writers, args.rate, total_sends).await;
+    let measured = stats.start.elapsed();
+    let _ = opens.await;
+    let _ = searches.await;
+    drain(&stats).await;
+
+    let sends = stats.sends.load(Ordering::Relaxed);
+    let answered = stats.acks.load(Ordering::Relaxed) + stats.send_errors.load(Ordering::Relaxed);
+    for _ in answered..sends {
+        stats.error("missing_ack");
+    }
+    let delivered = stats.deliveries.load(Ordering::Relaxed);
+    for _ in delivered..stats.expected_deliveries.load(Ordering::Relaxed) {
+        stats.error("missing_delivery");
+    }
+    drop(writers);
+
+    let report = stats.report(
+        Scenario {
+            url: base,
+            users: world.users.len(),
+            rooms: world.rooms.len(),
+            room_size_min: args.room_size_min,
+            room_size_max: args.room_size_max,
+            rate_per_sec: args.rate,
+            duration_secs: args.duration,
+            open_rate_per_sec: args.open_rate,
+            search_rate_per_sec: args.search_rate,
+        },
+        measured,
+    );
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(report.errors == 0 && report.acks > 0)
+}
+
+/// Sends `total` messages at `rate` per second, round-robin over the users, each at its
+/// scheduled time whatever happened to the previous ones.
+async fn send_messages(
+    world: &World,
+    stats: &Stats,
+    schedule: &Schedule,
+    writers: &[mpsc::Sender<Message>],
+    rate: f64,
+    total: usize,
+) {
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    for n in 0..total {
+        let at = interval.mul_f64(n as f64);
+        tokio::time::sleep_until((stats.start + at).into()).await;
+        let user = n % world.users.len();
+        let room = &world.rooms[world.users[user].room];
+        let frame = serde_json::json!({
+            "type": "send",
+            "room_id": room.id,
+            "text": format!("load message {n} {}", WORDS[n % WORDS.len()]),
+            "client_msg_id": format!("lg-{n}"),
+        })
+        .to_string();
+        schedule.set(n, at);
+        stats.sends.fetch_add(1, Ordering::Relaxed);
+        stats
+            .expected_deliveries
+            .fetch_add(room.members.len() as u64 - 1, Ordering::Relaxed);
+        if writers[user].try_send(Message::text(frame)).is_err() {
+            // The generator's own queue to that socket is full: count it, never wait.
+            stats.send_errors.fetch_add(1, Ordering::Relaxed);
+            stats.error("generator_queue_full");
+        }
+    }
+}
+
+/// Waits until every send is answered and every delivery arrived, or [`DRAIN`] passes.
+async fn drain(stats: &Stats) {
+    let deadline = Instant::now() + DRAIN;
+    while Instant::now() < deadline {
+        let answered =
+            stats.acks.load(Ordering::Relaxed) + stats.send_errors.load(Ordering::Relaxed);
+        let done = answered >= stats.sends.load(Ordering::Relaxed)
+            && stats.deliveries.load(Ordering::Relaxed)
+                >= stats.expected_deliveries.load(Ordering::Relaxed);
+        if done {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Runs `job(n, scheduled)` at `rate` per second until `end`, each in its own task, so a slow
+/// answer delays nothing that follows.
+async fn open_loop<F, Fut>(stats: &Stats, rate: f64, end: Instant, job: F)
+where
+    F: Fn(usize, Instant) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    if rate <= 0.0 {
+        return;
+    }
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let mut tasks = Vec::new();
+    for n in 0.. {
+        let at = stats.start + interval.mul_f64(n as f64);
+        if at >= end {
+            break;
+        }
+        tokio::time::sleep_until(at.into()).await;
+        tasks.push(tokio::spawn(job(n, at)));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+/// The error code of a failed REST call (`"… 429 {\"error\":{\"code\":\"rate_limited\"…"`).
+fn code_of(error: &str) -> String {
+    error
+        .split("\"code\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map_or_else(|| "http_error".to_owned(), str::to_owned)
+}
+
+async fn open_rooms(
+    world: Arc<World>,
+    stats: Arc<Stats>,
+    rest: Rest,
+    ws_url: String,
+    rate: f64,
+    end: Instant,
+) {
+    let job = |n: usize, at: Instant| {
+        let (world, stats, rest, ws_url) = (
+            Arc::clone(&world),
+            Arc::clone(&stats),
+            rest.clone(),
+            ws_url.clone(),
+        );
+        async move {
+            // A spread of users: a large prime stride visits every room.
+            let user = &world.users[(n * 7919) % world.users.len()];
+            let room = &world.rooms[user.room].id;
+            stats.opens.fetch_add(1, Ordering::Relaxed);
+            let path = format!("/rooms/{room}/messages?limit=50");
+            let history = rest.call(&user.token, reqwest::Method::GET, &path, None);
+            let live = connection::open(&ws_url, &user.token, room);
+            match tokio::join!(history, live) {
+                (Ok(_), Ok(ws)) => {
+                    stats.initial_load.record(at.elapsed());
+                    drop(ws);
+                }
+                (Err(e), _) => stats.error(&code_of(&e)),
+                (_, Err(_)) => stats.error("open_subscribe_failed"),
+            }
+        }
+    };
+    open_loop(&stats, rate, end, job).await;
+}
+
+async fn search(world: Arc<World>, stats: Arc<Stats>, rest: Rest, rate: f64, end: Instant) {
+    let job = |n: usize, at: Instant| {
+        let (world, stats, rest) = (Arc::clone(&world), Arc::clone(&stats), rest.clone());
+        async move {
+            let user = &world.users[(n * 104_729) % world.users.len()];
+            let word = WORDS[n % WORDS.len()];
+            // Half in the open room, half everywhere the user can read.
+            let path = if n % 2 == 0 {
+                format!(
+                    "/search?q={word}&room_id={}&limit=20",
+                    world.rooms[user.room].id
+                )
+            } else {
+                format!("/search?q={word}&limit=20")
+            };
+            stats.searches.fetch_add(1, Ordering::Relaxed);
+            match rest
+                .call(&user.token, reqwest::Method::GET, &path, None)
+                .await
+            {
+                Ok(_) => stats.search.record(at.elapsed()),
+                Err(e) => stats.error(&code_of(&e)),
+            }
+        }
+    };
+    open_loop(&stats, rate, end, job).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_only;
+
+    #[test]
+    fn only_loopback_is_accepted() {
+        assert!(loopback_only("http://127.0.0.1:3000").is_ok());
+        assert!(loopback_only("http://localhost:3000/").is_ok());
+        assert!(loopback_only("http://[::1]:3000").is_ok());
+        assert!(loopback_only("http://10.0.0.1:3000").is_err());
+        assert!(loopback_only("http://example.com").is_err());
+        assert!(loopback_only("https://127.0.0.1:3000").is_err());
+        let (_, ws) = loopback_only("http://127.0.0.1:3000/").unwrap();
+        assert_eq!(ws, "ws://127.0.0.1:3000/v1/ws");
+    }
+}

@@ -1,0 +1,219 @@
+//! What a run records: latency histograms (microseconds, HdrHistogram), counters, and errors
+//! by code; and the report made from them.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// One latency histogram, from 1 µs to 5 minutes at 3 significant figures.
+#[derive(Debug)]
+pub(crate) struct Latency(Mutex<Histogram<u64>>);
+
+impl Latency {
+    fn new() -> Self {
+        Self(Mutex::new(
+            Histogram::new_with_bounds(1, 300_000_000, 3).expect("valid bounds"),
+        ))
+    }
+
+    pub(crate) fn record(&self, elapsed: Duration) {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        let mut h = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        h.saturating_record(micros.max(1));
+    }
+
+    fn summary(&self) -> Summary {
+        let h = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ms = |v: u64| v as f64 / 1000.0;
+        Summary {
+            count: h.len(),
+            p50_ms: ms(h.value_at_quantile(0.50)),
+            p95_ms: ms(h.value_at_quantile(0.95)),
+            p99_ms: ms(h.value_at_quantile(0.99)),
+            max_ms: ms(h.max()),
+        }
+    }
+}
+
+/// Everything measured, shared by every task of the run.
+#[derive(Debug)]
+pub(crate) struct Stats {
+    /// When the measured phase began; scheduled times are offsets from it.
+    pub(crate) start: Instant,
+    pub(crate) send: Latency,
+    pub(crate) update: Latency,
+    pub(crate) initial_load: Latency,
+    pub(crate) search: Latency,
+    pub(crate) sends: AtomicU64,
+    pub(crate) acks: AtomicU64,
+    /// Sends answered with an error frame instead of an ack.
+    pub(crate) send_errors: AtomicU64,
+    pub(crate) deliveries: AtomicU64,
+    pub(crate) expected_deliveries: AtomicU64,
+    pub(crate) opens: AtomicU64,
+    pub(crate) searches: AtomicU64,
+    errors: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Stats {
+    pub(crate) fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            send: Latency::new(),
+            update: Latency::new(),
+            initial_load: Latency::new(),
+            search: Latency::new(),
+            sends: AtomicU64::new(0),
+            acks: AtomicU64::new(0),
+            send_errors: AtomicU64::new(0),
+            deliveries: AtomicU64::new(0),
+            expected_deliveries: AtomicU64::new(0),
+            opens: AtomicU64::new(0),
+            searches: AtomicU64::new(0),
+            errors: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn error(&self, code: &str) {
+        let mut errors = self
+            .errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *errors.entry(code.to_owned()).or_default() += 1;
+    }
+
+    pub(crate) fn report(&self, scenario: Scenario, measured: Duration) -> Report {
+        let errors = self
+            .errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let total_errors: u64 = errors.values().sum();
+        let operations = self.sends.load(Ordering::Relaxed)
+            + self.opens.load(Ordering::Relaxed)
+            + self.searches.load(Ordering::Relaxed);
+        let deliveries = self.deliveries.load(Ordering::Relaxed);
+        Report {
+            scenario,
+            measured_secs: measured.as_secs_f64(),
+            send: self.send.summary(),
+            update: self.update.summary(),
+            initial_load: self.initial_load.summary(),
+            search: self.search.summary(),
+            sends: self.sends.load(Ordering::Relaxed),
+            acks: self.acks.load(Ordering::Relaxed),
+            deliveries,
+            expected_deliveries: self.expected_deliveries.load(Ordering::Relaxed),
+            deliveries_per_sec: deliveries as f64 / measured.as_secs_f64().max(1e-9),
+            operations,
+            errors: total_errors,
+            error_rate: if operations == 0 {
+                0.0
+            } else {
+                total_errors as f64 / operations as f64
+            },
+            errors_by_code: errors,
+        }
+    }
+}
+
+/// p50 / p95 / p99 / max of one measure, in milliseconds.
+#[derive(Debug, Serialize)]
+pub(crate) struct Summary {
+    pub(crate) count: u64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p95_ms: f64,
+    pub(crate) p99_ms: f64,
+    pub(crate) max_ms: f64,
+}
+
+/// What was asked for.
+#[derive(Debug, Serialize)]
+pub(crate) struct Scenario {
+    pub(crate) url: String,
+    pub(crate) users: usize,
+    pub(crate) rooms: usize,
+    pub(crate) room_size_min: usize,
+    pub(crate) room_size_max: usize,
+    pub(crate) rate_per_sec: f64,
+    pub(crate) duration_secs: u64,
+    pub(crate) open_rate_per_sec: f64,
+    pub(crate) search_rate_per_sec: f64,
+}
+
+/// The run's result.
+#[derive(Debug, Serialize)]
+pub(crate) struct Report {
+    pub(crate) scenario: Scenario,
+    pub(crate) measured_secs: f64,
+    pub(crate) send: Summary,
+    pub(crate) update: Summary,
+    pub(crate) initial_load: Summary,
+    pub(crate) search: Summary,
+    pub(crate) sends: u64,
+    pub(crate) acks: u64,
+    pub(crate) deliveries: u64,
+    pub(crate) expected_deliveries: u64,
+    pub(crate) deliveries_per_sec: f64,
+    pub(crate) operations: u64,
+    pub(crate) errors: u64,
+    pub(crate) error_rate: f64,
+    pub(crate) errors_by_code: BTreeMap<String, u64>,
+}
+
+impl Report {
+    /// The table, beside the original design's targets.
+    pub(crate) fn table(&self) -> String {
+        let s = &self.scenario;
+        let mut out = format!(
+            "{} users in {} rooms of {}–{} members, {} msg/s for {} s ({} opens/s, {} searches/s) against {}\n\n",
+            s.users,
+            s.rooms,
+            s.room_size_min,
+            s.room_size_max,
+            s.rate_per_sec,
+            s.duration_secs,
+            s.open_rate_per_sec,
+            s.search_rate_per_sec,
+            s.url
+        );
+        out.push_str("| measure | count | p50 ms | p95 ms | p99 ms | max ms | original target |\n");
+        out.push_str("|---|---:|---:|---:|---:|---:|---|\n");
+        for (name, m, target) in [
+            ("send (until ack)", &self.send, "< 300 ms"),
+            ("real-time update", &self.update, "< 500 ms"),
+            ("initial load", &self.initial_load, "< 1 s"),
+            ("search", &self.search, "< 200 ms"),
+        ] {
+            out.push_str(&format!(
+                "| {name} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {target} |\n",
+                m.count, m.p50_ms, m.p95_ms, m.p99_ms, m.max_ms
+            ));
+        }
+        out.push_str(&format!(
+            "\nsends {} · acks {} · deliveries {} of {} expected ({:.0}/s) · errors {} of {} operations ({:.3} %; original target < 0.5 %)\n",
+            self.sends,
+            self.acks,
+            self.deliveries,
+            self.expected_deliveries,
+            self.deliveries_per_sec,
+            self.errors,
+            self.operations,
+            self.error_rate * 100.0
+        ));
+        for (code, n) in &self.errors_by_code {
+            out.push_str(&format!("  error {code}: {n}\n"));
+        }
+        out
+    }
+}
