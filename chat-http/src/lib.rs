@@ -176,6 +176,13 @@ pub async fn serve_router<F>(
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    // Chat frames are small and latency-bound: without TCP_NODELAY, a frame written while
+    // the previous one is unacknowledged waits for the peer's delayed ACK (40 ms on Linux).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     // Connect info gives handlers the client's address (the sign-in limit per address).
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)

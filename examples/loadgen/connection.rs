@@ -67,7 +67,8 @@ pub(crate) type WsStream =
 /// Connects, authenticates with the first frame, subscribes to `room` and waits for the
 /// server's `subscribed`.
 pub(crate) async fn open(ws_url: &str, token: &str, room: &str) -> Result<WsStream, String> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url)
+    // No Nagle: as on the server, small frames must not wait for delayed ACKs.
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(ws_url, None, true)
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let auth = serde_json::json!({"type": "auth", "token": token}).to_string();

@@ -239,8 +239,8 @@ async fn run(args: Args) -> Result<bool, String> {
     for _ in delivered..stats.expected_deliveries.load(Ordering::Relaxed) {
         stats.error("missing_delivery");
     }
-    drop(writers);
 
+    // The report is taken before the connections close, which readers would count as errors.
     let report = stats.report(
         Scenario {
             url: base,
@@ -255,6 +255,7 @@ async fn run(args: Args) -> Result<bool, String> {
         },
         measured,
     );
+    drop(writers);
     if args.json {
         println!(
             "{}",
