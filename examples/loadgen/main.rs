@@ -11,8 +11,8 @@
 //!
 //! It creates users, events and rooms through the REST API (tokens are minted from the
 //! server's JWT secret rather than signed up, see `seed.rs`), opens one WebSocket per user,
-//! then for `--duration` seconds sends `--rate` messages per second in total, round-robin over
-//! the users, while opening rooms and searching at their own rates. It records, in
+//! then for `--duration` seconds sends `--rate` messages per second in total, spread evenly
+//! over the users and rooms, while opening rooms and searching at their own rates. It records, in
 //! HdrHistogram:
 //!
 //! - **send**: scheduled send until the sender's `ack`;
@@ -87,6 +87,8 @@ const MAX_DURATION_SECS: u64 = 900;
 const MAX_SENDS: f64 = 10_000_000.0;
 /// How long after the last send the generator waits for outstanding acks and deliveries.
 const DRAIN: Duration = Duration::from_secs(5);
+/// How long after the connections are up the measured phase begins.
+const SETTLE: Duration = Duration::from_secs(1);
 const WORDS: [&str; 8] = [
     "pizza", "tonight", "venue", "music", "tickets", "parking", "dinner", "photos",
 ];
@@ -193,7 +195,9 @@ async fn run(args: Args) -> Result<bool, String> {
         args.duration
     );
 
-    let stats = Arc::new(Stats::new());
+    // The schedule starts a moment from now, once the connection tasks below are spawned:
+    // spawning 20,000 tasks takes long enough to delay the first sends otherwise.
+    let stats = Arc::new(Stats::new(Instant::now() + SETTLE));
     let writers: Vec<mpsc::Sender<Message>> = sockets
         .into_iter()
         .zip(&world.users)
@@ -225,7 +229,7 @@ async fn run(args: Args) -> Result<bool, String> {
         end,
     ));
     send_messages(&world, &stats, &schedule, &writers, args.rate, total_sends).await;
-    let measured = stats.start.elapsed();
+    let measured = Instant::now().saturating_duration_since(stats.start);
     let _ = opens.await;
     let _ = searches.await;
     drain(&stats).await;
@@ -237,7 +241,7 @@ async fn run(args: Args) -> Result<bool, String> {
     }
     let delivered = stats.deliveries.load(Ordering::Relaxed);
     for _ in delivered..stats.expected_deliveries.load(Ordering::Relaxed) {
-        stats.error("missing_delivery");
+        stats.error(stats::MISSING_DELIVERY);
     }
 
     // The report is taken before the connections close, which readers would count as errors.
@@ -278,10 +282,18 @@ async fn send_messages(
     total: usize,
 ) {
     let interval = Duration::from_secs_f64(1.0 / rate);
+    let users = world.users.len();
+    // Users are numbered room by room, so plain round-robin would send bursts into one room
+    // after another. A stride coprime to the user count still visits every user equally
+    // often, but consecutive sends land in different rooms, as in real traffic.
+    let stride = [7919, 7907, 7901]
+        .into_iter()
+        .find(|p| users % p != 0)
+        .unwrap_or(1);
     for n in 0..total {
         let at = interval.mul_f64(n as f64);
         tokio::time::sleep_until((stats.start + at).into()).await;
-        let user = n % world.users.len();
+        let user = (n * stride) % users;
         let room = &world.rooms[world.users[user].room];
         let frame = serde_json::json!({
             "type": "send",

@@ -66,9 +66,10 @@ pub(crate) struct Stats {
 }
 
 impl Stats {
-    pub(crate) fn new() -> Self {
+    /// Stats of a measured phase that begins at `start`.
+    pub(crate) fn new(start: Instant) -> Self {
         Self {
-            start: Instant::now(),
+            start,
             send: Latency::new(),
             update: Latency::new(),
             initial_load: Latency::new(),
@@ -99,6 +100,10 @@ impl Stats {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         let total_errors: u64 = errors.values().sum();
+        // A lost delivery is not a failed operation: it is counted, and rated against the
+        // deliveries expected.
+        let lost = errors.get(MISSING_DELIVERY).copied().unwrap_or(0);
+        let expected = self.expected_deliveries.load(Ordering::Relaxed);
         let operations = self.sends.load(Ordering::Relaxed)
             + self.opens.load(Ordering::Relaxed)
             + self.searches.load(Ordering::Relaxed);
@@ -113,17 +118,25 @@ impl Stats {
             sends: self.sends.load(Ordering::Relaxed),
             acks: self.acks.load(Ordering::Relaxed),
             deliveries,
-            expected_deliveries: self.expected_deliveries.load(Ordering::Relaxed),
+            expected_deliveries: expected,
             deliveries_per_sec: deliveries as f64 / measured.as_secs_f64().max(1e-9),
             operations,
             errors: total_errors,
-            error_rate: if operations == 0 {
-                0.0
-            } else {
-                total_errors as f64 / operations as f64
-            },
+            error_rate: ratio(total_errors - lost, operations),
+            delivery_loss_rate: ratio(lost, expected),
             errors_by_code: errors,
         }
+    }
+}
+
+/// The error code of a delivery that never arrived.
+pub(crate) const MISSING_DELIVERY: &str = "missing_delivery";
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
     }
 }
 
@@ -167,7 +180,10 @@ pub(crate) struct Report {
     pub(crate) deliveries_per_sec: f64,
     pub(crate) operations: u64,
     pub(crate) errors: u64,
+    /// Failed operations (sends, opens, searches) per operation.
     pub(crate) error_rate: f64,
+    /// Deliveries that never arrived per delivery expected.
+    pub(crate) delivery_loss_rate: f64,
     pub(crate) errors_by_code: BTreeMap<String, u64>,
 }
 
@@ -201,15 +217,15 @@ impl Report {
             ));
         }
         out.push_str(&format!(
-            "\nsends {} · acks {} · deliveries {} of {} expected ({:.0}/s) · errors {} of {} operations ({:.3} %; original target < 0.5 %)\n",
+            "\nsends {} · acks {} · deliveries {} of {} expected ({:.0}/s, {:.3} % lost) · error rate {:.3} % of {} operations (original target < 0.5 %)\n",
             self.sends,
             self.acks,
             self.deliveries,
             self.expected_deliveries,
             self.deliveries_per_sec,
-            self.errors,
+            self.delivery_loss_rate * 100.0,
+            self.error_rate * 100.0,
             self.operations,
-            self.error_rate * 100.0
         ));
         for (code, n) in &self.errors_by_code {
             out.push_str(&format!("  error {code}: {n}\n"));
