@@ -211,7 +211,7 @@ mod tests {
             let sizes = room_sizes(users, 10, 100);
             assert_eq!(sizes.iter().sum::<usize>(), users);
             // Only the last room may exceed max, by less than min.
-            assert!(sizes.iter().all(|&s| s >= 10 && s < 110), "{sizes:?}");
+            assert!(sizes.iter().all(|s| (10..110).contains(s)), "{sizes:?}");
         }
     }
 }
