@@ -218,6 +218,17 @@ impl ChatService {
             .map(|m| m.role))
     }
 
+    /// Checks a profile's fields; returns the display name, trimmed.
+    fn validated_display_name(&self, input: &ProfileInput) -> Result<String> {
+        let name = validation::validate_name(
+            "display_name",
+            &input.display_name,
+            self.limits.max_display_name_chars,
+        )?;
+        validation::validate_avatar_url(input.avatar_url.as_deref(), &self.limits)?;
+        Ok(name)
+    }
+
     // ----- profiles -----
 
     /// Creates or updates the caller's profile.
@@ -225,12 +236,7 @@ impl ChatService {
     /// # Errors
     /// [`Error::Validation`] on `display_name` or `avatar_url`.
     pub async fn upsert_profile(&self, actor: UserId, input: ProfileInput) -> Result<User> {
-        let display_name = validation::validate_name(
-            "display_name",
-            &input.display_name,
-            self.limits.max_display_name_chars,
-        )?;
-        validation::validate_avatar_url(input.avatar_url.as_deref(), &self.limits)?;
+        let display_name = self.validated_display_name(&input)?;
         let now = self.clock.now();
         self.store
             .upsert_user(User {
@@ -267,12 +273,7 @@ impl ChatService {
         profile: ProfileInput,
     ) -> Result<(Account, User)> {
         let email = account::normalize_email(email)?;
-        let display_name = validation::validate_name(
-            "display_name",
-            &profile.display_name,
-            self.limits.max_display_name_chars,
-        )?;
-        validation::validate_avatar_url(profile.avatar_url.as_deref(), &self.limits)?;
+        let display_name = self.validated_display_name(&profile)?;
         let now = self.clock.now();
         let id = UserId::new();
         let account = Account {

@@ -154,3 +154,20 @@ export async function apiCall(url, token, method, path, body) {
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
   return text ? JSON.parse(text) : null;
 }
+
+/**
+ * Runs `fn(url)` against a fresh in-memory server started with `args`, then closes the test's
+ * pages and stops the server, and checks that no page threw an uncaught error.
+ */
+export async function withServer(browser, args, fn) {
+  const server = await startServer({ args });
+  try {
+    await fn(server.url);
+  } finally {
+    for (const page of browser.context.pages()) await page.close();
+    await server.stop();
+  }
+  if (browser.pageErrors.length) {
+    throw new Error(`uncaught errors in the pages: ${browser.pageErrors.map(String).join('; ')}`);
+  }
+}

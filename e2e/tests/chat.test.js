@@ -3,9 +3,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, signIn, openRoom, send, storedMessages } from '../lib/harness.js';
+import { launchBrowser, signIn, openRoom, send, storedMessages, withServer as serve } from '../lib/harness.js';
 
-let server;
 let browser;
 
 before(async () => {
@@ -16,19 +15,10 @@ after(async () => {
   await browser.close();
 });
 
-async function withServer(fn) {
-  server = await startServer();
-  try {
-    await fn(server.url);
-  } finally {
-    for (const page of browser.context.pages()) await page.close();
-    await server.stop();
-  }
-  assert.deepEqual(browser.pageErrors.map(String), [], 'no uncaught errors in the pages');
-}
+const withServer = (args, fn) => serve(browser, args, fn);
 
 test('two users exchange messages, each sees the other within 5 s', () =>
-  withServer(async (url) => {
+  withServer([], async (url) => {
     const one = await signIn(browser, url, 'user1@example.com');
     await openRoom(one);
     await send(one, 'Hello everyone!');
@@ -64,7 +54,7 @@ test('two users exchange messages, each sees the other within 5 s', () =>
   }));
 
 test('typing @Sar lists Sarah Chen; choosing her inserts the mention', () =>
-  withServer(async (url) => {
+  withServer([], async (url) => {
     const page = await signIn(browser, url, 'user1@example.com');
     await openRoom(page);
     const box = 'textarea[placeholder*="Type a message"]';
@@ -86,7 +76,7 @@ test('typing @Sar lists Sarah Chen; choosing her inserts the mention', () =>
   }));
 
 test('a message of HTML is shown as text and runs nothing', () =>
-  withServer(async (url) => {
+  withServer([], async (url) => {
     const one = await signIn(browser, url, 'user1@example.com');
     const two = await signIn(browser, url, 'user2@example.com');
     const dialogs = [];
@@ -110,7 +100,7 @@ test('a message of HTML is shown as text and runs nothing', () =>
   }));
 
 test('the 11th message in a minute shows the wait, and stays in the composer', () =>
-  withServer(async (url) => {
+  withServer([], async (url) => {
     const page = await signIn(browser, url, 'user2@example.com');
     await openRoom(page);
     for (let i = 1; i <= 10; i += 1) {

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, launchBrowser, signIn, openRoom, send, storedMessages, apiSession, apiCall,
+  launchBrowser, signIn, openRoom, send, storedMessages, apiSession, apiCall, withServer as serve,
 } from '../lib/harness.js';
 
 let browser;
@@ -17,16 +17,7 @@ after(async () => {
   await browser.close();
 });
 
-async function withServer(args, fn) {
-  const server = await startServer({ args });
-  try {
-    await fn(server.url);
-  } finally {
-    for (const page of browser.context.pages()) await page.close();
-    await server.stop();
-  }
-  assert.deepEqual(browser.pageErrors.map(String), [], 'no uncaught errors in the pages');
-}
+const withServer = (args, fn) => serve(browser, args, fn);
 
 test('sign-up, join a public room, create an event and a room', () =>
   withServer([], async (url) => {

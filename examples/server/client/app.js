@@ -163,6 +163,16 @@ function renderStatus(status) {
   }
 }
 
+/** A `type="button"` button; user-supplied labels go in as text. */
+function button(text, className, onClick) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  if (className) b.className = className;
+  b.textContent = text;
+  if (onClick) b.addEventListener('click', onClick);
+  return b;
+}
+
 // ----- events and rooms -----
 
 async function loadEvents(selectId) {
@@ -171,14 +181,10 @@ async function loadEvents(selectId) {
   list.replaceChildren();
   for (const { event, role } of events) {
     const item = document.createElement('li');
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.className = 'item';
-    button.textContent = event.name;
-    button.title = `${event.kind} · ${role}`;
-    button.dataset.eventId = event.id;
-    button.addEventListener('click', guard(() => selectEvent(event.id)));
-    item.append(button);
+    const open = button(event.name, 'item', guard(() => selectEvent(event.id)));
+    open.title = `${event.kind} · ${role}`;
+    open.dataset.eventId = event.id;
+    item.append(open);
     list.append(item);
   }
   const target = selectId || state.eventId || (events[0] && events[0].event.id);
@@ -203,24 +209,16 @@ function renderRooms(rooms) {
   list.replaceChildren();
   for (const { room, membership } of rooms) {
     const item = document.createElement('li');
-    const open = document.createElement('button');
-    open.type = 'button';
-    open.className = 'item';
-    open.textContent = room.name;
+    const open = button(room.name, 'item');
     open.dataset.roomId = room.id;
     if (state.room && state.room.id === room.id) open.classList.add('selected');
     if (membership) {
       open.addEventListener('click', () => openRoom(room));
     } else {
       open.disabled = true;
-      const join = document.createElement('button');
-      join.type = 'button';
-      join.className = 'join';
-      join.textContent = 'Join';
-      join.addEventListener('click', guard(async () => {
+      const join = button('Join', 'join', guard(async () => {
         await api.joinRoom(room.id);
-        const fresh = await api.rooms(state.eventId);
-        renderRooms(fresh);
+        renderRooms(await api.rooms(state.eventId));
         openRoom(room);
       }));
       item.append(open, join);
@@ -385,14 +383,9 @@ function startEdit(messageId) {
   input.value = message.text;
   input.rows = 2;
   input.setAttribute('aria-label', 'Edit message');
-  const save = document.createElement('button');
+  const save = button('Save');
   save.type = 'submit';
-  save.textContent = 'Save';
-  const cancel = document.createElement('button');
-  cancel.type = 'button';
-  cancel.className = 'link';
-  cancel.textContent = 'Cancel';
-  cancel.addEventListener('click', () => placeMessage(row.messageData, true));
+  const cancel = button('Cancel', 'link', () => placeMessage(row.messageData, true));
   editor.append(input, save, cancel);
   editor.addEventListener('submit', guard(async (e) => {
     e.preventDefault();
@@ -502,11 +495,7 @@ function fail(id) {
   label.textContent = 'Not sent.';
   let retry = p.row.querySelector('button.retry');
   if (!retry) {
-    retry = document.createElement('button');
-    retry.type = 'button';
-    retry.className = 'retry';
-    retry.textContent = 'Retry';
-    retry.addEventListener('click', () => {
+    retry = button('Retry', 'retry', () => {
       p.row.classList.remove('failed');
       p.row.classList.add('pending');
       label.textContent = 'Sending…';
