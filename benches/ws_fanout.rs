@@ -152,7 +152,26 @@ async fn serve_bare() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tokens = vec!["-"; RECEIVERS + 1].join(" ");
     println!("{} - {tokens}", listener.local_addr().unwrap().port());
+    // TCP_NODELAY, as chat_http::serve sets it: both arms write small frames the same way.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await.unwrap();
+}
+
+type Client =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A client with 4 KiB buffers and no Nagle: tungstenite's default 128 KiB read buffer is
+/// zero-filled on every read, which would make the clients, not the servers, the bottleneck.
+async fn connect(url: String) -> Client {
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(4096);
+    tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+        .await
+        .unwrap()
+        .0
 }
 
 async fn round(kind: &str) -> Duration {
@@ -171,7 +190,7 @@ async fn round(kind: &str) -> Duration {
     let marker = if chat { "\"type\":\"event\"" } else { "m" };
     let mut receivers = Vec::new();
     for token in &tokens[1..] {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url(token)).await.unwrap();
+        let mut ws = connect(url(token)).await;
         if chat {
             ws.send(Message::Text(
                 format!("{{\"type\":\"subscribe\",\"room_id\":\"{room}\"}}").into(),
@@ -188,9 +207,7 @@ async fn round(kind: &str) -> Duration {
         }
         receivers.push(ws);
     }
-    let (mut publisher, _) = tokio_tungstenite::connect_async(url(&tokens[0]))
-        .await
-        .unwrap();
+    let mut publisher = connect(url(&tokens[0])).await;
     let start = Instant::now();
     let tasks: Vec<_> = receivers
         .into_iter()

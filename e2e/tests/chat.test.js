@@ -61,9 +61,12 @@ test('typing @Sar lists Sarah Chen; choosing her inserts the mention', () =>
     await page.fill(box, '@');
     await page.locator('[role="listbox"]').waitFor();
     await page.fill(box, '@Sar');
+    // The list for "@" (every member) is replaced by the list for "@Sar": Sarah alone.
+    await page.waitForFunction(() => {
+      const options = document.querySelectorAll('[role="listbox"] [role="option"]');
+      return options.length === 1 && options[0].textContent === 'Sarah Chen';
+    });
     const option = page.locator('[role="listbox"] [role="option"]', { hasText: 'Sarah Chen' });
-    await option.waitFor();
-    assert.equal(await page.locator('[role="listbox"] [role="option"]').count(), 1);
     await option.click();
     const value = await page.inputValue(box);
     assert.match(value, /^@\[Sarah Chen\]\([0-9a-f-]{36}\) $/);
