@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -170,4 +171,20 @@ export async function withServer(browser, args, fn) {
   if (browser.pageErrors.length) {
     throw new Error(`uncaught errors in the pages: ${browser.pageErrors.map(String).join('; ')}`);
   }
+}
+
+/**
+ * One browser for a test file (launched before its tests, closed after them), and
+ * `withServer(args, fn)` bound to it.
+ */
+export function browserForFile() {
+  const file = { browser: null };
+  before(async () => {
+    file.browser = await launchBrowser();
+  });
+  after(async () => {
+    await file.browser.close();
+  });
+  file.withServer = (args, fn) => withServer(file.browser, args, fn);
+  return file;
 }

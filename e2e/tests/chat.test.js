@@ -1,30 +1,21 @@
 // The browser client against the in-memory example server: the original design's two
 // scenarios, live edits and deletes, XSS, and the rate limit.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, signIn, openRoom, send, storedMessages, withServer as serve } from '../lib/harness.js';
+import { signIn, openRoom, send, storedMessages, browserForFile } from '../lib/harness.js';
 
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser.close();
-});
-
-const withServer = (args, fn) => serve(browser, args, fn);
+const file = browserForFile();
+const { withServer } = file;
 
 test('two users exchange messages, each sees the other within 5 s', () =>
   withServer([], async (url) => {
-    const one = await signIn(browser, url, 'user1@example.com');
+    const one = await signIn(file.browser, url, 'user1@example.com');
     await openRoom(one);
     await send(one, 'Hello everyone!');
     await storedMessages(one, 'Hello everyone!').waitFor();
 
-    const two = await signIn(browser, url, 'user2@example.com');
+    const two = await signIn(file.browser, url, 'user2@example.com');
     await openRoom(two);
     await storedMessages(two, 'Hello everyone!').waitFor({ timeout: 5000 });
 
@@ -55,7 +46,7 @@ test('two users exchange messages, each sees the other within 5 s', () =>
 
 test('typing @Sar lists Sarah Chen; choosing her inserts the mention', () =>
   withServer([], async (url) => {
-    const page = await signIn(browser, url, 'user1@example.com');
+    const page = await signIn(file.browser, url, 'user1@example.com');
     await openRoom(page);
     const box = 'textarea[placeholder*="Type a message"]';
     await page.fill(box, '@');
@@ -80,8 +71,8 @@ test('typing @Sar lists Sarah Chen; choosing her inserts the mention', () =>
 
 test('a message of HTML is shown as text and runs nothing', () =>
   withServer([], async (url) => {
-    const one = await signIn(browser, url, 'user1@example.com');
-    const two = await signIn(browser, url, 'user2@example.com');
+    const one = await signIn(file.browser, url, 'user1@example.com');
+    const two = await signIn(file.browser, url, 'user2@example.com');
     const dialogs = [];
     for (const page of [one, two]) page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
     await openRoom(one);
@@ -104,7 +95,7 @@ test('a message of HTML is shown as text and runs nothing', () =>
 
 test('the 11th message in a minute shows the wait, and stays in the composer', () =>
   withServer([], async (url) => {
-    const page = await signIn(browser, url, 'user2@example.com');
+    const page = await signIn(file.browser, url, 'user2@example.com');
     await openRoom(page);
     for (let i = 1; i <= 10; i += 1) {
       await send(page, `message ${i}`);

@@ -1,27 +1,18 @@
 // The rest of the client: sign-up, joining a public room, creating events and rooms, older
 // history on scroll, search, the typing indicator, and a wrong password.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  launchBrowser, signIn, openRoom, send, storedMessages, apiSession, apiCall, withServer as serve,
+  signIn, openRoom, send, storedMessages, apiSession, apiCall, browserForFile,
 } from '../lib/harness.js';
 
-let browser;
-
-before(async () => {
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser.close();
-});
-
-const withServer = (args, fn) => serve(browser, args, fn);
+const file = browserForFile();
+const { withServer } = file;
 
 test('sign-up, join a public room, create an event and a room', () =>
   withServer([], async (url) => {
-    const page = await browser.context.newPage();
+    const page = await file.browser.context.newPage();
     page.setDefaultTimeout(10000);
     await page.goto(url);
     // A wrong password gets the generic answer, and no session.
@@ -66,7 +57,7 @@ test('older history loads on scroll; search finds messages; typing shows', () =>
       await apiCall(url, sarah.token, 'POST', `/rooms/${main.id}/messages`, { text });
     }
 
-    const one = await signIn(browser, url, 'user1@example.com');
+    const one = await signIn(file.browser, url, 'user1@example.com');
     await openRoom(one);
     await storedMessages(one, 'history message 120').waitFor();
     const count = () => one.locator('#messages li.message[data-id]').count();
@@ -89,7 +80,7 @@ test('older history loads on scroll; search finds messages; typing shows', () =>
     await one.locator('#search-list li', { hasText: 'the very first message about zanzibar' }).waitFor();
     assert.equal(await one.locator('#search-list li').count(), 1);
 
-    const two = await signIn(browser, url, 'user2@example.com');
+    const two = await signIn(file.browser, url, 'user2@example.com');
     await openRoom(two);
     await two.locator('textarea[placeholder*="Type a message"]').pressSequentially('I am typ');
     await one.locator('#typing', { hasText: 'User Two is typing…' }).waitFor();
