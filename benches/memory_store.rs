@@ -12,10 +12,12 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chat_engine::{
-    ChatService, HistoryCursor, Limits, MemoryStore, Message, NewEvent, NewRoom, ProfileInput,
-    RoomId, RoomKind, RoomSeq, SendMessage, UserId, Visibility,
+    ChatService, HistoryCursor, Limits, MemoryStore, Message, RoomId, RoomSeq, SendMessage, UserId,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+#[path = "support/world.rs"]
+mod world;
 
 const ROOM_SIZE: u64 = 100_000;
 
@@ -32,37 +34,8 @@ async fn setup() -> (Arc<ChatService>, UserId, RoomId) {
             .build(),
     );
     let user = UserId::new();
-    chat.upsert_profile(
-        user,
-        ProfileInput {
-            display_name: "Bench".into(),
-            avatar_url: None,
-        },
-    )
-    .await
-    .unwrap();
-    let event = chat
-        .create_event(
-            user,
-            NewEvent {
-                name: "Bench".into(),
-                kind: String::new(),
-            },
-        )
-        .await
-        .unwrap();
-    let room = chat
-        .create_room(
-            user,
-            event.id,
-            NewRoom {
-                name: "Main".into(),
-                kind: RoomKind::Main,
-                visibility: Visibility::Public,
-            },
-        )
-        .await
-        .unwrap();
+    world::profile(&chat, user, "Bench").await;
+    let (_, room) = world::main_room(&chat, user).await;
     (chat, user, room.id)
 }
 

@@ -25,6 +25,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[path = "support/child.rs"]
 mod child;
+#[path = "support/world.rs"]
+mod world;
 
 const RECEIVERS: usize = 100;
 const MESSAGES: usize = 2_000;
@@ -45,10 +47,7 @@ fn main() {
 
 /// chat-http on the memory store: one room, RECEIVERS + 1 members; prints `port room tokens…`.
 async fn serve_chat() {
-    use chat_engine::{
-        ChatService, EventRole, Limits, MemoryStore, NewEvent, NewRoom, ProfileInput, RoomKind,
-        UserId, Visibility,
-    };
+    use chat_engine::{ChatService, EventRole, Limits, MemoryStore, UserId};
     let limits = Limits {
         send_rate_max: u32::MAX,
         ..Limits::default()
@@ -60,38 +59,9 @@ async fn serve_chat() {
     );
     let users: Vec<UserId> = (0..=RECEIVERS).map(|_| UserId::new()).collect();
     for (i, u) in users.iter().enumerate() {
-        chat.upsert_profile(
-            *u,
-            ProfileInput {
-                display_name: format!("user{i}"),
-                avatar_url: None,
-            },
-        )
-        .await
-        .unwrap();
+        world::profile(&chat, *u, &format!("user{i}")).await;
     }
-    let event = chat
-        .create_event(
-            users[0],
-            NewEvent {
-                name: "E".into(),
-                kind: String::new(),
-            },
-        )
-        .await
-        .unwrap();
-    let room = chat
-        .create_room(
-            users[0],
-            event.id,
-            NewRoom {
-                name: "Main".into(),
-                kind: RoomKind::Main,
-                visibility: Visibility::Public,
-            },
-        )
-        .await
-        .unwrap();
+    let (event, room) = world::main_room(&chat, users[0]).await;
     for u in &users[1..] {
         chat.add_event_member(users[0], event.id, *u, EventRole::Member)
             .await

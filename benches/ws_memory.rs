@@ -18,6 +18,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[path = "support/child.rs"]
 mod child;
+#[path = "support/world.rs"]
+mod world;
 use tokio::net::TcpStream;
 
 const COUNTS: [usize; 2] = [1_000, 10_000];
@@ -39,42 +41,11 @@ fn main() {
 
 /// chat-http on the in-memory store with one room; prints `port token room`.
 async fn serve_chat() {
-    use chat_engine::{
-        ChatService, MemoryStore, NewEvent, NewRoom, ProfileInput, RoomKind, UserId, Visibility,
-    };
+    use chat_engine::{ChatService, MemoryStore, UserId};
     let chat = Arc::new(ChatService::new(Arc::new(MemoryStore::new())));
     let user = UserId::new();
-    chat.upsert_profile(
-        user,
-        ProfileInput {
-            display_name: "Idle".into(),
-            avatar_url: None,
-        },
-    )
-    .await
-    .unwrap();
-    let event = chat
-        .create_event(
-            user,
-            NewEvent {
-                name: "E".into(),
-                kind: String::new(),
-            },
-        )
-        .await
-        .unwrap();
-    let room = chat
-        .create_room(
-            user,
-            event.id,
-            NewRoom {
-                name: "Main".into(),
-                kind: RoomKind::Main,
-                visibility: Visibility::Public,
-            },
-        )
-        .await
-        .unwrap();
+    world::profile(&chat, user, "Idle").await;
+    let (_, room) = world::main_room(&chat, user).await;
     let jwt = Arc::new(chat_http::JwtAuthenticator::new(b"bench secret"));
     let token = jwt.issue(user, Duration::from_secs(3600)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
