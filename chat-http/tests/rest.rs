@@ -460,23 +460,9 @@ async fn original_design_tests(store: Arc<dyn Store>) {
         "{retry_after} s, {ms} ms"
     );
 
-    let (_, user2_token) = app.user("User Two").await;
-    let me2 = app.call("GET", "/v1/me", Some(&user2_token), None).await.1;
-    let user2 = me2["id"].as_str().unwrap();
-    app.call(
-        "POST",
-        &format!("/v1/events/{event}/members"),
-        Some(&owner),
-        Some(json!({"user_id": user2})),
-    )
-    .await;
-    app.call(
-        "POST",
-        &format!("/v1/rooms/{room}/join"),
-        Some(&user2_token),
-        None,
-    )
-    .await;
+    let (user2_id, user2_token) = app.member(&owner, &event, &room, "User Two").await;
+    let user2 = user2_id.to_string();
+    let user2 = user2.as_str();
     let (s, body) = app
         .call(
             "POST",
@@ -490,25 +476,7 @@ async fn original_design_tests(store: Arc<dyn Store>) {
         (StatusCode::BAD_REQUEST, "validation", Some("text"))
     );
     let text = format!("Hey @[User Two]({user2}) check this out!");
-    let (_, user1) = app.user("User One").await;
-    let user1_id = app.call("GET", "/v1/me", Some(&user1), None).await.1["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.call(
-        "POST",
-        &format!("/v1/events/{event}/members"),
-        Some(&owner),
-        Some(json!({"user_id": user1_id})),
-    )
-    .await;
-    app.call(
-        "POST",
-        &format!("/v1/rooms/{room}/join"),
-        Some(&user1),
-        None,
-    )
-    .await;
+    let (_, user1) = app.member(&owner, &event, &room, "User One").await;
     let (s, sent) = app
         .call(
             "POST",

@@ -66,16 +66,7 @@ async fn next_of(ws: &mut Ws, kind: &str) -> Value {
 /// Owner and a second member of one public room; their tokens and the room id.
 async fn room_with_two(app: &App) -> (String, String, String) {
     let (owner, event, room) = app.world().await;
-    let (bob_id, bob) = app.user("Bob").await;
-    app.call(
-        "POST",
-        &format!("/v1/events/{event}/members"),
-        Some(&owner),
-        Some(json!({"user_id": bob_id})),
-    )
-    .await;
-    app.call("POST", &format!("/v1/rooms/{room}/join"), Some(&bob), None)
-        .await;
+    let (_, bob) = app.member(&owner, &event, &room, "Bob").await;
     (owner, bob, room)
 }
 

@@ -71,6 +71,36 @@ impl App {
         (id, token)
     }
 
+    /// A new user added to `event` by its owner and joined to `room`: their id and token.
+    pub async fn member(
+        &self,
+        owner: &str,
+        event: &str,
+        room: &str,
+        name: &str,
+    ) -> (UserId, String) {
+        let (id, token) = self.user(name).await;
+        let (s, body) = self
+            .call(
+                "POST",
+                &format!("/v1/events/{event}/members"),
+                Some(owner),
+                Some(serde_json::json!({"user_id": id})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        let (s, body) = self
+            .call(
+                "POST",
+                &format!("/v1/rooms/{room}/join"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{body}");
+        (id, token)
+    }
+
     /// An owner with an event and a public Main room: the owner's token, the event id and the
     /// room id.
     pub async fn world(&self) -> (String, String, String) {
