@@ -192,15 +192,15 @@ async function loadEvents(selectId) {
 }
 
 async function selectEvent(eventId) {
-  const changed = state.eventId !== eventId;
   state.eventId = eventId;
   for (const b of $('events').querySelectorAll('button')) b.classList.toggle('selected', b.dataset.eventId === eventId);
   const rooms = await api.rooms(eventId);
   renderRooms(rooms);
   $('rooms-section').hidden = false;
-  if (changed || !state.room) {
+  // Entering an event opens its first joined room, unless a room of it is already open.
+  if (!state.room || state.room.event_id !== eventId) {
     const first = rooms.find((r) => r.membership);
-    if (first && (!state.room || state.room.event_id !== eventId)) openRoom(first.room);
+    if (first) openRoom(first.room);
   }
 }
 
