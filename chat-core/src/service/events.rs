@@ -1,0 +1,175 @@
+//! Events and their members.
+
+use super::ChatService;
+use crate::error::{Error, Result};
+use crate::event::{Event, EventMember, EventRole, EventSummary, NewEvent};
+use crate::id::{EventId, UserId};
+use crate::permission::require_event_admin;
+use crate::validation;
+
+impl ChatService {
+    /// Creates an event; the caller becomes its owner.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `name` or `kind`; [`Error::NotFound`] when the caller has no
+    /// profile.
+    pub async fn create_event(&self, actor: UserId, input: NewEvent) -> Result<Event> {
+        let name = validation::validate_name("name", &input.name, self.limits.max_name_chars)?;
+        let kind = if input.kind.trim().is_empty() {
+            String::new()
+        } else {
+            validation::validate_name("kind", &input.kind, self.limits.max_event_kind_chars)?
+        };
+        self.require_profile(actor).await?;
+        let now = self.clock.now();
+        let event = Event {
+            id: EventId::new(),
+            name,
+            kind,
+            created_by: actor,
+            created_at: now,
+        };
+        let owner = EventMember {
+            event_id: event.id,
+            user_id: actor,
+            role: EventRole::Owner,
+            joined_at: now,
+        };
+        self.store.create_event(event.clone(), owner).await?;
+        Ok(event)
+    }
+
+    /// The caller's events with their role, oldest first.
+    ///
+    /// # Errors
+    /// Only store failures.
+    pub async fn list_my_events(&self, actor: UserId) -> Result<Vec<EventSummary>> {
+        self.store.events_of_user(actor).await
+    }
+
+    /// One event the caller belongs to.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when it does not exist or the caller is not a member.
+    pub async fn get_event(&self, actor: UserId, event: EventId) -> Result<EventSummary> {
+        let role = self
+            .event_role(actor, event)
+            .await?
+            .ok_or(Error::NotFound { what: "event" })?;
+        let event = self
+            .store
+            .get_event(event)
+            .await?
+            .ok_or(Error::NotFound { what: "event" })?;
+        Ok(EventSummary { event, role })
+    }
+
+    /// The members of an event the caller belongs to.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the caller is not a member.
+    pub async fn event_members(&self, actor: UserId, event: EventId) -> Result<Vec<EventMember>> {
+        self.event_role(actor, event)
+            .await?
+            .ok_or(Error::NotFound { what: "event" })?;
+        self.store.event_members(event).await
+    }
+
+    /// Adds a user to an event (owners and admins only).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a hidden event or a user without profile; [`Error::Forbidden`]
+    /// for a plain member or when granting `owner`; [`Error::Conflict`] when already a member.
+    pub async fn add_event_member(
+        &self,
+        actor: UserId,
+        event: EventId,
+        user: UserId,
+        role: EventRole,
+    ) -> Result<EventMember> {
+        require_event_admin(self.event_role(actor, event).await?)?;
+        if role == EventRole::Owner {
+            return Err(Error::Forbidden {
+                reason: "an event has exactly one owner",
+            });
+        }
+        self.require_profile(user).await?;
+        if self.store.get_event_member(event, user).await?.is_some() {
+            return Err(Error::conflict("already a member of this event"));
+        }
+        let member = EventMember {
+            event_id: event,
+            user_id: user,
+            role,
+            joined_at: self.clock.now(),
+        };
+        self.store.put_event_member(member).await
+    }
+
+    /// Changes a member's event role (owners and admins only; the owner's role is fixed).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a hidden event or a non-member; [`Error::Forbidden`] for a plain
+    /// member, for the owner's role, or when granting `owner`.
+    pub async fn set_event_role(
+        &self,
+        actor: UserId,
+        event: EventId,
+        user: UserId,
+        role: EventRole,
+    ) -> Result<EventMember> {
+        require_event_admin(self.event_role(actor, event).await?)?;
+        let mut member = self
+            .store
+            .get_event_member(event, user)
+            .await?
+            .ok_or(Error::NotFound { what: "member" })?;
+        if member.role == EventRole::Owner || role == EventRole::Owner {
+            return Err(Error::Forbidden {
+                reason: "an event has exactly one owner",
+            });
+        }
+        member.role = role;
+        self.store.put_event_member(member).await
+    }
+
+    /// Removes a member from an event and from all its rooms. Admins remove anyone but the
+    /// owner; any member may remove themselves (leave).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a hidden event or a non-member; [`Error::Forbidden`] for a plain
+    /// member removing someone else, or for removing the owner.
+    pub async fn remove_event_member(
+        &self,
+        actor: UserId,
+        event: EventId,
+        user: UserId,
+    ) -> Result<()> {
+        let role = self.event_role(actor, event).await?;
+        if actor != user {
+            require_event_admin(role)?;
+        } else if role.is_none() {
+            return Err(Error::NotFound { what: "event" });
+        }
+        let member = self
+            .store
+            .get_event_member(event, user)
+            .await?
+            .ok_or(Error::NotFound { what: "member" })?;
+        if member.role == EventRole::Owner {
+            return Err(Error::Forbidden {
+                reason: "the owner cannot leave or be removed",
+            });
+        }
+        // Event membership goes first: every room check requires it, so access ends at once even
+        // if removing the room memberships below is interrupted.
+        self.store.remove_event_member(event, user).await?;
+        let now = self.clock.now();
+        for room in self.store.rooms_of_event(event).await? {
+            if let Some(change) = self.store.remove_room_member(room.id, user, now).await? {
+                self.publish(change);
+            }
+        }
+        Ok(())
+    }
+}

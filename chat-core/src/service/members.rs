@@ -1,0 +1,136 @@
+//! Room members: roles, mutes, bans, read state and mention lookup.
+
+use super::ChatService;
+use crate::clock::Timestamp;
+use crate::error::{Error, Result};
+use crate::id::{RoomId, UserId};
+use crate::room::{RoomMember, RoomRole, RoomSeq};
+use crate::user::MemberMatch;
+use crate::validation;
+
+impl ChatService {
+    async fn moderate_member(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        user: UserId,
+        change: impl FnOnce(&mut RoomMember),
+        creates: bool,
+    ) -> Result<RoomMember> {
+        let ctx = self.room_context(actor, room).await?;
+        ctx.access().require_moderate()?;
+        ctx.access().require_writable()?;
+        let target_role = self.event_role(user, ctx.room.event_id).await?;
+        let Some(target_role) = target_role else {
+            return Err(Error::NotFound { what: "member" });
+        };
+        let now = self.clock.now();
+        let mut member = match self.store.get_room_member(room, user).await? {
+            Some(m) => m,
+            None if creates => RoomMember::new(room, user, RoomRole::Member, now),
+            None => return Err(Error::NotFound { what: "member" }),
+        };
+        let before = member.clone();
+        change(&mut member);
+        let restricts = member.banned && !before.banned
+            || member.muted_until.is_some_and(|t| t > now)
+                && before.muted_until != member.muted_until;
+        if restricts && target_role.is_admin() {
+            return Err(Error::Forbidden {
+                reason: "event admins cannot be muted or banned",
+            });
+        }
+        if member == before {
+            return Ok(member);
+        }
+        self.put_member(member, now).await
+    }
+
+    /// Sets a member's room role (moderators).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a hidden room or a non-member; [`Error::Forbidden`] for a
+    /// non-moderator or an archived room.
+    pub async fn set_member_role(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        user: UserId,
+        role: RoomRole,
+    ) -> Result<RoomMember> {
+        self.moderate_member(actor, room, user, |m| m.role = role, false)
+            .await
+    }
+
+    /// Mutes a member until a time, or unmutes with `None` (moderators).
+    ///
+    /// # Errors
+    /// As [`set_member_role`](Self::set_member_role), and [`Error::Forbidden`] for muting an
+    /// event admin.
+    pub async fn mute_member(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        user: UserId,
+        until: Option<Timestamp>,
+    ) -> Result<RoomMember> {
+        self.moderate_member(actor, room, user, |m| m.muted_until = until, false)
+            .await
+    }
+
+    /// Bans or unbans an event member from a room (moderators). Banning a non-member records
+    /// the ban so they cannot join.
+    ///
+    /// # Errors
+    /// As [`mute_member`](Self::mute_member).
+    pub async fn ban_member(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        user: UserId,
+        banned: bool,
+    ) -> Result<RoomMember> {
+        self.moderate_member(actor, room, user, |m| m.banned = banned, banned)
+            .await
+    }
+
+    /// Marks the room read up to `seq` for the caller.
+    ///
+    /// # Errors
+    /// As reading the room; [`Error::Validation`] on `seq` beyond the room's last seq.
+    pub async fn mark_read(&self, actor: UserId, room: RoomId, seq: RoomSeq) -> Result<RoomMember> {
+        let ctx = self.room_context(actor, room).await?;
+        ctx.access().require_read()?;
+        if seq > ctx.room.last_seq {
+            return Err(Error::validation("seq", "beyond the room's last seq"));
+        }
+        self.store.set_last_read(room, actor, seq).await
+    }
+
+    /// Room members whose display name starts with `prefix` (mention autocomplete).
+    ///
+    /// # Errors
+    /// As reading the room; [`Error::Validation`] on `prefix` or `limit`.
+    pub async fn lookup_members(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        prefix: &str,
+        limit: Option<i64>,
+    ) -> Result<Vec<MemberMatch>> {
+        if prefix.chars().count() > self.limits.max_display_name_chars
+            || prefix.contains(char::is_control)
+        {
+            return Err(Error::validation(
+                "prefix",
+                "too long or contains control characters",
+            ));
+        }
+        let limit = validation::validate_page_size(limit, &self.limits)?;
+        self.room_context(actor, room)
+            .await?
+            .access()
+            .require_read()?;
+        self.store.members_by_name_prefix(room, prefix, limit).await
+    }
+}

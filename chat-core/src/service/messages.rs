@@ -1,0 +1,253 @@
+//! Messages: the send pipeline, edits, deletions and reactions.
+
+use super::{ChatService, RoomContext, hide_as_message};
+use crate::error::{Error, Result};
+use crate::id::{AttachmentId, MessageId, RoomId, UserId};
+use crate::mention;
+use crate::message::{Attachment, Message, SendMessage, Sent};
+use crate::store::{Admission, Appended, NewMessage};
+use crate::validation;
+
+impl ChatService {
+    /// Sends a message through the pipeline: authorise, validate, deduplicate, rate-limit,
+    /// persist, fan out.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a hidden room or a reply target outside it;
+    /// [`Error::Forbidden`] when the caller may not post; [`Error::Validation`] for bad input;
+    /// [`Error::RateLimited`] with the wait.
+    pub async fn send_message(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        input: SendMessage,
+    ) -> Result<Sent> {
+        self.send_as(actor, room, input, false).await
+    }
+
+    /// As [`send_message`](Self::send_message), marking the message as written by a bot or model.
+    ///
+    /// # Errors
+    /// As [`send_message`](Self::send_message).
+    pub async fn send_ai_message(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        input: SendMessage,
+    ) -> Result<Sent> {
+        self.send_as(actor, room, input, true).await
+    }
+
+    async fn send_as(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        input: SendMessage,
+        ai: bool,
+    ) -> Result<Sent> {
+        let ctx = self.room_context(actor, room).await?;
+        let access = ctx.access();
+        access.require_post()?;
+        validation::validate_attachments(&input.attachments, &self.limits)?;
+        validation::validate_text(&input.text, !input.attachments.is_empty(), &self.limits)?;
+        if let Some(id) = &input.client_msg_id {
+            validation::validate_client_msg_id(id, &self.limits)?;
+        }
+        let mentioned = mention::mentioned_user_ids(&input.text, self.limits.max_mentions + 1);
+        if mentioned.len() > self.limits.max_mentions {
+            return Err(Error::validation(
+                "text",
+                format!("too many mentions (max {})", self.limits.max_mentions),
+            ));
+        }
+        if let Some(reply_to) = input.reply_to {
+            let target = self.store.get_message(reply_to).await?;
+            if target.is_none_or(|m| m.room_id != room) {
+                return Err(Error::NotFound {
+                    what: "reply_to message",
+                });
+            }
+        }
+        let mentions = if mentioned.is_empty() {
+            mentioned
+        } else {
+            self.store.member_ids_among(room, &mentioned).await?
+        };
+        let attachments = input
+            .attachments
+            .into_iter()
+            .map(|a| Attachment {
+                id: AttachmentId::new(),
+                uploader: actor,
+                file_name: a.file_name.trim().to_owned(),
+                content_type: a.content_type,
+                size: a.size,
+                checksum: a.checksum,
+            })
+            .collect();
+        let new = NewMessage {
+            id: MessageId::new(),
+            room_id: room,
+            author_id: actor,
+            text: input.text,
+            mentions,
+            attachments,
+            reply_to: input.reply_to,
+            client_msg_id: input.client_msg_id,
+            is_ai_generated: ai,
+            created_at: self.clock.now(),
+        };
+        let admission = Admission {
+            policy: self.policy.as_ref(),
+            is_moderator: access.is_moderator(),
+        };
+        match self.store.append_message(new, admission).await? {
+            Appended::Replayed(message) => Ok(Sent {
+                message,
+                replayed: true,
+            }),
+            Appended::Created(change) => {
+                let change = self.publish(change);
+                let message = change.kind.message().cloned().ok_or_else(|| {
+                    Error::internal("append_message returned a change without a message")
+                })?;
+                Ok(Sent {
+                    message,
+                    replayed: false,
+                })
+            }
+        }
+    }
+
+    pub(super) async fn message_context(
+        &self,
+        actor: UserId,
+        id: MessageId,
+    ) -> Result<(Message, RoomContext)> {
+        let message = self
+            .store
+            .get_message(id)
+            .await?
+            .ok_or(Error::NotFound { what: "message" })?;
+        let ctx = self
+            .room_context(actor, message.room_id)
+            .await
+            .map_err(hide_as_message)?;
+        ctx.access().require_see().map_err(hide_as_message)?;
+        Ok((message, ctx))
+    }
+
+    /// Edits the caller's own message.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a hidden message; [`Error::Forbidden`] for someone else's
+    /// message or when the caller may not post; [`Error::Conflict`] for a deleted message;
+    /// [`Error::Validation`] for bad text.
+    pub async fn edit_message(
+        &self,
+        actor: UserId,
+        id: MessageId,
+        text: String,
+    ) -> Result<Message> {
+        let (message, ctx) = self.message_context(actor, id).await?;
+        if message.author_id != actor {
+            return Err(Error::Forbidden {
+                reason: "only the author may edit a message",
+            });
+        }
+        ctx.access().require_post()?;
+        if message.is_deleted {
+            return Err(Error::conflict("message is deleted"));
+        }
+        validation::validate_text(&text, !message.attachments.is_empty(), &self.limits)?;
+        let mentioned = mention::mentioned_user_ids(&text, self.limits.max_mentions + 1);
+        if mentioned.len() > self.limits.max_mentions {
+            return Err(Error::validation("text", "too many mentions"));
+        }
+        let mentions = if mentioned.is_empty() {
+            mentioned
+        } else {
+            self.store
+                .member_ids_among(message.room_id, &mentioned)
+                .await?
+        };
+        let change = self
+            .store
+            .edit_message(id, text, mentions, self.clock.now())
+            .await?;
+        let change = self.publish(change);
+        change
+            .kind
+            .message()
+            .cloned()
+            .ok_or_else(|| Error::internal("edit returned no message"))
+    }
+
+    /// Deletes a message, leaving a tombstone: the author deletes their own, moderators any.
+    /// Deleting a deleted message returns its tombstone.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a hidden message; [`Error::Forbidden`] for someone else's
+    /// message without the moderator role, or an archived room.
+    pub async fn delete_message(&self, actor: UserId, id: MessageId) -> Result<Message> {
+        let (message, ctx) = self.message_context(actor, id).await?;
+        // Authors delete their own messages while they can read the room; moderators (event
+        // admins included, who need not join public rooms) delete any.
+        if message.author_id == actor {
+            ctx.access().require_read()?;
+        } else {
+            ctx.access().require_moderate()?;
+        }
+        ctx.access().require_writable()?;
+        match self.store.delete_message(id, self.clock.now()).await? {
+            Some(change) => {
+                let change = self.publish(change);
+                change
+                    .kind
+                    .message()
+                    .cloned()
+                    .ok_or_else(|| Error::internal("delete returned no message"))
+            }
+            None => self
+                .store
+                .get_message(id)
+                .await?
+                .ok_or(Error::NotFound { what: "message" }),
+        }
+    }
+
+    /// Adds or removes the caller's reaction on a message.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a hidden message; [`Error::Forbidden`] when the caller may not
+    /// post; [`Error::Validation`] on the key; [`Error::Conflict`] for a deleted message.
+    pub async fn react(
+        &self,
+        actor: UserId,
+        id: MessageId,
+        key: &str,
+        present: bool,
+    ) -> Result<Message> {
+        validation::validate_reaction_key(key, &self.limits)?;
+        let (message, ctx) = self.message_context(actor, id).await?;
+        ctx.access().require_post()?;
+        if message.is_deleted {
+            return Err(Error::conflict("message is deleted"));
+        }
+        match self
+            .store
+            .set_reaction(id, actor, key, present, self.clock.now())
+            .await?
+        {
+            Some(change) => {
+                let change = self.publish(change);
+                change
+                    .kind
+                    .message()
+                    .cloned()
+                    .ok_or_else(|| Error::internal("reaction returned no message"))
+            }
+            None => Ok(message),
+        }
+    }
+}

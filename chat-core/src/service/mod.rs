@@ -1,0 +1,261 @@
+//! [`ChatService`]: every use case in one place, for every transport.
+//!
+//! One file per use-case area: `profiles` (profiles and accounts), `events`, `rooms`,
+//! `members` (roles, mutes, bans, read state), `messages` (the send pipeline, edits,
+//! deletions, reactions), `timeline` (history, the change log, live subscriptions, typing) and
+//! `search`. This file holds the service, its builder and the helpers every area shares.
+//!
+//! Each method takes the authenticated caller (`actor`) first. Transports authenticate; the
+//! service authorises, validates, rate-limits, stores and fans out, in that order (the send
+//! pipeline of the design).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::change::RoomChange;
+use crate::clock::{Clock, SystemClock, Timestamp};
+use crate::error::{Error, Result};
+use crate::event::EventRole;
+use crate::fanout::{Broker, InProcessBroker};
+use crate::id::{EventId, RoomId, UserId};
+use crate::limits::Limits;
+use crate::metrics::SystemMetrics;
+use crate::permission::RoomAccess;
+use crate::rate_limit::{RateLimitPolicy, TypingThrottle, default_policy};
+use crate::room::{Room, RoomMember};
+use crate::store::Store;
+use crate::user::{ProfileInput, User};
+use crate::validation;
+
+mod events;
+mod members;
+mod messages;
+mod profiles;
+mod rooms;
+mod search;
+mod timeline;
+
+/// The chat use cases, over a [`Store`] and a [`Broker`].
+///
+/// Cheap to share: wrap it in an `Arc` and hand it to every transport.
+#[derive(Debug)]
+pub struct ChatService {
+    store: Arc<dyn Store>,
+    broker: Arc<dyn Broker>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+    policy: Arc<dyn RateLimitPolicy>,
+    typing: TypingThrottle,
+    server_admins: HashSet<UserId>,
+}
+
+/// Builds a [`ChatService`]; see [`ChatService::builder`].
+#[derive(Debug)]
+pub struct ChatServiceBuilder {
+    store: Arc<dyn Store>,
+    broker: Option<Arc<dyn Broker>>,
+    clock: Option<Arc<dyn Clock>>,
+    limits: Limits,
+    policy: Option<Arc<dyn RateLimitPolicy>>,
+    server_admins: HashSet<UserId>,
+}
+
+impl ChatServiceBuilder {
+    /// The fan-out broker (default: a fresh [`InProcessBroker`]).
+    #[must_use]
+    pub fn broker(mut self, broker: Arc<dyn Broker>) -> Self {
+        self.broker = Some(broker);
+        self
+    }
+
+    /// The clock (default: [`SystemClock`]).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The limits (default: [`Limits::default`]).
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The send rate-limit policy (default: [`default_policy`] of the limits).
+    #[must_use]
+    pub fn rate_limit_policy(mut self, policy: Arc<dyn RateLimitPolicy>) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// Grants a user server-admin rights (system metrics).
+    #[must_use]
+    pub fn server_admin(mut self, user: UserId) -> Self {
+        self.server_admins.insert(user);
+        self
+    }
+
+    /// The service.
+    #[must_use]
+    pub fn build(self) -> ChatService {
+        let policy = self
+            .policy
+            .unwrap_or_else(|| Arc::new(default_policy(&self.limits)));
+        ChatService {
+            store: self.store,
+            broker: self
+                .broker
+                .unwrap_or_else(|| Arc::new(InProcessBroker::new())),
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            typing: TypingThrottle::new(self.limits.typing_interval),
+            limits: self.limits,
+            policy,
+            server_admins: self.server_admins,
+        }
+    }
+}
+
+/// A room with the caller's standing in it.
+pub(super) struct RoomContext {
+    pub(super) room: Room,
+    pub(super) event_role: Option<EventRole>,
+    pub(super) member: Option<RoomMember>,
+    pub(super) now: Timestamp,
+}
+
+impl RoomContext {
+    pub(super) fn access(&self) -> RoomAccess<'_> {
+        RoomAccess {
+            room: &self.room,
+            event_role: self.event_role,
+            member: self.member.as_ref(),
+            now: self.now,
+        }
+    }
+}
+
+/// A missing message and a message in a room the caller cannot see look the same.
+pub(super) fn hide_as_message(err: Error) -> Error {
+    match err {
+        Error::NotFound { .. } => Error::NotFound { what: "message" },
+        other => other,
+    }
+}
+
+impl ChatService {
+    /// A service over `store` with every default.
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self::builder(store).build()
+    }
+
+    /// A builder over `store`.
+    #[must_use]
+    pub fn builder(store: Arc<dyn Store>) -> ChatServiceBuilder {
+        ChatServiceBuilder {
+            store,
+            broker: None,
+            clock: None,
+            limits: Limits::default(),
+            policy: None,
+            server_admins: HashSet::new(),
+        }
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The broker.
+    #[must_use]
+    pub fn broker(&self) -> &Arc<dyn Broker> {
+        &self.broker
+    }
+
+    /// The limits.
+    #[must_use]
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The current time, by the service's clock.
+    #[must_use]
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub(super) fn publish(&self, change: RoomChange) -> Arc<RoomChange> {
+        let change = Arc::new(change);
+        self.broker.publish(Arc::clone(&change));
+        change
+    }
+
+    pub(super) async fn room_context(&self, actor: UserId, room_id: RoomId) -> Result<RoomContext> {
+        let standing = self
+            .store
+            .room_standing(room_id, actor)
+            .await?
+            .ok_or(Error::NotFound { what: "room" })?;
+        // Room membership without event membership grants nothing: every rule starts from
+        // the event.
+        let member = standing.event_role.and(standing.member);
+        Ok(RoomContext {
+            room: standing.room,
+            event_role: standing.event_role,
+            member,
+            now: self.clock.now(),
+        })
+    }
+
+    pub(super) async fn require_profile(&self, user: UserId) -> Result<User> {
+        self.store
+            .get_user(user)
+            .await?
+            .ok_or(Error::NotFound { what: "user" })
+    }
+
+    pub(super) async fn event_role(
+        &self,
+        actor: UserId,
+        event: EventId,
+    ) -> Result<Option<EventRole>> {
+        Ok(self
+            .store
+            .get_event_member(event, actor)
+            .await?
+            .map(|m| m.role))
+    }
+
+    /// Checks a profile's fields; returns the display name, trimmed.
+    pub(super) fn validated_display_name(&self, input: &ProfileInput) -> Result<String> {
+        let name = validation::validate_name(
+            "display_name",
+            &input.display_name,
+            self.limits.max_display_name_chars,
+        )?;
+        validation::validate_avatar_url(input.avatar_url.as_deref(), &self.limits)?;
+        Ok(name)
+    }
+
+    /// Activity counts (server admins only).
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for anyone who is not a server admin.
+    pub async fn system_metrics(&self, actor: UserId) -> Result<SystemMetrics> {
+        if !self.server_admins.contains(&actor) {
+            return Err(Error::Forbidden {
+                reason: "server admin role required",
+            });
+        }
+        self.store.system_metrics(self.clock.now()).await
+    }
+
+    /// Whether `user` is a server admin.
+    #[must_use]
+    pub fn is_server_admin(&self, user: UserId) -> bool {
+        self.server_admins.contains(&user)
+    }
+}

@@ -1,0 +1,289 @@
+//! Rooms: creation, listing, settings, joining, inviting and leaving.
+
+use std::collections::HashMap;
+
+use super::ChatService;
+use crate::clock::Timestamp;
+use crate::error::{Error, Result};
+use crate::id::{EventId, RoomId, UserId};
+use crate::permission::RoomAccess;
+use crate::room::{
+    NewRoom, Room, RoomFilter, RoomKind, RoomMember, RoomPatch, RoomRole, RoomSeq, RoomView,
+};
+use crate::validation;
+
+impl ChatService {
+    /// Creates a room in an event; the caller becomes its moderator. Any event member may
+    /// create a topic room; main and announcement rooms need an event owner or admin.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `name`; [`Error::NotFound`] for a hidden event;
+    /// [`Error::Forbidden`] for a plain member creating a main or announcement room;
+    /// [`Error::Conflict`] when the name is taken in the event.
+    pub async fn create_room(&self, actor: UserId, event: EventId, input: NewRoom) -> Result<Room> {
+        let name = validation::validate_name("name", &input.name, self.limits.max_name_chars)?;
+        let role = self
+            .event_role(actor, event)
+            .await?
+            .ok_or(Error::NotFound { what: "event" })?;
+        if input.kind != RoomKind::Topic && !role.is_admin() {
+            return Err(Error::Forbidden {
+                reason: "event admin role required for this room kind",
+            });
+        }
+        let now = self.clock.now();
+        let room = Room {
+            id: RoomId::new(),
+            event_id: event,
+            name,
+            kind: input.kind,
+            visibility: input.visibility,
+            archived: false,
+            slow_mode_secs: 0,
+            created_by: actor,
+            created_at: now,
+            last_message_at: None,
+            last_seq: RoomSeq::ZERO,
+        };
+        let creator = RoomMember::new(room.id, actor, RoomRole::Moderator, now);
+        self.store.create_room(room, creator).await
+    }
+
+    /// The rooms the caller can see: every public room of their events and the private rooms
+    /// they belong to, with their membership, optionally filtered.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `name_contains` (same rules as a search query's length).
+    pub async fn list_rooms(&self, actor: UserId, filter: RoomFilter) -> Result<Vec<RoomView>> {
+        let needle = match &filter.name_contains {
+            Some(n) if n.chars().count() > self.limits.max_search_query_chars => {
+                return Err(Error::validation("name_contains", "too long"));
+            }
+            Some(n) => Some(n.to_lowercase()),
+            None => None,
+        };
+        let now = self.clock.now();
+        let memberships: HashMap<RoomId, RoomMember> = self
+            .store
+            .memberships_of_user(actor)
+            .await?
+            .into_iter()
+            .map(|m| (m.room_id, m))
+            .collect();
+        let mut out = Vec::new();
+        for summary in self.store.events_of_user(actor).await? {
+            if filter.event_id.is_some_and(|e| e != summary.event.id) {
+                continue;
+            }
+            for room in self.store.rooms_of_event(summary.event.id).await? {
+                let member = memberships.get(&room.id);
+                let access = RoomAccess {
+                    room: &room,
+                    event_role: Some(summary.role),
+                    member,
+                    now,
+                };
+                let name_ok = needle
+                    .as_ref()
+                    .is_none_or(|n| room.name.to_lowercase().contains(n));
+                if access.can_see() && name_ok {
+                    out.push(RoomView {
+                        membership: member.cloned(),
+                        room,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One room the caller can see.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when it does not exist or is hidden from the caller.
+    pub async fn get_room(&self, actor: UserId, room: RoomId) -> Result<RoomView> {
+        let ctx = self.room_context(actor, room).await?;
+        ctx.access().require_see()?;
+        Ok(RoomView {
+            membership: ctx.member,
+            room: ctx.room,
+        })
+    }
+
+    /// Changes a room's settings (moderators). Archived rooms accept only being restored.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `name` or `slow_mode_secs`; [`Error::NotFound`] for a hidden
+    /// room; [`Error::Forbidden`] for a non-moderator or an archived room;
+    /// [`Error::Conflict`] for a taken name.
+    pub async fn update_room(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        mut patch: RoomPatch,
+    ) -> Result<Room> {
+        if let Some(name) = &patch.name {
+            patch.name = Some(validation::validate_name(
+                "name",
+                name,
+                self.limits.max_name_chars,
+            )?);
+        }
+        if patch
+            .slow_mode_secs
+            .is_some_and(|s| u64::from(s) > self.limits.max_slow_mode.as_secs())
+        {
+            return Err(Error::validation(
+                "slow_mode_secs",
+                format!("at most {}", self.limits.max_slow_mode.as_secs()),
+            ));
+        }
+        let ctx = self.room_context(actor, room).await?;
+        ctx.access().require_moderate()?;
+        let only_restores = patch.name.is_none() && patch.slow_mode_secs.is_none();
+        if !only_restores {
+            ctx.access().require_writable()?;
+        }
+        let change = self
+            .store
+            .update_room(room, patch, self.clock.now())
+            .await?;
+        let change = self.publish(change);
+        match &change.kind {
+            crate::ChangeKind::RoomUpdated(room) => Ok(room.clone()),
+            _ => Err(Error::internal(
+                "update_room returned a change of another kind",
+            )),
+        }
+    }
+
+    /// Renames a room (moderators).
+    ///
+    /// # Errors
+    /// As [`update_room`](Self::update_room).
+    pub async fn rename_room(&self, actor: UserId, room: RoomId, name: String) -> Result<Room> {
+        self.update_room(
+            actor,
+            room,
+            RoomPatch {
+                name: Some(name),
+                ..RoomPatch::default()
+            },
+        )
+        .await
+    }
+
+    /// Archives (read-only) or restores a room (moderators).
+    ///
+    /// # Errors
+    /// As [`update_room`](Self::update_room).
+    pub async fn set_archived(&self, actor: UserId, room: RoomId, archived: bool) -> Result<Room> {
+        self.update_room(
+            actor,
+            room,
+            RoomPatch {
+                archived: Some(archived),
+                ..RoomPatch::default()
+            },
+        )
+        .await
+    }
+
+    /// Joins a public room. Joining a room one already belongs to returns the membership.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a hidden room; [`Error::Forbidden`] when banned or the room is
+    /// archived.
+    pub async fn join_room(&self, actor: UserId, room: RoomId) -> Result<RoomMember> {
+        let ctx = self.room_context(actor, room).await?;
+        ctx.access().require_see()?;
+        match ctx.member {
+            Some(m) if m.banned => Err(Error::Forbidden {
+                reason: "banned from this room",
+            }),
+            Some(m) => Ok(m),
+            None => {
+                ctx.access().require_writable()?;
+                let now = self.clock.now();
+                let member = RoomMember::new(room, actor, RoomRole::Member, now);
+                self.put_member(member, now).await
+            }
+        }
+    }
+
+    pub(super) async fn put_member(
+        &self,
+        member: RoomMember,
+        now: Timestamp,
+    ) -> Result<RoomMember> {
+        let change = self.store.put_room_member(member, now).await?;
+        let change = self.publish(change);
+        match &change.kind {
+            crate::ChangeKind::MemberJoined(m) | crate::ChangeKind::MemberUpdated(m) => {
+                Ok(m.clone())
+            }
+            _ => Err(Error::internal(
+                "put_room_member returned a change of another kind",
+            )),
+        }
+    }
+
+    /// Adds an event member to a room (moderators); the way into a private room.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a hidden room or a user outside the event; [`Error::Forbidden`]
+    /// for a non-moderator or an archived room; [`Error::Conflict`] when already a member.
+    pub async fn invite(&self, actor: UserId, room: RoomId, user: UserId) -> Result<RoomMember> {
+        let ctx = self.room_context(actor, room).await?;
+        ctx.access().require_moderate()?;
+        ctx.access().require_writable()?;
+        self.store
+            .get_event_member(ctx.room.event_id, user)
+            .await?
+            .ok_or(Error::NotFound { what: "user" })?;
+        if self.store.get_room_member(room, user).await?.is_some() {
+            return Err(Error::conflict("already a member of this room"));
+        }
+        let now = self.clock.now();
+        self.put_member(RoomMember::new(room, user, RoomRole::Member, now), now)
+            .await
+    }
+
+    /// Leaves a room. A banned member cannot leave (the ban is kept in the membership).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a hidden room or when not a member; [`Error::Forbidden`] when
+    /// banned.
+    pub async fn leave_room(&self, actor: UserId, room: RoomId) -> Result<()> {
+        let ctx = self.room_context(actor, room).await?;
+        ctx.access().require_see()?;
+        match &ctx.member {
+            None => Err(Error::NotFound { what: "membership" }),
+            Some(m) if m.banned => Err(Error::Forbidden {
+                reason: "banned from this room",
+            }),
+            Some(_) => {
+                if let Some(change) = self
+                    .store
+                    .remove_room_member(room, actor, self.clock.now())
+                    .await?
+                {
+                    self.publish(change);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The members of a room the caller can read.
+    ///
+    /// # Errors
+    /// As reading the room.
+    pub async fn room_members(&self, actor: UserId, room: RoomId) -> Result<Vec<RoomMember>> {
+        self.room_context(actor, room)
+            .await?
+            .access()
+            .require_read()?;
+        self.store.room_members(room).await
+    }
+}

@@ -1,0 +1,111 @@
+//! Reading a room: history pages, the change log, live subscriptions and typing.
+
+use super::ChatService;
+use crate::change::ChangePage;
+use crate::error::{Error, Result};
+use crate::fanout::{Subscription, TypingSignal};
+use crate::id::{RoomId, UserId};
+use crate::message::{HistoryCursor, HistoryPage};
+use crate::room::RoomSeq;
+use crate::validation;
+
+impl ChatService {
+    /// A page of a room's history.
+    ///
+    /// # Errors
+    /// As reading the room; [`Error::Validation`] on `limit`.
+    pub async fn history(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        cursor: HistoryCursor,
+        limit: Option<i64>,
+    ) -> Result<HistoryPage> {
+        let limit = validation::validate_page_size(limit, &self.limits)?;
+        self.room_context(actor, room)
+            .await?
+            .access()
+            .require_read()?;
+        let mut messages = self.store.history(room, cursor, limit + 1).await?;
+        let has_more = messages.len() > limit as usize;
+        messages.truncate(limit as usize);
+        Ok(HistoryPage { messages, has_more })
+    }
+
+    /// A page of the room's change log after `after`: what a reconnecting client replays.
+    ///
+    /// # Errors
+    /// As reading the room; [`Error::Validation`] on `limit`.
+    pub async fn changes(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        after: RoomSeq,
+        limit: Option<i64>,
+    ) -> Result<ChangePage> {
+        let limit = validation::validate_page_size(limit, &self.limits)?;
+        let ctx = self.room_context(actor, room).await?;
+        ctx.access().require_read()?;
+        let mut changes = self.store.changes_after(room, after, limit + 1).await?;
+        let has_more = changes.len() > limit as usize;
+        changes.truncate(limit as usize);
+        let last_seq = changes
+            .last()
+            .map_or(ctx.room.last_seq, |c| c.seq.max(ctx.room.last_seq));
+        Ok(ChangePage {
+            changes,
+            last_seq,
+            has_more,
+        })
+    }
+
+    /// Subscribes to a room's live changes after `since` (default: the room's current seq).
+    ///
+    /// To resume without loss: subscribe first, then replay [`changes`](Self::changes) after
+    /// `since` page by page, call [`Subscription::advance_to`] with the last replayed seq, and
+    /// only then read the subscription. Anything committed meanwhile arrives exactly once.
+    ///
+    /// # Errors
+    /// As reading the room.
+    pub async fn subscribe(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        since: Option<RoomSeq>,
+    ) -> Result<Subscription> {
+        let ctx = self.room_context(actor, room).await?;
+        ctx.access().require_read()?;
+        let mut sub = self.broker.subscribe(room, since.unwrap_or(RoomSeq::ZERO));
+        if since.is_none() {
+            // Read the position after subscribing, so a change committed in between is either
+            // at or below it (dropped) or above it (delivered): never lost.
+            let room = self
+                .store
+                .get_room(room)
+                .await?
+                .ok_or(Error::NotFound { what: "room" })?;
+            sub.advance_to(room.last_seq);
+        }
+        Ok(sub)
+    }
+
+    /// Announces that the caller is typing; throttled and never stored.
+    ///
+    /// # Errors
+    /// As posting; [`Error::RateLimited`] within the typing interval.
+    pub async fn typing(&self, actor: UserId, room: RoomId) -> Result<()> {
+        let ctx = self.room_context(actor, room).await?;
+        ctx.access().require_post()?;
+        self.typing
+            .check(actor, room, ctx.now)
+            .map_err(|retry_after| Error::RateLimited { retry_after })?;
+        let display_name = self.require_profile(actor).await?.display_name;
+        self.broker.publish_typing(TypingSignal {
+            room_id: room,
+            user_id: actor,
+            display_name,
+            at: ctx.now,
+        });
+        Ok(())
+    }
+}
