@@ -1,5 +1,17 @@
 //! The room change log: every change members can see, each under the room's next seq.
 //! Replaying it from any seq brings a client exactly up to date.
+//!
+//! # What a message change carries
+//!
+//! A message change read from the log carries the message **as it is now**, not as it was
+//! when the change was made. Stores log which message changed and how ([`MessageChange`]),
+//! never a copy of its text, and render the entry from the stored message when it is read.
+//! So once a message is deleted, every entry about it (its `message_posted` included) shows
+//! the tombstone, and once it is edited, every entry shows the new text: no replay, REST or
+//! WebSocket, can return deleted or replaced text, attachments or mentions, while the log
+//! keeps one entry per seq and stays gap-free.
+//!
+//! A change delivered live carries the state at its commit, which is the current state then.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +30,8 @@ pub struct RoomChange {
     pub seq: RoomSeq,
     /// When it was committed.
     pub at: Timestamp,
-    /// What changed, with the state after the change.
+    /// What changed. A message change carries the message as it is now (see the
+    /// [module docs](self)); other changes carry the state after the change.
     #[serde(flatten)]
     pub kind: ChangeKind,
 }
@@ -74,6 +87,72 @@ impl ChangeKind {
             | Self::MessageEdited(m)
             | Self::MessageDeleted(m)
             | Self::ReactionsChanged(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// Which change a log entry about a message records, without the message: what stores keep
+/// in the log (see the [module docs](self)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageChange {
+    /// [`ChangeKind::MessagePosted`].
+    Posted,
+    /// [`ChangeKind::MessageEdited`].
+    Edited,
+    /// [`ChangeKind::MessageDeleted`].
+    Deleted,
+    /// [`ChangeKind::ReactionsChanged`].
+    ReactionsChanged,
+}
+
+impl MessageChange {
+    /// Every message change.
+    pub const ALL: [Self; 4] = [
+        Self::Posted,
+        Self::Edited,
+        Self::Deleted,
+        Self::ReactionsChanged,
+    ];
+
+    /// The change with `message` as its payload.
+    #[must_use]
+    pub fn with(self, message: Message) -> ChangeKind {
+        match self {
+            Self::Posted => ChangeKind::MessagePosted(message),
+            Self::Edited => ChangeKind::MessageEdited(message),
+            Self::Deleted => ChangeKind::MessageDeleted(message),
+            Self::ReactionsChanged => ChangeKind::ReactionsChanged(message),
+        }
+    }
+
+    /// The stable name, the same as [`ChangeKind::name`] of the change it records.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Posted => "message_posted",
+            Self::Edited => "message_edited",
+            Self::Deleted => "message_deleted",
+            Self::ReactionsChanged => "reactions_changed",
+        }
+    }
+
+    /// The message change of this name, if it is one.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+impl ChangeKind {
+    /// Which message change this is, with its message; `None` for other changes.
+    #[must_use]
+    pub fn message_change(&self) -> Option<(MessageChange, &Message)> {
+        match self {
+            Self::MessagePosted(m) => Some((MessageChange::Posted, m)),
+            Self::MessageEdited(m) => Some((MessageChange::Edited, m)),
+            Self::MessageDeleted(m) => Some((MessageChange::Deleted, m)),
+            Self::ReactionsChanged(m) => Some((MessageChange::ReactionsChanged, m)),
             _ => None,
         }
     }

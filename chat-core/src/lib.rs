@@ -69,7 +69,7 @@ pub mod validation;
 pub mod testing;
 
 pub use account::Account;
-pub use change::{ChangeKind, ChangePage, RoomChange};
+pub use change::{ChangeKind, ChangePage, MessageChange, RoomChange};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{BoxError, Error, Result};
 pub use event::{Event, EventMember, EventRole, EventSummary, NewEvent};

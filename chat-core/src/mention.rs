@@ -11,6 +11,13 @@
 //! Anything that does not fit the syntax exactly (a bad UUID, a missing bracket, an empty name,
 //! a control character or a name over [`MAX_NAME_CHARS`]) is not a mention and stays plain text.
 //!
+//! # Names come from the server
+//!
+//! The name in a token is whatever the sender typed, so `@[Server Admin](<Sarah's id>)` would
+//! show everyone "@Server Admin" aimed at Sarah. [`resolve`] rewrites every token before a
+//! message is stored: a mention of a room member carries the member's current display name,
+//! and any other token becomes plain text. The service runs it on every send and edit.
+//!
 //! # Cost
 //!
 //! Parsing is linear in the input and never panics: an attempt that fails gives up after at most
@@ -98,6 +105,46 @@ pub fn mentioned_user_ids(text: &str, max: usize) -> Vec<UserId> {
         .filter(|id| seen.insert(*id))
         .take(max)
         .collect()
+}
+
+/// How many rewriting passes [`resolve`] makes before it gives up.
+const RESOLVE_PASSES: usize = 4;
+
+/// Rewrites every mention in `text` with the name `name_of` gives its user: a known user's
+/// token is rendered with that name, an unknown user's token becomes plain text (`@` and the
+/// name, its brackets turned into parentheses so it cannot form a token again).
+///
+/// Turning a token into text could join it with its neighbours into a new token
+/// (`@[a@](x)[b](y)`), so the rewrite repeats until nothing changes. Each pass removes
+/// brackets or leaves the text as it is, so it settles quickly; `None` when it has not
+/// settled after a few passes, which only crafted input does.
+#[must_use]
+pub fn resolve<'a>(text: &str, name_of: impl Fn(UserId) -> Option<&'a str>) -> Option<String> {
+    let mut current = text.to_owned();
+    for _ in 0..RESOLVE_PASSES {
+        let mut out = String::with_capacity(current.len());
+        for segment in segments(&current) {
+            match segment {
+                Segment::Text(t) => out.push_str(t),
+                Segment::Mention(m) => match name_of(m.user_id) {
+                    Some(name) => out.push_str(&render(name, m.user_id)),
+                    None => {
+                        out.push('@');
+                        out.extend(m.name.chars().map(|c| match c {
+                            '[' => '(',
+                            ']' => ')',
+                            c => c,
+                        }));
+                    }
+                },
+            }
+        }
+        if out == current {
+            return Some(out);
+        }
+        current = out;
+    }
+    None
 }
 
 /// Splits `text` into plain-text and mention segments, for rendering.
@@ -225,6 +272,34 @@ mod tests {
         );
         assert_eq!(mentioned_user_ids(&text, 50), vec![a, b]);
         assert_eq!(mentioned_user_ids(&text, 1), vec![a]);
+    }
+
+    #[test]
+    fn resolve_takes_names_from_the_server_and_unknown_ids_become_text() {
+        let sarah = UserId::new();
+        let stranger = UserId::new();
+        let text = format!(
+            "{} and {}",
+            render("Server Admin", sarah),
+            render("[Evil]", stranger)
+        );
+        let names = |id: UserId| (id == sarah).then_some("Sarah Chen");
+        let out = resolve(&text, names).unwrap();
+        assert_eq!(out, format!("{} and @(Evil)", render("Sarah Chen", sarah)));
+        assert_eq!(mentioned_user_ids(&out, 50), vec![sarah]);
+    }
+
+    #[test]
+    fn resolve_leaves_no_token_formed_by_unwrapping_another() {
+        let sarah = UserId::new();
+        let stranger = UserId::new();
+        // Unwrapping the stranger's token leaves `@a@` before `[b](sarah)`: a new token.
+        let text = format!("{}[b]({sarah})", render("a@", stranger));
+        let out = resolve(&text, |id| (id == sarah).then_some("Sarah Chen")).unwrap();
+        let found: Vec<_> = parse(&out).collect();
+        assert!(found.iter().all(|m| m.name == "Sarah Chen"), "{out}");
+        let out = resolve(&text, |_| None).unwrap();
+        assert_eq!(parse(&out).count(), 0, "{out}");
     }
 
     #[test]

@@ -7,6 +7,10 @@
 //! | read messages, search | room membership, not banned |
 //! | post, edit own, react | read, room not archived, not muted; announcement rooms: moderators only |
 //! | moderate (delete any, rename, archive, roles, mute, ban, invite) | room moderator or event owner/admin, and seeing the room |
+//! | change another member's role, mute or ban | moderating, and a higher [`Standing`] than theirs: owner > admin > moderator > member |
+//! | change one's own role, mute or ban | moderating; only stepping down: no one lifts their own mute or ban or raises their own role |
+//! | restrict (mute, ban) an event owner or admin | nobody |
+//! | see a user's profile | sharing an event with them (or being them) |
 //!
 //! Whoever cannot see a room gets [`Error::NotFound`], never [`Error::Forbidden`], so a private
 //! room's existence does not leak.
@@ -138,6 +142,84 @@ impl RoomAccess<'_> {
             Ok(())
         }
     }
+}
+
+/// How far someone's word reaches in a room. Acting on another member needs a higher standing
+/// than theirs, so a moderator cannot demote the event owner or unmute a fellow moderator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Standing {
+    /// A plain member (or someone with no room membership).
+    Member,
+    /// A room moderator.
+    Moderator,
+    /// An event admin.
+    Admin,
+    /// The event owner.
+    Owner,
+}
+
+impl Standing {
+    /// The standing of someone with this event role and room membership. A banned room
+    /// moderator stands as a member.
+    #[must_use]
+    pub fn of(event_role: Option<EventRole>, member: Option<&RoomMember>) -> Self {
+        match event_role {
+            Some(EventRole::Owner) => Self::Owner,
+            Some(EventRole::Admin) => Self::Admin,
+            _ if member.is_some_and(|m| m.role == RoomRole::Moderator && !m.banned) => {
+                Self::Moderator
+            }
+            _ => Self::Member,
+        }
+    }
+}
+
+/// Whether `actor` (standing `actor_standing`) may turn the membership `before` into `after`.
+/// `target_standing` is the standing of the member changed; `now` decides whether a mute is in
+/// force.
+///
+/// # Errors
+/// [`Error::Forbidden`] when acting on another member without a higher standing, when lifting
+/// one's own mute or ban or raising one's own role, or when restricting an event admin.
+pub fn require_member_change(
+    actor_standing: Standing,
+    target_standing: Standing,
+    is_self: bool,
+    before: &RoomMember,
+    after: &RoomMember,
+    now: Timestamp,
+) -> Result<()> {
+    let restricts = after.banned && !before.banned
+        || after.muted_until.is_some_and(|t| t > now) && before.muted_until != after.muted_until;
+    if restricts && target_standing >= Standing::Admin {
+        return Err(Error::Forbidden {
+            reason: "event admins cannot be muted or banned",
+        });
+    }
+    if is_self {
+        let lifts_ban = before.banned && !after.banned;
+        let lifts_mute = before.is_muted(now) && !after.is_muted(now)
+            || before
+                .muted_until
+                .is_some_and(|b| after.muted_until.is_none_or(|a| a < b));
+        if lifts_ban || lifts_mute {
+            return Err(Error::Forbidden {
+                reason: "no one may lift their own mute or ban",
+            });
+        }
+        if before.role == RoomRole::Member && after.role == RoomRole::Moderator {
+            return Err(Error::Forbidden {
+                reason: "no one may raise their own role",
+            });
+        }
+        return Ok(());
+    }
+    if actor_standing <= target_standing {
+        return Err(Error::Forbidden {
+            reason: "acting on a member needs a higher standing (owner > admin > moderator > member)",
+        });
+    }
+    Ok(())
 }
 
 /// Who may manage an event's membership.

@@ -23,6 +23,9 @@
 //!    ones.
 //! 5. **Complete change log.** [`MessageStore::changes_after`] returns every change after a
 //!    seq, in order.
+//! 6. **No deleted or replaced text.** A message change read from the log carries the message
+//!    as it is now (see [`crate::change`]): after a deletion no entry returns its text,
+//!    mentions or attachments, and after an edit no entry returns the replaced text.
 //!
 //! # Implementing a store
 //!
@@ -172,8 +175,9 @@ pub trait RoomStore: EventStore {
     /// [`Error::NotFound`](crate::Error::NotFound) when there is no such membership.
     async fn set_last_read(&self, room: RoomId, user: UserId, seq: RoomSeq) -> Result<RoomMember>;
 
-    /// Those of `users` that are members of `room` and not banned, in the given order.
-    async fn member_ids_among(&self, room: RoomId, users: &[UserId]) -> Result<Vec<UserId>>;
+    /// Those of `users` that are members of `room` and not banned, in the given order, with
+    /// their current display name and avatar: what a mention resolves to.
+    async fn members_among(&self, room: RoomId, users: &[UserId]) -> Result<Vec<MemberMatch>>;
 
     /// Non-banned members whose display name starts with `prefix`, ignoring case, ordered by
     /// name, at most `limit`. The prefix is literal text: no wildcard in it has meaning.
@@ -344,7 +348,8 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Message>>;
 
-    /// Up to `limit` changes with seq above `after`, in order.
+    /// Up to `limit` changes with seq above `after`, in order. Message changes carry the
+    /// message's current state (guarantee 6).
     async fn changes_after(
         &self,
         room: RoomId,

@@ -80,14 +80,53 @@ pub fn validate_text(text: &str, has_attachments: bool, limits: &Limits) -> Resu
     Ok(())
 }
 
+/// The first character in `s` that changes how the text around it is shown without being seen:
+/// bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), the
+/// directional marks (U+200E, U+200F, U+061C), zero-width characters (U+200B–U+200D, U+2060,
+/// U+FEFF) and the soft hyphen (U+00AD).
+///
+/// In a name they let "Admin\u{202E}" pass for someone else, or `invoice\u{202E}fdp.exe` show
+/// as `invoiceexe.pdf`. Message text may contain them: scripts such as Arabic and Persian and
+/// emoji sequences need them there, and text is shown inside its own bubble.
+#[must_use]
+pub fn first_invisible_format_char(s: &str) -> Option<char> {
+    s.chars().find(|c| {
+        matches!(
+            c,
+            '\u{202A}'..='\u{202E}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{061C}'
+                | '\u{2060}'
+                | '\u{FEFF}'
+                | '\u{00AD}'
+        )
+    })
+}
+
+fn reject_invisible_format_chars(field: &str, s: &str) -> Result<()> {
+    match first_invisible_format_char(s) {
+        Some(c) => Err(Error::validation(
+            field,
+            format!(
+                "must not contain invisible or direction-changing character U+{:04X}",
+                u32::from(c)
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Validates and trims a short name (event, room or display name): after trimming it must have
-/// 1 to `max` scalar values and no control characters.
+/// 1 to `max` scalar values, no control characters, and no invisible or direction-changing
+/// characters (see [`first_invisible_format_char`]).
 ///
 /// # Errors
-/// [`Error::Validation`] on `field` when the name is empty, too long or contains a control
-/// character.
+/// [`Error::Validation`] on `field` when the name is empty, too long or contains a control,
+/// invisible or direction-changing character.
 pub fn validate_name(field: &str, name: &str, max: usize) -> Result<String> {
     reject_controls(field, name, false)?;
+    reject_invisible_format_chars(field, name)?;
     let trimmed = name.trim();
     if trimmed.is_empty() {
         return Err(Error::validation(field, "must not be empty"));

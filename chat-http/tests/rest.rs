@@ -21,10 +21,14 @@ async fn every_endpoint_works(store: Arc<dyn Store>) {
         (s, me["display_name"].as_str()),
         (StatusCode::OK, Some("Alice"))
     );
-    let (s, _) = app
+    // A profile is visible only to people who share an event with its user.
+    let (s, body) = app
         .call("GET", &format!("/v1/users/{alice_id}"), Some(&owner), None)
         .await;
-    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
 
     let (s, m) = app
         .call(
@@ -38,6 +42,10 @@ async fn every_endpoint_works(store: Arc<dyn Store>) {
         (s, m["role"].as_str()),
         (StatusCode::CREATED, Some("member"))
     );
+    let (s, _) = app
+        .call("GET", &format!("/v1/users/{alice_id}"), Some(&owner), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
     let (s, members) = app
         .call(
             "GET",

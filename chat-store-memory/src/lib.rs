@@ -321,15 +321,20 @@ impl RoomStore for MemoryStore {
         Ok(member.clone())
     }
 
-    async fn member_ids_among(&self, room: RoomId, users: &[UserId]) -> Result<Vec<UserId>> {
+    async fn members_among(&self, room: RoomId, users: &[UserId]) -> Result<Vec<MemberMatch>> {
         let s = self.read();
         let Some(r) = s.rooms.get(&room) else {
             return Ok(Vec::new());
         };
         Ok(users
             .iter()
-            .copied()
             .filter(|u| r.members.get(u).is_some_and(|m| !m.banned))
+            .filter_map(|u| s.users.get(u))
+            .map(|u| MemberMatch {
+                user_id: u.id,
+                display_name: u.display_name.clone(),
+                avatar_url: u.avatar_url.clone(),
+            })
             .collect())
     }
 
@@ -513,13 +518,9 @@ impl MessageStore for MemoryStore {
             return Ok(Vec::new());
         };
         // The log is a vector where seq n sits at index n - 1.
-        let start = usize::try_from(after.get())
-            .unwrap_or(usize::MAX)
-            .min(r.changes.len());
-        Ok(r.changes[start..]
-            .iter()
+        Ok((after.get().saturating_add(1)..)
             .take(limit as usize)
-            .cloned()
+            .map_while(|seq| r.change(seq))
             .collect())
     }
 

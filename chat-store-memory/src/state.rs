@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use chat_core::{
-    Account, ChangeKind, Event, EventId, EventMember, Message, MessageId, NewMessage, Room,
-    RoomChange, RoomId, RoomMember, RoomSeq, SystemMetrics, Timestamp, User, UserId, search,
+    Account, ChangeKind, Event, EventId, EventMember, Message, MessageChange, MessageId,
+    NewMessage, Room, RoomChange, RoomId, RoomMember, RoomSeq, SystemMetrics, Timestamp, User,
+    UserId, search,
 };
 
 const HOUR: Duration = Duration::from_secs(60 * 60);
@@ -21,7 +22,7 @@ pub(crate) struct RoomState {
     pub(crate) name_index: BTreeSet<(String, UserId)>,
     pub(crate) messages: BTreeMap<RoomSeq, Message>,
     /// The change log; seq n is at index n - 1, which makes catch-up a slice.
-    pub(crate) changes: Vec<RoomChange>,
+    pub(crate) changes: Vec<LoggedChange>,
     /// Each author's latest send here, for slow mode.
     pub(crate) last_send: HashMap<UserId, Timestamp>,
 }
@@ -57,9 +58,49 @@ impl RoomState {
             at,
             kind,
         };
-        self.changes.push(change.clone());
+        self.changes.push(match change.kind.message_change() {
+            Some((change, message)) => LoggedChange::Message {
+                at,
+                change,
+                posted_seq: message.seq,
+            },
+            None => LoggedChange::Other(Box::new(change.clone())),
+        });
         change
     }
+
+    /// The log entry under `seq` as readers see it, or `None` past the end.
+    pub(crate) fn change(&self, seq: u64) -> Option<RoomChange> {
+        let index = usize::try_from(seq.checked_sub(1)?).ok()?;
+        Some(match self.changes.get(index)? {
+            LoggedChange::Other(change) => RoomChange::clone(change),
+            LoggedChange::Message {
+                at,
+                change,
+                posted_seq,
+            } => RoomChange {
+                room_id: self.room.id,
+                seq: RoomSeq(seq),
+                at: *at,
+                kind: change.with(self.messages.get(posted_seq)?.clone()),
+            },
+        })
+    }
+}
+
+/// One entry of a room's log as kept. A message change names the message (by the seq it was
+/// posted under) instead of copying it, so reading the log renders the message as it is now
+/// and deleted or replaced text is gone from every entry (chat_core's change-log rule).
+#[derive(Debug)]
+pub(crate) enum LoggedChange {
+    Message {
+        at: Timestamp,
+        change: MessageChange,
+        posted_seq: RoomSeq,
+    },
+    /// Membership and room changes are rarer than message changes; boxed, they do not make
+    /// every message entry as large as a room snapshot.
+    Other(Box<RoomChange>),
 }
 
 /// Everything the store holds.

@@ -44,9 +44,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chat_core::{
     Account, AccountStore, Admission, Appended, ChangeKind, Error, Event, EventId, EventMember,
-    EventStore, EventSummary, HistoryCursor, MemberMatch, Message, MessageId, MessageStore,
-    NewMessage, ProfileStore, Result, Room, RoomChange, RoomId, RoomMember, RoomPatch, RoomSeq,
-    RoomStanding, RoomStore, SendHistory, SystemMetrics, Timestamp, User, UserId, search,
+    EventStore, EventSummary, HistoryCursor, MemberMatch, Message, MessageChange, MessageId,
+    MessageStore, NewMessage, ProfileStore, Result, Room, RoomChange, RoomId, RoomMember,
+    RoomPatch, RoomSeq, RoomStanding, RoomStore, SendHistory, SystemMetrics, Timestamp, User,
+    UserId, search,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
@@ -58,8 +59,8 @@ use crate::error::{db_err, fk_as_not_found};
 use crate::rows::{
     AccountRow, ChangeRow, EVENT_COLS, EVENT_MEMBER_COLS, EventMemberRow, EventRow, MESSAGE_COLS,
     MessageRow, ROOM_COLS, ROOM_MEMBER_COLS, RoomMemberRow, RoomRow, USER_COLS, UserRow,
-    event_role as event_role_of, event_role, message_cols, room_kind_str, room_role_str, seq_to_db,
-    visibility_str,
+    change_cols, event_role as event_role_of, event_role, message_change_json, message_cols,
+    room_kind_str, room_role_str, seq_to_db, visibility_str,
 };
 
 /// The embedded migrations. `#[sqlx::test(migrator = "chat_store_postgres::MIGRATOR")]` and
@@ -200,12 +201,21 @@ async fn log_change(
     at: Timestamp,
     kind: ChangeKind,
 ) -> Result<RoomChange> {
-    sqlx::query("INSERT INTO room_changes (room_id, seq, at, change) VALUES ($1, $2, $3, $4)")
-        .bind(room.as_uuid())
-        .bind(seq_to_db(seq))
-        .bind(dt(at))
-        .bind(Json(&kind))
-        .execute(&mut *conn)
+    // A message change is logged by reference (see the 0003 migration): the log never holds a
+    // copy of a message's text.
+    let (change, message_id) = match kind.message_change() {
+        Some((change, message)) => (message_change_json(change), Some(message.id.as_uuid())),
+        None => (serde_json::to_value(&kind).map_err(Error::internal)?, None),
+    };
+    sqlx::query(
+        "INSERT INTO room_changes (room_id, seq, at, change, message_id) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(room.as_uuid())
+    .bind(seq_to_db(seq))
+    .bind(dt(at))
+    .bind(Json(change))
+    .bind(message_id)
+    .execute(&mut *conn)
         .await
         .map_err(db_err)?;
     Ok(RoomChange {
@@ -655,21 +665,22 @@ impl RoomStore for PostgresStore {
         RoomMember::try_from(row.ok_or(Error::NotFound { what: "membership" })?)
     }
 
-    async fn member_ids_among(&self, room: RoomId, users: &[UserId]) -> Result<Vec<UserId>> {
-        let found: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT user_id FROM room_members WHERE room_id = $1 AND user_id = ANY($2) AND NOT banned",
+    async fn members_among(&self, room: RoomId, users: &[UserId]) -> Result<Vec<MemberMatch>> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.display_name, u.avatar_url
+             FROM room_members m JOIN users u ON u.id = m.user_id
+             WHERE m.room_id = $1 AND m.user_id = ANY($2) AND NOT m.banned",
         )
         .bind(room.as_uuid())
         .bind(uuids(users))
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        let found: HashSet<Uuid> = found.into_iter().collect();
-        Ok(users
+        let mut found = rows
             .iter()
-            .copied()
-            .filter(|u| found.contains(&u.as_uuid()))
-            .collect())
+            .map(member_match)
+            .collect::<Result<std::collections::HashMap<UserId, MemberMatch>>>()?;
+        Ok(users.iter().filter_map(|u| found.remove(u)).collect())
     }
 
     async fn members_by_name_prefix(
@@ -700,16 +711,23 @@ impl RoomStore for PostgresStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(MemberMatch {
-                    user_id: UserId::from(row.try_get::<Uuid, _>("id").map_err(db_err)?),
-                    display_name: row.try_get("display_name").map_err(db_err)?,
-                    avatar_url: row.try_get("avatar_url").map_err(db_err)?,
-                })
-            })
+        rows.iter()
+            .map(|row| member_match(row).map(|(_, m)| m))
             .collect()
     }
+}
+
+/// A row of `id, display_name, avatar_url` as a mention or autocomplete match.
+fn member_match(row: &sqlx::postgres::PgRow) -> Result<(UserId, MemberMatch)> {
+    let user_id = UserId::from(row.try_get::<Uuid, _>("id").map_err(db_err)?);
+    Ok((
+        user_id,
+        MemberMatch {
+            user_id,
+            display_name: row.try_get("display_name").map_err(db_err)?,
+            avatar_url: row.try_get("avatar_url").map_err(db_err)?,
+        },
+    ))
 }
 
 async fn upsert_room_member(conn: &mut PgConnection, m: &RoomMember) -> Result<(RoomMember, bool)> {
@@ -818,8 +836,6 @@ impl MessageStore for PostgresStore {
             last_send_in_room: last_in_room.map(Timestamp::from),
         })?;
 
-        // The change log entry is the message itself; the seq is only known inside the
-        // statement, so it is patched into the JSON there.
         let message = msg.into_message(RoomSeq::ZERO, author_name, author_avatar);
         let seq: i64 = sqlx::query_scalar(
             "WITH room AS (
@@ -834,8 +850,8 @@ impl MessageStore for PostgresStore {
                      $11, $12, $14
                  FROM room RETURNING seq
              ), change AS (
-                 INSERT INTO room_changes (room_id, seq, at, change)
-                 SELECT $2, message.seq, $14, jsonb_set($13::jsonb, '{data,seq}', to_jsonb(message.seq))
+                 INSERT INTO room_changes (room_id, seq, at, change, message_id)
+                 SELECT $2, message.seq, $14, $13, $1
                  FROM message
              )
              SELECT seq FROM message",
@@ -852,7 +868,7 @@ impl MessageStore for PostgresStore {
         .bind(message.reply_to.map(|r| r.as_uuid()))
         .bind(&message.client_msg_id)
         .bind(message.is_ai_generated)
-        .bind(Json(ChangeKind::MessagePosted(message.clone())))
+        .bind(Json(message_change_json(MessageChange::Posted)))
         .bind(dt(now))
         .fetch_one(&mut *tx)
         .await
@@ -994,9 +1010,12 @@ impl MessageStore for PostgresStore {
         after: RoomSeq,
         limit_: u32,
     ) -> Result<Vec<RoomChange>> {
-        let rows: Vec<ChangeRow> = sqlx::query_as(
-            "SELECT room_id, seq, at, change FROM room_changes WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-        )
+        // Message changes render the message as it is now (chat_core::change).
+        let rows: Vec<ChangeRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM room_changes c LEFT JOIN messages m ON m.id = c.message_id
+             WHERE c.room_id = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3",
+            change_cols()
+        ))
         .bind(room.as_uuid())
         .bind(seq_to_db(after))
         .bind(limit(limit_))

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chat_core::{
-    Account, Attachment, ChangeKind, Error, Event, EventId, EventMember, EventRole, Message,
+    Account, Attachment, Error, Event, EventId, EventMember, EventRole, Message, MessageChange,
     MessageId, Result, Room, RoomChange, RoomId, RoomKind, RoomMember, RoomRole, RoomSeq,
     Timestamp, User, UserId, Visibility,
 };
@@ -282,21 +282,53 @@ impl From<MessageRow> for Message {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct ChangeRow {
-    room_id: Uuid,
-    seq: i64,
-    at: OffsetDateTime,
-    change: Json<ChangeKind>,
+/// The columns of a log read: the entry, then the message it names (NULL for other changes).
+pub(crate) fn change_cols() -> String {
+    let message = MESSAGE_COLS
+        .split(", ")
+        .map(|c| format!("m.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("c.room_id AS change_room, c.seq AS change_seq, c.at AS change_at, c.change, {message}")
+}
+
+/// What the `change` column holds for a message change: its kind, never the message.
+pub(crate) fn message_change_json(change: MessageChange) -> serde_json::Value {
+    serde_json::json!({ "kind": change.name() })
+}
+
+/// One entry of the log joined with the message it names (see [`change_cols`]).
+pub(crate) struct ChangeRow(RoomChange);
+
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for ChangeRow {
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        let room: Uuid = row.try_get("change_room")?;
+        let seq: i64 = row.try_get("change_seq")?;
+        let at: OffsetDateTime = row.try_get("change_at")?;
+        let Json(change): Json<serde_json::Value> = row.try_get("change")?;
+        let message_change = change
+            .get("kind")
+            .and_then(serde_json::Value::as_str)
+            .and_then(MessageChange::from_name);
+        let kind = match message_change {
+            Some(mc) => mc.with(MessageRow::from_row(row)?.into()),
+            None => serde_json::from_value(change).map_err(|e| sqlx::Error::ColumnDecode {
+                index: "change".into(),
+                source: Box::new(e),
+            })?,
+        };
+        Ok(Self(RoomChange {
+            room_id: RoomId::from(room),
+            seq: seq_from_db(seq),
+            at: ts(at),
+            kind,
+        }))
+    }
 }
 
 impl From<ChangeRow> for RoomChange {
     fn from(r: ChangeRow) -> Self {
-        RoomChange {
-            room_id: RoomId::from(r.room_id),
-            seq: seq_from_db(r.seq),
-            at: ts(r.at),
-            kind: r.change.0,
-        }
+        r.0
     }
 }

@@ -147,8 +147,11 @@ async fn the_store_recovers_from_a_crash_and_keeps_every_acknowledged_message() 
     let cluster = match Cluster::create() {
         Ok(c) => c,
         Err(why) => {
-            assert!(!common::in_ci(), "the restart test must run in CI: {why}");
-            eprintln!("skipping: cannot start a private PostgreSQL cluster ({why})");
+            assert!(
+                common::skip_allowed(),
+                "cannot start a private PostgreSQL cluster ({why}); set CHAT_SKIP_POSTGRES=1 to skip"
+            );
+            eprintln!("SKIPPED: cannot start a private PostgreSQL cluster ({why})");
             return;
         }
     };

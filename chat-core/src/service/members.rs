@@ -4,6 +4,7 @@ use super::ChatService;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::id::{RoomId, UserId};
+use crate::permission::{Standing, require_member_change};
 use crate::room::{RoomMember, RoomRole, RoomSeq};
 use crate::user::MemberMatch;
 use crate::validation;
@@ -32,14 +33,15 @@ impl ChatService {
         };
         let before = member.clone();
         change(&mut member);
-        let restricts = member.banned && !before.banned
-            || member.muted_until.is_some_and(|t| t > now)
-                && before.muted_until != member.muted_until;
-        if restricts && target_role.is_admin() {
-            return Err(Error::Forbidden {
-                reason: "event admins cannot be muted or banned",
-            });
-        }
+        // Permission first: a change that would do nothing is refused like any other.
+        require_member_change(
+            Standing::of(ctx.event_role, ctx.member.as_ref()),
+            Standing::of(Some(target_role), Some(&before)),
+            actor == user,
+            &before,
+            &member,
+            now,
+        )?;
         if member == before {
             return Ok(member);
         }

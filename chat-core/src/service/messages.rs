@@ -1,5 +1,7 @@
 //! Messages: the send pipeline, edits, deletions and reactions.
 
+use std::collections::HashMap;
+
 use super::{ChatService, RoomContext, hide_as_message};
 use crate::error::{Error, Result};
 use crate::id::{AttachmentId, MessageId, RoomId, UserId};
@@ -49,17 +51,12 @@ impl ChatService {
         let access = ctx.access();
         access.require_post()?;
         validation::validate_attachments(&input.attachments, &self.limits)?;
-        validation::validate_text(&input.text, !input.attachments.is_empty(), &self.limits)?;
         if let Some(id) = &input.client_msg_id {
             validation::validate_client_msg_id(id, &self.limits)?;
         }
-        let mentioned = mention::mentioned_user_ids(&input.text, self.limits.max_mentions + 1);
-        if mentioned.len() > self.limits.max_mentions {
-            return Err(Error::validation(
-                "text",
-                format!("too many mentions (max {})", self.limits.max_mentions),
-            ));
-        }
+        let (text, mentions) = self
+            .resolve_mentions(room, &input.text, !input.attachments.is_empty())
+            .await?;
         if let Some(reply_to) = input.reply_to {
             let target = self.store.get_message(reply_to).await?;
             if target.is_none_or(|m| m.room_id != room) {
@@ -68,11 +65,6 @@ impl ChatService {
                 });
             }
         }
-        let mentions = if mentioned.is_empty() {
-            mentioned
-        } else {
-            self.store.member_ids_among(room, &mentioned).await?
-        };
         let attachments = input
             .attachments
             .into_iter()
@@ -89,7 +81,7 @@ impl ChatService {
             id: MessageId::new(),
             room_id: room,
             author_id: actor,
-            text: input.text,
+            text,
             mentions,
             attachments,
             reply_to: input.reply_to,
@@ -117,6 +109,44 @@ impl ChatService {
                 })
             }
         }
+    }
+
+    /// Validates a message text and resolves its mentions (see [`mention::resolve`]): the
+    /// text to store, with every member's token carrying their current display name and every
+    /// other token turned into plain text, and the mentioned members.
+    async fn resolve_mentions(
+        &self,
+        room: RoomId,
+        text: &str,
+        has_attachments: bool,
+    ) -> Result<(String, Vec<UserId>)> {
+        validation::validate_text(text, has_attachments, &self.limits)?;
+        let mentioned = mention::mentioned_user_ids(text, self.limits.max_mentions + 1);
+        if mentioned.len() > self.limits.max_mentions {
+            return Err(Error::validation(
+                "text",
+                format!("too many mentions (max {})", self.limits.max_mentions),
+            ));
+        }
+        if mentioned.is_empty() {
+            return Ok((text.to_owned(), mentioned));
+        }
+        let members: HashMap<UserId, String> = self
+            .store
+            .members_among(room, &mentioned)
+            .await?
+            .into_iter()
+            .map(|m| (m.user_id, m.display_name))
+            .collect();
+        let resolved = mention::resolve(text, |id| members.get(&id).map(String::as_str))
+            .ok_or_else(|| Error::validation("text", "mentions nested inside mentions"))?;
+        // Current names may be longer than the typed ones: the stored text obeys the limits too.
+        validation::validate_text(&resolved, has_attachments, &self.limits)?;
+        let mentions = mention::mentioned_user_ids(&resolved, self.limits.max_mentions)
+            .into_iter()
+            .filter(|id| members.contains_key(id))
+            .collect();
+        Ok((resolved, mentions))
     }
 
     pub(super) async fn message_context(
@@ -159,18 +189,9 @@ impl ChatService {
         if message.is_deleted {
             return Err(Error::conflict("message is deleted"));
         }
-        validation::validate_text(&text, !message.attachments.is_empty(), &self.limits)?;
-        let mentioned = mention::mentioned_user_ids(&text, self.limits.max_mentions + 1);
-        if mentioned.len() > self.limits.max_mentions {
-            return Err(Error::validation("text", "too many mentions"));
-        }
-        let mentions = if mentioned.is_empty() {
-            mentioned
-        } else {
-            self.store
-                .member_ids_among(message.room_id, &mentioned)
-                .await?
-        };
+        let (text, mentions) = self
+            .resolve_mentions(message.room_id, &text, !message.attachments.is_empty())
+            .await?;
         let change = self
             .store
             .edit_message(id, text, mentions, self.clock.now())

@@ -2,7 +2,7 @@
 
 use super::ChatService;
 use crate::account::{self, Account};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::id::UserId;
 use crate::user::{ProfileInput, User};
 
@@ -25,12 +25,31 @@ impl ChatService {
             .await
     }
 
-    /// A user's profile.
+    /// A user's profile, for the user themself and for people who share an event with them.
     ///
     /// # Errors
-    /// [`Error::NotFound`] when the user has no profile.
-    pub async fn get_profile(&self, _actor: UserId, user: UserId) -> Result<User> {
+    /// [`Error::NotFound`] when the user has no profile or shares no event with the caller:
+    /// the two look the same, so profiles cannot be enumerated by id.
+    pub async fn get_profile(&self, actor: UserId, user: UserId) -> Result<User> {
+        if actor != user && !self.share_an_event(actor, user).await? {
+            return Err(Error::NotFound { what: "user" });
+        }
         self.require_profile(user).await
+    }
+
+    /// Whether two users belong to a common event.
+    async fn share_an_event(&self, a: UserId, b: UserId) -> Result<bool> {
+        for summary in self.store.events_of_user(a).await? {
+            if self
+                .store
+                .get_event_member(summary.event.id, b)
+                .await?
+                .is_some()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     // ----- accounts -----

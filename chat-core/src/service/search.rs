@@ -14,7 +14,7 @@ impl ChatService {
     /// Deleted messages never match.
     ///
     /// # Errors
-    /// [`Error::Validation`] on `query` or `limit`; as reading the room when one is named.
+    /// [`Error::Validation`](crate::Error::Validation) on `query` or `limit`; as reading the room when one is named.
     pub async fn search(&self, actor: UserId, request: SearchRequest) -> Result<Vec<Message>> {
         let tokens = validation::validate_search_query(&request.query, &self.limits)?;
         let limit = validation::validate_page_size(request.limit, &self.limits)?;

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::fanout::{Subscription, TypingSignal};
 use crate::id::{RoomId, UserId};
 use crate::message::{HistoryCursor, HistoryPage};
-use crate::room::RoomSeq;
+use crate::room::{Room, RoomSeq};
 use crate::validation;
 
 impl ChatService {
@@ -35,7 +35,8 @@ impl ChatService {
     /// A page of the room's change log after `after`: what a reconnecting client replays.
     ///
     /// # Errors
-    /// As reading the room; [`Error::Validation`] on `limit`.
+    /// As reading the room; [`Error::Validation`] on `limit`, or on `after` beyond the room's
+    /// last seq (a position no client can have seen).
     pub async fn changes(
         &self,
         actor: UserId,
@@ -46,6 +47,7 @@ impl ChatService {
         let limit = validation::validate_page_size(limit, &self.limits)?;
         let ctx = self.room_context(actor, room).await?;
         ctx.access().require_read()?;
+        require_seen("after", after, &ctx.room)?;
         let mut changes = self.store.changes_after(room, after, limit + 1).await?;
         let has_more = changes.len() > limit as usize;
         changes.truncate(limit as usize);
@@ -66,7 +68,9 @@ impl ChatService {
     /// only then read the subscription. Anything committed meanwhile arrives exactly once.
     ///
     /// # Errors
-    /// As reading the room.
+    /// As reading the room; [`Error::Validation`] on `since` beyond the room's last seq. Such a
+    /// subscription would wait for seqs that were never its client's to wait for, and deliver
+    /// nothing until the room caught up: refused, never silent.
     pub async fn subscribe(
         &self,
         actor: UserId,
@@ -75,6 +79,9 @@ impl ChatService {
     ) -> Result<Subscription> {
         let ctx = self.room_context(actor, room).await?;
         ctx.access().require_read()?;
+        if let Some(since) = since {
+            require_seen("since_seq", since, &ctx.room)?;
+        }
         let mut sub = self.broker.subscribe(room, since.unwrap_or(RoomSeq::ZERO));
         if since.is_none() {
             // Read the position after subscribing, so a change committed in between is either
@@ -108,4 +115,19 @@ impl ChatService {
         });
         Ok(())
     }
+}
+
+/// A client's position in a room is a seq the room has reached. The room was read after the
+/// client saw that seq (the store is the source of truth), so a larger one was never seen.
+fn require_seen(field: &'static str, seq: RoomSeq, room: &Room) -> Result<()> {
+    if seq > room.last_seq {
+        return Err(Error::validation(
+            field,
+            format!(
+                "beyond the room's last seq ({}); resume from a seq you received",
+                room.last_seq
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -17,9 +17,11 @@
 //! to receive the list of case names.
 
 mod cases;
+mod edges;
 mod harness;
 
 pub use cases::*;
+pub use edges::*;
 pub use harness::{Harness, text};
 
 /// Asserts that a result is an error matching a pattern (with an optional `if` guard),
@@ -79,6 +81,12 @@ macro_rules! for_each_conformance_case {
             racing_room_names_create_one_room
             accounts_create_find_and_refuse_duplicates
             racing_sign_ups_create_one_account
+            deleted_and_replaced_text_is_gone_from_every_read_path
+            mentions_carry_the_members_current_name
+            moderation_needs_a_higher_standing
+            profiles_are_visible_only_to_people_who_share_an_event
+            resume_beyond_the_last_seq_is_refused
+            names_refuse_invisible_and_direction_changing_characters
         }
     };
 }
