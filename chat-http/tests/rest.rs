@@ -25,10 +25,7 @@ async fn every_endpoint_works(store: Arc<dyn Store>) {
     let (s, body) = app
         .call("GET", &format!("/v1/users/{alice_id}"), Some(&owner), None)
         .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("not_found"))
-    );
+    assert_eq!((s, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
 
     let (s, m) = app
         .call(
