@@ -19,8 +19,12 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Largest WebSocket message, in bytes (same reasoning as `body_limit`).
     pub ws_max_message: usize,
-    /// Frames queued for one connection before it counts as too slow and is closed.
+    /// Live frames queued for one connection before it counts as too slow and is closed.
+    /// Replays from the store wait for the client instead (see the `ws` module docs).
     pub ws_outbound_queue: usize,
+    /// Rooms one connection may follow at once. A client shows a few rooms at a time; the
+    /// bound keeps one connection from making the server hold a subscription per room id.
+    pub ws_max_subscriptions: usize,
     /// How often the server pings; a connection that shows no sign of life for two intervals
     /// is closed.
     pub ws_ping_interval: Duration,
@@ -39,6 +43,7 @@ impl Default for HttpConfig {
             body_limit: 64 * 1024,
             ws_max_message: 64 * 1024,
             ws_outbound_queue: 256,
+            ws_max_subscriptions: 100,
             ws_ping_interval: Duration::from_secs(20),
             ws_auth_timeout: Duration::from_secs(10),
             ws_buffer: 4 * 1024,

@@ -14,24 +14,62 @@
 //! while the replay ran. When the hub says this subscriber fell behind, the connection reloads
 //! from the store the same way; the client never sees a gap.
 //!
+//! A replay reads the store a page at a time and renders every message as it is now, so a
+//! resume never returns deleted or replaced text (see `chat_core::change`). A `since_seq`
+//! beyond the room's last seq is refused with an error frame (`validation`, field
+//! `since_seq`): such a subscription could only stay silent.
+//!
 //! # Backpressure
 //!
 //! Each connection has one bounded outbound queue, drained by a writer task that writes
-//! whatever is queued and flushes once. Producers never wait on it: a client too slow to keep
-//! its queue from filling is closed with code 1008 and a reason, and resumes by reconnecting
-//! with `since_seq`. Nobody else is slowed.
+//! whatever is queued and flushes once.
+//!
+//! - **Live changes never wait.** A client too slow to keep `ws_outbound_queue` live frames
+//!   from piling up is closed with 1008 and a reason, and resumes by reconnecting with
+//!   `since_seq`. The room and its other subscribers are never slowed.
+//! - **Replays are paced by the client's reading.** A subscription catching up from the store
+//!   queues at most [`REPLAY_WINDOW`] frames (shared by all of a connection's replays) and
+//!   waits for the writer to take them before reading on. A client any distance behind
+//!   catches up at the speed it reads, and is never "too slow" for catching up. One that
+//!   stops reading altogether stops answering pings and is closed for that (1001).
+//!
+//! # What a connection may hold
+//!
+//! At most `ws_max_subscriptions` subscriptions (a subscribe beyond it gets a `validation`
+//! error frame, field `room_id`); a refused subscribe holds nothing. Sends run one at a time
+//! on the reading task, so none pile up; typing signals are throttled in the core and hold no
+//! per-connection state.
+//!
+//! # Closing (RFC 6455)
+//!
+//! | code | when |
+//! |---|---|
+//! | 1000 | echoed when the client closes |
+//! | 1001 | the client stopped answering pings |
+//! | 1002 | the client broke the protocol |
+//! | 1007 | a text frame that is not UTF-8 |
+//! | 1008 | authentication failed or missing, or the client is too slow for live traffic |
+//! | 1009 | a message over `ws_max_message` bytes |
+//! | 1012 | the server is restarting; reconnect with `since_seq` |
+//!
+//! Every close is a Close frame after whatever was already queued, followed by waiting (at
+//! most [`CLOSE_GRACE`]) for the client's Close before the TCP connection ends, so a client
+//! that resumes reading within the grace receives everything and the code. A client that
+//! reads nothing for longer loses the connection without the frame: holding a dead peer's
+//! buffers longer would let idle sockets pin server memory.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use chat_core::{ChangeKind, Delivery, Error, RoomChange, RoomId, RoomSeq, SendMessage, UserId};
 use futures::{SinkExt, StreamExt};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::error::{ApiError, ErrorBody};
@@ -42,15 +80,26 @@ use crate::state::AppState;
 /// write; the bound keeps one flush from waiting on a long queue.
 const WRITE_BATCH: usize = 64;
 
+/// Frames that a connection's replays may have queued at once, beside the live queue. A page
+/// of the store is 100 changes; 64 queued frames keep the socket busy while the next page is
+/// read, and keep a catching-up client from holding more than 64 frames of server memory.
+pub(crate) const REPLAY_WINDOW: usize = 64;
+
+/// Changes read from the store per replay page (the core's largest page).
+const REPLAY_PAGE: i64 = 100;
+
 /// Slots of the shared cache of encoded event frames (see [`EventFrames`]).
 const EVENT_FRAME_SLOTS: usize = 1024;
 
-/// Encoded `event` frames, shared by every subscriber of a change.
+/// Encoded `event` frames of live changes, shared by every subscriber of a change.
 ///
 /// An event frame is the same bytes for everyone (it holds nothing per user), so the first
 /// subscriber to send a change encodes it and the others reuse the bytes: at 100 subscribers
 /// that is one JSON encoding instead of 100. Direct-mapped by (room, seq); a collision only
 /// costs a re-encode.
+///
+/// Only live deliveries use it. A replay renders messages as they are now, so a frame cached
+/// when a message was posted must never answer a replay after the message was deleted.
 #[derive(Debug)]
 pub(crate) struct EventFrames {
     slots: Vec<std::sync::Mutex<Option<(RoomId, RoomSeq, Utf8Bytes)>>>,
@@ -88,8 +137,9 @@ impl EventFrames {
     }
 }
 
-/// How long a closing connection may take to deliver what is queued and its close frame.
-const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a closing connection may take to deliver what is queued, its close frame, and to
+/// receive the client's close frame.
+pub(crate) const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Query of `GET /v1/ws`. Browsers cannot set headers on a WebSocket, so the token may come
 /// here, or in a first `auth` frame.
@@ -178,18 +228,34 @@ fn error_frame(err: &Error, client_msg_id: Option<&str>, room_id: Option<RoomId>
     .encode()
 }
 
-/// The connection's way out: a bounded queue that never blocks the producer, and a close
-/// signal the writer obeys before anything queued.
+/// A frame on its way out. Replayed frames carry a slot of the connection's replay window,
+/// released when the writer takes them.
+#[derive(Debug)]
+struct Outgoing {
+    frame: WsMessage,
+    _replay_slot: Option<OwnedSemaphorePermit>,
+}
+
+/// The connection's way out: a bounded queue that live producers never wait on, a window that
+/// paces replays, and a close signal.
 #[derive(Debug, Clone)]
 struct Outbound {
-    queue: mpsc::Sender<WsMessage>,
+    /// Capacity `ws_outbound_queue + REPLAY_WINDOW`: replays hold at most the window, so live
+    /// frames always have their `ws_outbound_queue` slots.
+    queue: mpsc::Sender<Outgoing>,
+    replay_window: Arc<Semaphore>,
     close: Arc<watch::Sender<Option<CloseFrame>>>,
 }
 
 impl Outbound {
-    /// Queues a frame; a full queue closes the connection (the client is too slow).
+    /// Queues a live frame without waiting; a full queue closes the connection (the client is
+    /// too slow).
     fn push(&self, frame: WsMessage) -> bool {
-        match self.queue.try_send(frame) {
+        let item = Outgoing {
+            frame,
+            _replay_slot: None,
+        };
+        match self.queue.try_send(item) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 metrics::counter!("chat_ws_slow_closes_total").increment(1);
@@ -201,6 +267,19 @@ impl Outbound {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
+    }
+
+    /// Queues a replayed frame once the client has taken enough of the earlier ones: the
+    /// replay goes at the client's reading speed. `false` once the connection is closing.
+    async fn push_paced(&self, frame: WsMessage) -> bool {
+        let Ok(slot) = Arc::clone(&self.replay_window).acquire_owned().await else {
+            return false;
+        };
+        let item = Outgoing {
+            frame,
+            _replay_slot: Some(slot),
+        };
+        self.queue.send(item).await.is_ok()
     }
 
     fn close_with(&self, code: u16, reason: &'static str) {
@@ -216,19 +295,36 @@ impl Outbound {
             }
         });
     }
+
+    fn closing(&self) -> bool {
+        self.close.borrow().is_some()
+    }
 }
 
 /// `GET /v1/ws`: authenticates a `token` query parameter before upgrading (a bad one gets a
-/// plain 401), or upgrades and waits for an `auth` frame.
+/// plain 401), or upgrades and waits for an `auth` frame. A request that is not a WebSocket
+/// handshake gets the JSON error envelope like every other error.
 #[utoipa::path(get, path = "/ws", tag = "live", params(WsQuery), responses(
-    (status = 101, description = "switched to the WebSocket protocol; frames are described in the crate docs"),
-    (status = 401, body = crate::error::ErrorEnvelope)
+    (status = 101, description = "switched to the WebSocket protocol; the frames are the `WsClientFrame` and `WsServerFrame` schemas"),
+    (status = 400, description = "not a WebSocket handshake (a missing `Connection: upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Key` or version 13)", body = crate::error::ErrorEnvelope),
+    (status = 401, description = "the `token` parameter is not a valid token", body = crate::error::ErrorEnvelope),
+    (status = 426, description = "the connection cannot be upgraded", body = crate::error::ErrorEnvelope)
 ))]
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<WsQuery>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            return crate::error::error_response(
+                rejection.status(),
+                "websocket_handshake_required",
+                &rejection.body_text(),
+            );
+        }
+    };
     let user = match &query.token {
         Some(token) => match state.auth.authenticate(token).await {
             Ok(user) => Some(user),
@@ -248,10 +344,11 @@ pub(crate) async fn upgrade(
 async fn connection(socket: WebSocket, state: AppState, user: Option<UserId>) {
     let cfg = Arc::clone(&state.config);
     let (sink, mut stream) = socket.split();
-    let (queue, rx) = mpsc::channel(cfg.ws_outbound_queue);
+    let (queue, rx) = mpsc::channel(cfg.ws_outbound_queue.max(1) + REPLAY_WINDOW);
     let (close_tx, close_rx) = watch::channel(None);
     let out = Outbound {
         queue,
+        replay_window: Arc::new(Semaphore::new(REPLAY_WINDOW)),
         close: Arc::new(close_tx),
     };
     let writer = tokio::spawn(write_loop(sink, rx, close_rx));
@@ -268,19 +365,24 @@ async fn connection(socket: WebSocket, state: AppState, user: Option<UserId>) {
             out: out.clone(),
             subs: HashMap::new(),
         }
-        .run(stream)
+        .run(&mut stream)
         .await;
         metrics::gauge!("chat_ws_connections").decrement(1.0);
     }
-    // Dropping the last queue sender lets the writer flush what is queued and close. A client
-    // that stopped reading may never take those bytes: after a grace period the socket is
-    // dropped, so a dead peer cannot pin the connection's task and buffers forever.
+    // Dropping the last queue sender lets the writer write what is queued and a Close frame.
+    // Meanwhile keep reading: that answers a Close the client sent, and receives the client's
+    // answer to ours, so the TCP connection ends only after the closing handshake (closing it
+    // with unread input would reset it and destroy frames the client has not read yet). A
+    // client that reads nothing for CLOSE_GRACE loses the connection without the handshake,
+    // so a dead peer cannot pin the connection's task and buffers.
     drop(out);
     let mut writer = writer;
-    if tokio::time::timeout(CLOSE_GRACE, &mut writer)
-        .await
-        .is_err()
-    {
+    let finish = async {
+        let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+        let (_, written) = futures::join!(drain, &mut writer);
+        written
+    };
+    if tokio::time::timeout(CLOSE_GRACE, finish).await.is_err() {
         writer.abort();
     }
 }
@@ -312,10 +414,11 @@ async fn authenticate_first_frame(
     }
 }
 
-/// Writes what is queued, flushing once per batch; obeys a close signal first.
+/// Writes what is queued, flushing once per batch. On a close signal it writes what is
+/// already queued (without waiting for more), then the Close frame.
 async fn write_loop(
     mut sink: futures::stream::SplitSink<WebSocket, WsMessage>,
-    mut rx: mpsc::Receiver<WsMessage>,
+    mut rx: mpsc::Receiver<Outgoing>,
     mut close: watch::Receiver<Option<CloseFrame>>,
 ) {
     loop {
@@ -323,6 +426,11 @@ async fn write_loop(
             biased;
             changed = close.changed() => {
                 let frame = if changed.is_ok() { close.borrow().clone() } else { None };
+                while let Ok(item) = rx.try_recv() {
+                    if sink.feed(item.frame).await.is_err() {
+                        return;
+                    }
+                }
                 let _ = sink.send(WsMessage::Close(frame)).await;
                 return;
             }
@@ -331,13 +439,13 @@ async fn write_loop(
                     let _ = sink.close().await;
                     return;
                 };
-                if sink.feed(first).await.is_err() {
+                if sink.feed(first.frame).await.is_err() {
                     return;
                 }
                 for _ in 1..WRITE_BATCH {
                     match rx.try_recv() {
-                        Ok(frame) => {
-                            if sink.feed(frame).await.is_err() {
+                        Ok(item) => {
+                            if sink.feed(item.frame).await.is_err() {
                                 return;
                             }
                         }
@@ -352,6 +460,21 @@ async fn write_loop(
     }
 }
 
+/// The close code and reason for a read error (RFC 6455, section 7.4.1).
+fn close_for_read_error(err: &axum::Error) -> (u16, &'static str) {
+    use tungstenite::error::{CapacityError, Error as WsError};
+    let inner: &(dyn std::error::Error + 'static) = err;
+    let source = inner.source();
+    match source.and_then(|s| s.downcast_ref::<WsError>()) {
+        Some(WsError::Capacity(CapacityError::MessageTooLong { .. })) => {
+            (1009, "message too big; see ws_max_message")
+        }
+        Some(WsError::Capacity(_)) => (1009, "frame too big"),
+        Some(WsError::Utf8(_)) => (1007, "text frames must be UTF-8"),
+        _ => (1002, "protocol error"),
+    }
+}
+
 struct Connection<'a> {
     state: &'a AppState,
     user: UserId,
@@ -360,7 +483,7 @@ struct Connection<'a> {
 }
 
 impl Connection<'_> {
-    async fn run(mut self, mut stream: futures::stream::SplitStream<WebSocket>) {
+    async fn run(mut self, stream: &mut futures::stream::SplitStream<WebSocket>) {
         let interval = self.state.config.ws_ping_interval;
         let mut ping = tokio::time::interval(interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -384,8 +507,13 @@ impl Connection<'_> {
                             break;
                         }
                     }
-                    // A protocol error (such as an oversized frame) or the client going away.
-                    _ => break,
+                    Some(Err(e)) => {
+                        let (code, reason) = close_for_read_error(&e);
+                        self.out.close_with(code, reason);
+                        break;
+                    }
+                    // The client went away without a closing handshake.
+                    None => break,
                 },
                 _ = ping.tick() => {
                     if last_seen.elapsed() > interval * 2 {
@@ -410,7 +538,11 @@ impl Connection<'_> {
     async fn handle(&mut self, msg: WsMessage) -> bool {
         let text = match msg {
             WsMessage::Text(text) => text,
-            WsMessage::Close(_) => return false,
+            WsMessage::Close(_) => {
+                // The writer answers with a Close; the code is echoed as RFC 6455 suggests.
+                self.out.close_with(1000, "");
+                return false;
+            }
             WsMessage::Ping(_) | WsMessage::Pong(_) => return true,
             WsMessage::Binary(_) => {
                 let err = Error::UnsupportedMediaType {
@@ -431,18 +563,7 @@ impl Connection<'_> {
             ClientFrame::Auth { .. } => true,
             ClientFrame::Ping => self.out.push(ServerFrame::Pong.encode()),
             ClientFrame::Subscribe { room_id, since_seq } => {
-                if let Some(old) = self.subs.remove(&room_id) {
-                    old.abort();
-                }
-                let task = tokio::spawn(forward(
-                    self.state.clone(),
-                    self.user,
-                    room_id,
-                    since_seq,
-                    self.out.clone(),
-                ));
-                self.subs.insert(room_id, task);
-                true
+                Box::pin(self.subscribe(room_id, since_seq)).await
             }
             ClientFrame::Unsubscribe { room_id } => {
                 if let Some(task) = self.subs.remove(&room_id) {
@@ -480,6 +601,44 @@ impl Connection<'_> {
             }
         }
     }
+
+    /// Starts (or restarts) a subscription. The permission check runs here, so a refused
+    /// subscribe holds nothing; an accepted one is a task of its own.
+    async fn subscribe(&mut self, room_id: RoomId, since_seq: Option<RoomSeq>) -> bool {
+        if let Some(old) = self.subs.remove(&room_id) {
+            old.abort();
+        }
+        let max = self.state.config.ws_max_subscriptions;
+        if self.subs.len() >= max {
+            // Subscriptions that ended (access revoked) no longer count.
+            self.subs.retain(|_, task| !task.is_finished());
+        }
+        if self.subs.len() >= max {
+            let err = Error::validation(
+                "room_id",
+                format!("at most {max} subscriptions per connection; unsubscribe from one first"),
+            );
+            return self.out.push(error_frame(&err, None, Some(room_id)));
+        }
+        let sub = match self
+            .state
+            .chat
+            .subscribe(self.user, room_id, since_seq)
+            .await
+        {
+            Ok(sub) => sub,
+            Err(e) => return self.out.push(error_frame(&e, None, Some(room_id))),
+        };
+        let task = tokio::spawn(forward(
+            self.state.clone(),
+            self.user,
+            sub,
+            since_seq,
+            self.out.clone(),
+        ));
+        self.subs.insert(room_id, task);
+        true
+    }
 }
 
 /// Whether a change ends `user`'s right to follow the room.
@@ -491,7 +650,9 @@ fn revokes(change: &RoomChange, user: UserId) -> bool {
     }
 }
 
-/// Sends the room's changes after `after` from the store; returns the last seq sent.
+/// Sends the room's changes after `after` from the store, paced by the client's reading;
+/// returns the last seq sent. Frames are encoded here rather than taken from [`EventFrames`]:
+/// the store renders messages as they are now.
 async fn replay(
     state: &AppState,
     user: UserId,
@@ -500,15 +661,19 @@ async fn replay(
     out: &Outbound,
 ) -> Result<RoomSeq, Error> {
     loop {
-        let page = state.chat.changes(user, room, after, Some(100)).await?;
+        let page = state
+            .chat
+            .changes(user, room, after, Some(REPLAY_PAGE))
+            .await?;
         for change in &page.changes {
-            if !out.push(state.event_frames.frame(change)) {
+            if !out.push_paced(ServerFrame::Event(change).encode()).await {
                 return Err(Error::Unavailable {
                     source: "connection closed".into(),
                 });
             }
             after = change.seq;
         }
+        metrics::counter!("chat_ws_replayed_total").increment(page.changes.len() as u64);
         if !page.has_more {
             return Ok(after);
         }
@@ -520,24 +685,20 @@ async fn replay(
 async fn forward(
     state: AppState,
     user: UserId,
-    room: RoomId,
+    mut sub: chat_core::Subscription,
     since: Option<RoomSeq>,
     out: Outbound,
 ) {
-    let mut sub = match Box::pin(state.chat.subscribe(user, room, since)).await {
-        Ok(sub) => sub,
-        Err(e) => {
-            out.push(error_frame(&e, None, Some(room)));
-            return;
-        }
-    };
+    let room = sub.room_id();
     if let Some(since) = since {
         // Replays are rare and their futures large: boxing them keeps every idle
         // subscriber's task small (see the memory figures in BENCHMARKS.md).
         match Box::pin(replay(&state, user, room, since, &out)).await {
             Ok(last) => sub.advance_to(last),
             Err(e) => {
-                out.push(error_frame(&e, None, Some(room)));
+                if !out.closing() {
+                    out.push(error_frame(&e, None, Some(room)));
+                }
                 return;
             }
         }
@@ -582,7 +743,9 @@ async fn forward(
                         true
                     }
                     Err(e) => {
-                        out.push(error_frame(&e, None, Some(room)));
+                        if !out.closing() {
+                            out.push(error_frame(&e, None, Some(room)));
+                        }
                         false
                     }
                 }

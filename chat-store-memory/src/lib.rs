@@ -382,6 +382,7 @@ impl MessageStore for MemoryStore {
         let recent = s.recent_sends(
             msg.author_id,
             now.saturating_sub(admission.policy.lookback()),
+            admission.policy.history_limit(),
         );
         admission.check(&SendHistory {
             now,

@@ -233,17 +233,28 @@ impl State {
         self.rooms.get(room)?.messages.get(seq)
     }
 
-    /// The author's send times strictly after `after`, ascending.
-    pub(crate) fn recent_sends(&self, author: UserId, after: Timestamp) -> Vec<Timestamp> {
-        self.sends_by_author
-            .get(&author)
-            .map_or_else(Vec::new, |sends| {
-                sends
-                    .range((after, MessageId::MAX)..)
-                    .map(|(t, _)| *t)
-                    .filter(|t| *t > after)
-                    .collect()
-            })
+    /// The author's newest `limit` send times strictly after `after`, ascending: what
+    /// admission reads, in O(limit) however busy the author is.
+    pub(crate) fn recent_sends(
+        &self,
+        author: UserId,
+        after: Timestamp,
+        limit: usize,
+    ) -> Vec<Timestamp> {
+        let mut recent: Vec<Timestamp> =
+            self.sends_by_author
+                .get(&author)
+                .map_or_else(Vec::new, |sends| {
+                    sends
+                        .range((after, MessageId::MAX)..)
+                        .rev()
+                        .map(|(t, _)| *t)
+                        .take_while(|t| *t > after)
+                        .take(limit)
+                        .collect()
+                });
+        recent.reverse();
+        recent
     }
 
     /// Stores an admitted message with a snapshot of its author's profile, and logs it; `None`

@@ -26,13 +26,21 @@ impl App {
     }
 
     pub fn with(store: Arc<dyn Store>, limits: Limits, config: HttpConfig) -> Self {
+        Self::build(ChatService::builder(store).limits(limits), config)
+    }
+
+    /// An app whose senders are never rate limited, for filling rooms with a long history:
+    /// admission then reads no send history at all.
+    pub fn unlimited(store: Arc<dyn Store>, config: HttpConfig) -> Self {
+        Self::build(
+            ChatService::builder(store).rate_limit_policy(Arc::new(AdmitAll)),
+            config,
+        )
+    }
+
+    fn build(builder: chat_core::ChatServiceBuilder, config: HttpConfig) -> Self {
         let admin = UserId::new();
-        let chat = Arc::new(
-            ChatService::builder(store)
-                .limits(limits)
-                .server_admin(admin)
-                .build(),
-        );
+        let chat = Arc::new(builder.server_admin(admin).build());
         let jwt = Arc::new(JwtAuthenticator::new(b"test secret, not for production"));
         let state = AppState::with_config(chat, jwt.clone(), config);
         Self {
@@ -228,6 +236,24 @@ impl App {
             .unwrap();
         });
         (addr, stop, task)
+    }
+}
+
+/// A rate-limit policy that admits every send and needs no history.
+#[derive(Debug)]
+struct AdmitAll;
+
+impl chat_core::RateLimitPolicy for AdmitAll {
+    fn lookback(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    fn history_limit(&self) -> usize {
+        0
+    }
+
+    fn check(&self, _: &chat_core::SendHistory<'_>) -> Result<(), Duration> {
+        Ok(())
     }
 }
 
