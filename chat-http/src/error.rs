@@ -81,6 +81,9 @@ pub(crate) fn error_response(status: StatusCode, code: &'static str, message: &s
     (status, Json(ErrorEnvelope { error: body })).into_response()
 }
 
+/// The `Retry-After` of a 503.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let err = self.0;
@@ -92,6 +95,9 @@ impl IntoResponse for ApiError {
         }
         let retry_after = match &err {
             Error::RateLimited { retry_after } => Some(retry_after.as_secs_f64().ceil() as u64),
+            // The store is down or overloaded: a retry in a second is cheap for everyone, and
+            // sends are safe to retry with the same client_msg_id.
+            Error::Unavailable { .. } => Some(UNAVAILABLE_RETRY_AFTER_SECS),
             _ => None,
         };
         let mut response = (

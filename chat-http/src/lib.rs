@@ -26,6 +26,7 @@
 //! - [`extract`]: extractors whose rejections are such errors, and the authenticated [`Caller`](extract::Caller).
 //! - [`rest`]: the `/v1` handlers and their request bodies.
 //! - `ws`: the WebSocket protocol and connection loop.
+//! - `unread_body`: `Connection: close` on responses that leave the request body unread.
 //! - [`observability`]: Prometheus metrics and request timing.
 //! - [`state`]: [`AppState`] and the transport limits ([`HttpConfig`]).
 
@@ -36,6 +37,7 @@ pub mod extract;
 pub mod observability;
 pub mod rest;
 pub mod state;
+mod unread_body;
 mod ws;
 
 use std::future::Future;
@@ -93,7 +95,6 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         )
         .routes(routes!(healthz))
         .routes(routes!(readyz))
-        .routes(routes!(observability::render))
         .split_for_parts()
 }
 
@@ -103,8 +104,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     documented().1
 }
 
-/// The whole HTTP surface: `/v1/…`, `/v1/ws`, `/v1/openapi.json`, `/healthz`, `/readyz`,
-/// `/metrics`.
+/// The public HTTP surface: `/v1/…`, `/v1/ws`, `/v1/openapi.json`, `/healthz`, `/readyz`.
+///
+/// Prometheus metrics are not on it: they describe the whole server, so they are served by
+/// [`metrics_router`] on a listener of their own, which operators keep on their monitoring
+/// network. Nothing mounted here can expose them by accident.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
     let (routes, api) = documented();
@@ -116,6 +120,7 @@ pub fn router(state: AppState) -> Router {
             error::error_response(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")
         })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(unread_body::close_if_body_unread))
         .layer(axum::middleware::from_fn(observability::track))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
@@ -129,18 +134,45 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// `GET /metrics` only: the Prometheus text of [`AppState::with_metrics`] (404 without it).
+/// Serve it on its own listener, such as `127.0.0.1:9464`:
+///
+/// ```no_run
+/// # async fn run(state: chat_http::AppState) -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:9464").await?;
+/// axum::serve(listener, chat_http::metrics_router(state)).await
+/// # }
+/// ```
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(observability::render))
+        .fallback(|| async {
+            error::error_response(StatusCode::NOT_FOUND, "not_found", "no such route")
+        })
+        .with_state(state)
+}
+
 /// `/healthz`: 200 while the process serves requests.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive")))]
 async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `/readyz`: 200 when the store answers, 503 otherwise.
-#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "the store answers"), (status = 503, body = error::ErrorEnvelope)))]
+/// `/readyz`: 200 when the store answers within `ready_timeout`, 503 otherwise. A load
+/// balancer probing it gets an answer in time even while the database is unreachable.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "the store answers"),
+    (status = 503, description = "the store did not answer in time, or failed", body = error::ErrorEnvelope)
+))]
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.chat.store().get_user(UserId::MIN).await {
-        Ok(_) => "ready".into_response(),
-        Err(e) => ApiError(e).into_response(),
+    let probe = state.chat.store().get_user(UserId::MIN);
+    match tokio::time::timeout(state.config.ready_timeout, probe).await {
+        Ok(Ok(_)) => "ready".into_response(),
+        Ok(Err(e)) => ApiError(e).into_response(),
+        Err(_) => ApiError(chat_core::Error::Unavailable {
+            source: "the store did not answer within ready_timeout".into(),
+        })
+        .into_response(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Prometheus metrics. Handlers record through the `metrics` facade; [`install`] sets up the
-//! Prometheus recorder whose rendering `/metrics` serves.
+//! Prometheus recorder whose rendering [`metrics_router`](crate::metrics_router) serves at
+//! `/metrics`, on a listener apart from the public API.
 //!
 //! | metric | kind | what |
 //! |---|---|---|
@@ -10,6 +11,7 @@
 //! | `chat_ws_deliveries_total` | counter | room changes delivered live to WebSocket subscribers |
 //! | `chat_ws_resyncs_total` | counter | subscribers that fell behind the hub and were reloaded from the store |
 //! | `chat_ws_slow_closes_total` | counter | connections closed because their outbound queue filled |
+//! | `chat_ws_replayed_total` | counter | changes replayed from the store to resuming subscribers |
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -65,7 +67,6 @@ pub(crate) async fn track(req: Request<Body>, next: Next) -> Response {
 }
 
 /// `GET /metrics`: the Prometheus text format, or 404 when no recorder was installed.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format"), (status = 404, body = crate::error::ErrorEnvelope)))]
 pub(crate) async fn render(State(state): State<AppState>) -> Response {
     match &state.metrics {
         Some(handle) => handle.render().into_response(),

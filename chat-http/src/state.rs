@@ -35,6 +35,9 @@ pub struct HttpConfig {
     /// one costs 5.4 KiB and an authenticated, subscribed chat-http connection 11 KiB. 4 KiB
     /// still holds a typical frame; larger frames grow the buffer while they pass.
     pub ws_buffer: usize,
+    /// How long `/readyz` waits for the store before answering 503. Probes usually give up
+    /// after a second; answering within it tells them "unavailable" instead of timing out.
+    pub ready_timeout: Duration,
 }
 
 impl Default for HttpConfig {
@@ -47,6 +50,7 @@ impl Default for HttpConfig {
             ws_ping_interval: Duration::from_secs(20),
             ws_auth_timeout: Duration::from_secs(10),
             ws_buffer: 4 * 1024,
+            ready_timeout: Duration::from_millis(800),
         }
     }
 }

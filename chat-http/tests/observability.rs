@@ -1,4 +1,5 @@
-//! `/metrics`: Prometheus text with request latency, sends and rate-limited sends.
+//! `/metrics`: Prometheus text with request latency, sends and rate-limited sends, served by
+//! `metrics_router` and never by the public router.
 
 mod support;
 
@@ -8,6 +9,7 @@ use axum::http::StatusCode;
 use chat_store_memory::MemoryStore;
 use serde_json::json;
 use support::App;
+use tower::ServiceExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_requests_sends_and_rate_limits() {
@@ -24,7 +26,19 @@ async fn metrics_count_requests_sends_and_rate_limits() {
         )
         .await;
     }
-    let (status, body) = app.call("GET", "/metrics", None, None).await;
+    // Never on the public API, whatever is installed.
+    let (status, _) = app.call("GET", "/metrics", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let metrics = chat_http::metrics_router(app.state.clone());
+    let response = metrics
+        .oneshot(
+            axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let (status, body) = support::split(response).await;
     assert_eq!(status, StatusCode::OK);
     let text = body.as_str().expect("Prometheus text");
     for expected in [

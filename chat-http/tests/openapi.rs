@@ -49,7 +49,6 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/v1/ws"),
     ("get", "/healthz"),
     ("get", "/readyz"),
-    ("get", "/metrics"),
 ];
 
 #[tokio::test]

@@ -17,10 +17,14 @@ pub(crate) fn db_err(err: sqlx::Error) -> Error {
             let code = db.code().unwrap_or_default();
             // Class 08: connection exceptions; 53: insufficient resources; 57P0x: the server is
             // shutting down or starting; 40001/40P01: serialization failure and deadlock, which
-            // the caller may retry.
+            // the caller may retry. 3D000 (the database does not exist) and class 28 (the role
+            // may not connect) are the deployment's fault, not the request's: the service is
+            // unavailable until an operator fixes it, and nothing about it reaches the client.
             let retryable = code.starts_with("08")
                 || code.starts_with("53")
                 || code.starts_with("57P")
+                || code.starts_with("28")
+                || code == "3D000"
                 || code == "40001"
                 || code == "40P01";
             if retryable {

@@ -90,19 +90,63 @@ fn distinct_tokens(text: &str) -> Vec<String> {
     set.into_iter().collect()
 }
 
+/// How a [`PostgresStore`] connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresOptions {
+    /// Largest number of connections in the pool (default 16).
+    pub max_connections: u32,
+    /// How long a request waits for a connection before it fails with
+    /// [`Error::Unavailable`] (default 1 s). While the database is down every request waits
+    /// this long, so it is short: a chat client retries a failed send with the same
+    /// `client_msg_id`, and a quick 503 with `Retry-After` serves it better than a hang. Under
+    /// load, a request that cannot get one of the pool's connections within a second would
+    /// miss every latency goal anyway.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+impl PostgresOptions {
+    fn pool(&self) -> PgPoolOptions {
+        PgPoolOptions::new()
+            .max_connections(self.max_connections)
+            .acquire_timeout(self.acquire_timeout)
+    }
+}
+
 impl PostgresStore {
-    /// Connects a pool of up to 16 connections to `url`.
+    /// Connects a pool with the default [`PostgresOptions`] to `url`.
     ///
     /// # Errors
     /// [`Error::Unavailable`] when the database cannot be reached.
     pub async fn connect(url: &str) -> Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            // Fail a request rather than queue it forever when the database is gone.
-            .acquire_timeout(Duration::from_secs(5))
-            .connect(url)
-            .await
-            .map_err(db_err)?;
+        Self::connect_with(url, &PostgresOptions::default()).await
+    }
+
+    /// Connects a pool to `url`, opening one connection now to check the database is there.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the database cannot be reached or does not exist.
+    pub async fn connect_with(url: &str, options: &PostgresOptions) -> Result<Self> {
+        let pool = options.pool().connect(url).await.map_err(db_err)?;
+        Ok(Self { pool })
+    }
+
+    /// A store whose pool connects on first use, for a server that may start before its
+    /// database: until the database answers, every call fails with [`Error::Unavailable`]
+    /// after at most `acquire_timeout`.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when `url` is not a valid PostgreSQL URL.
+    pub fn connect_lazy_with(url: &str, options: &PostgresOptions) -> Result<Self> {
+        let pool = options.pool().connect_lazy(url).map_err(Error::internal)?;
         Ok(Self { pool })
     }
 

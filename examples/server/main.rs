@@ -21,7 +21,7 @@ use chat_core::{ChatService, Limits, Store};
 use chat_http::accounts::{Accounts, AccountsConfig};
 use chat_http::{AppState, HttpConfig, JwtAuthenticator};
 use chat_store_memory::MemoryStore;
-use chat_store_postgres::PostgresStore;
+use chat_store_postgres::{PostgresOptions, PostgresStore};
 use clap::Parser;
 
 /// chat-engine example server.
@@ -66,6 +66,20 @@ struct Args {
     /// Sign-in attempts allowed per email per minute.
     #[arg(long, env = "CHAT_SIGN_IN_RATE", default_value_t = 10)]
     sign_in_rate: usize,
+    /// Where Prometheus metrics are served (`/metrics`), apart from the public port; `off`
+    /// serves none. Keep it on a loopback or monitoring address.
+    #[arg(long, env = "CHAT_METRICS_BIND", default_value = "127.0.0.1:9464")]
+    metrics_bind: String,
+    /// PostgreSQL connections in the pool.
+    #[arg(long, env = "CHAT_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    db_max_connections: u32,
+    /// How long a request waits for a database connection before failing with 503 and
+    /// `Retry-After`, in milliseconds.
+    #[arg(long, env = "CHAT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 1000)]
+    db_acquire_timeout_ms: u64,
+    /// How long `/readyz` waits for the store before answering 503, in milliseconds.
+    #[arg(long, env = "CHAT_READY_TIMEOUT_MS", default_value_t = 800)]
+    ready_timeout_ms: u64,
 }
 
 /// Shortest `--jwt-secret` accepted: HS256 keys shorter than the hash output are guessable.
@@ -78,7 +92,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let (store, in_memory): (Arc<dyn Store>, bool) = match &args.database_url {
         Some(url) => {
-            let store = PostgresStore::connect(url).await?;
+            let options = PostgresOptions {
+                max_connections: args.db_max_connections,
+                acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
+            };
+            let store = PostgresStore::connect_with(url, &options).await?;
             store.migrate().await?;
             tracing::info!("using PostgreSQL (migrations applied)");
             (Arc::new(store), false)
@@ -134,6 +152,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = HttpConfig {
         body_limit: args.max_body,
         ws_max_message: args.max_body,
+        ready_timeout: Duration::from_millis(args.ready_timeout_ms),
         ..HttpConfig::default()
     };
     let state = AppState::with_config(chat, jwt, config)
@@ -142,11 +161,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = tokio::net::TcpListener::bind(args.bind).await?;
     let addr = listener.local_addr()?;
+    serve_metrics(&args.metrics_bind, &state).await?;
     let app = chat_http::router(state.clone()).merge(client::routes());
-    println!(
-        "chat-engine listening on http://{addr}  (open it in a browser; API under /v1, Prometheus at /metrics)"
-    );
+    println!("chat-engine listening on http://{addr}  (open it in a browser; API under /v1)");
     chat_http::serve_router(listener, app, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Serves `/metrics` on its own listener, unless `bind` is `off`. An address already in use
+/// (a second server on one machine) costs the metrics, not the server.
+async fn serve_metrics(bind: &str, state: &AppState) -> Result<(), Box<dyn std::error::Error>> {
+    if bind.eq_ignore_ascii_case("off") {
+        return Ok(());
+    }
+    let addr: SocketAddr = bind
+        .parse()
+        .map_err(|e| format!("--metrics-bind {bind:?}: {e}"))?;
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => {
+            let local = listener.local_addr()?;
+            println!("Prometheus metrics on http://{local}/metrics");
+            let metrics = chat_http::metrics_router(state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, metrics).await {
+                    tracing::warn!(error = %e, "the metrics listener stopped");
+                }
+            });
+        }
+        Err(e) => tracing::warn!(%addr, error = %e, "not serving metrics: cannot bind"),
+    }
     Ok(())
 }
 
