@@ -335,7 +335,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Creates an account and its profile, and signs it in.
-#[utoipa::path(post, path = "/auth/sign-up", tag = "accounts", request_body = SignUp, responses((status = 201, body = Session), (status = 409, body = ErrorEnvelope, description = "the email already has an account"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")))]
+#[utoipa::path(post, path = "/auth/sign-up", tag = "accounts", request_body = SignUp, responses((status = 201, body = Session, description = "the new account's session"), (status = 409, body = ErrorEnvelope, description = "the email already has an account"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")))]
 async fn sign_up(
     State(s): State<AppState>,
     info: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -368,7 +368,7 @@ async fn sign_up(
 }
 
 /// Signs in with email and password. A wrong email and a wrong password get the same 401.
-#[utoipa::path(post, path = "/auth/sign-in", tag = "accounts", request_body = SignIn, responses((status = 200, body = Session), (status = 401, body = ErrorEnvelope, description = "wrong email or password (`invalid_credentials`)"), (status = 429, body = ErrorEnvelope, description = "too many attempts for this email or address"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")))]
+#[utoipa::path(post, path = "/auth/sign-in", tag = "accounts", request_body = SignIn, responses((status = 200, body = Session, description = "a session"), (status = 401, body = ErrorEnvelope, description = "wrong email or password (`invalid_credentials`)"), (status = 429, body = ErrorEnvelope, description = "too many attempts for this email or address"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")))]
 async fn sign_in(
     State(s): State<AppState>,
     info: Option<Extension<ConnectInfo<SocketAddr>>>,

@@ -26,6 +26,8 @@
 //! - [`extract`]: extractors whose rejections are such errors, and the authenticated [`Caller`](extract::Caller).
 //! - [`rest`]: the `/v1` handlers and their request bodies.
 //! - `ws`: the WebSocket protocol and connection loop.
+//! - `openapi_rules`: the enforced limits and the WebSocket frames, written into the OpenAPI
+//!   document.
 //! - `unread_body`: `Connection: close` on responses that leave the request body unread.
 //! - [`observability`]: Prometheus metrics and request timing.
 //! - [`state`]: [`AppState`] and the transport limits ([`HttpConfig`]).
@@ -35,6 +37,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod observability;
+mod openapi_rules;
 pub mod rest;
 pub mod state;
 mod unread_body;
@@ -98,10 +101,30 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .split_for_parts()
 }
 
-/// The OpenAPI 3 document of every route (also served at `/v1/openapi.json`).
+/// The OpenAPI 3.1 document of every route and of the WebSocket frames, with the default
+/// [`Limits`](chat_core::Limits) written into its schemas. The router serves the document of
+/// its own limits at `/v1/openapi.json` (see [`openapi_for`]).
 #[must_use]
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented().1
+pub fn openapi() -> serde_json::Value {
+    openapi_for(&chat_core::Limits::default(), &HttpConfig::default())
+}
+
+/// The OpenAPI document for a service with these limits and transport settings: every length,
+/// page size and character rule the server enforces appears in the schemas.
+#[must_use]
+pub fn openapi_for(limits: &chat_core::Limits, config: &HttpConfig) -> serde_json::Value {
+    with_rules(documented().1, limits, config)
+}
+
+fn with_rules(
+    api: utoipa::openapi::OpenApi,
+    limits: &chat_core::Limits,
+    config: &HttpConfig,
+) -> serde_json::Value {
+    // Serializing the document's own types cannot fail.
+    let mut api = serde_json::to_value(api).unwrap_or_default();
+    openapi_rules::apply(&mut api, limits, config);
+    api
 }
 
 /// The public HTTP surface: `/v1/…`, `/v1/ws`, `/v1/openapi.json`, `/healthz`, `/readyz`.
@@ -112,7 +135,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
     let (routes, api) = documented();
-    let api = axum::Json(api);
+    let api = axum::Json(with_rules(api, state.chat.limits(), &state.config));
     routes
         .route("/v1/openapi.json", get(move || async move { api }))
         .fallback(|| async { error::error_response(StatusCode::NOT_FOUND, "not_found", "no such route") })

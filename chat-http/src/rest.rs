@@ -48,12 +48,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(system_metrics))
 }
 
-#[utoipa::path(get, path = "/me", tag = "profiles", responses((status = 200, body = User), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/me", tag = "profiles", responses((status = 200, body = User, description = "the caller's profile"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn get_me(State(s): State<AppState>, Caller(me): Caller) -> ApiResult<User> {
     Ok(ApiJson(s.chat.get_profile(me, me).await?))
 }
 
-#[utoipa::path(put, path = "/me", tag = "profiles", request_body = ProfileInput, responses((status = 200, body = User), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(put, path = "/me", tag = "profiles", request_body = ProfileInput, responses((status = 200, body = User, description = "the stored profile"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn put_me(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -62,7 +62,7 @@ async fn put_me(
     Ok(ApiJson(s.chat.upsert_profile(me, input).await?))
 }
 
-#[utoipa::path(get, path = "/users/{user_id}", tag = "profiles", params(("user_id" = UserId, Path)), responses((status = 200, body = User), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/users/{user_id}", tag = "profiles", params(("user_id" = UserId, Path)), responses((status = 200, body = User, description = "the profile of a user who shares an event with the caller"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn get_user(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -71,7 +71,7 @@ async fn get_user(
     Ok(ApiJson(s.chat.get_profile(me, user).await?))
 }
 
-#[utoipa::path(get, path = "/events", tag = "events", responses((status = 200, body = Vec<EventSummary>), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/events", tag = "events", responses((status = 200, body = Vec<EventSummary>, description = "the caller's events with their role, oldest first"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn list_events(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -79,7 +79,7 @@ async fn list_events(
     Ok(ApiJson(s.chat.list_my_events(me).await?))
 }
 
-#[utoipa::path(post, path = "/events", tag = "events", request_body = NewEvent, responses((status = 201, body = Event), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/events", tag = "events", request_body = NewEvent, responses((status = 201, body = Event, description = "the new event; the caller is its owner"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn create_event(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -91,7 +91,7 @@ async fn create_event(
     ))
 }
 
-#[utoipa::path(get, path = "/events/{event_id}", tag = "events", params(("event_id" = EventId, Path)), responses((status = 200, body = EventSummary), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/events/{event_id}", tag = "events", params(("event_id" = EventId, Path)), responses((status = 200, body = EventSummary, description = "the event with the caller's role"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn get_event(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -100,7 +100,7 @@ async fn get_event(
     Ok(ApiJson(s.chat.get_event(me, event).await?))
 }
 
-#[utoipa::path(get, path = "/events/{event_id}/members", tag = "events", params(("event_id" = EventId, Path)), responses((status = 200, body = Vec<EventMember>), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/events/{event_id}/members", tag = "events", params(("event_id" = EventId, Path)), responses((status = 200, body = Vec<EventMember>, description = "the event's members, in join order"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn event_members(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -123,7 +123,7 @@ fn member_role() -> EventRole {
     EventRole::Member
 }
 
-#[utoipa::path(post, path = "/events/{event_id}/members", tag = "events", params(("event_id" = EventId, Path)), request_body = AddEventMember, responses((status = 201, body = EventMember), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/events/{event_id}/members", tag = "events", params(("event_id" = EventId, Path)), request_body = AddEventMember, responses((status = 201, body = EventMember, description = "the new membership"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn add_event_member(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -144,7 +144,7 @@ pub struct SetEventRole {
     pub role: EventRole,
 }
 
-#[utoipa::path(put, path = "/events/{event_id}/members/{user_id}", tag = "events", params(("event_id" = EventId, Path), ("user_id" = UserId, Path)), request_body = SetEventRole, responses((status = 200, body = EventMember), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(put, path = "/events/{event_id}/members/{user_id}", tag = "events", params(("event_id" = EventId, Path), ("user_id" = UserId, Path)), request_body = SetEventRole, responses((status = 200, body = EventMember, description = "the membership with its new role"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn set_event_role(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -156,7 +156,7 @@ async fn set_event_role(
     ))
 }
 
-#[utoipa::path(delete, path = "/events/{event_id}/members/{user_id}", tag = "events", params(("event_id" = EventId, Path), ("user_id" = UserId, Path)), responses((status = 204), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/events/{event_id}/members/{user_id}", tag = "events", params(("event_id" = EventId, Path), ("user_id" = UserId, Path)), responses((status = 204, description = "removed from the event and its rooms"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn remove_event_member(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -166,7 +166,7 @@ async fn remove_event_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/events/{event_id}/rooms", tag = "rooms", params(("event_id" = EventId, Path)), request_body = NewRoom, responses((status = 201, body = Room), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/events/{event_id}/rooms", tag = "rooms", params(("event_id" = EventId, Path)), request_body = NewRoom, responses((status = 201, body = Room, description = "the new room; the caller moderates it"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn create_room(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -189,7 +189,7 @@ pub struct RoomQuery {
     pub name: Option<String>,
 }
 
-#[utoipa::path(get, path = "/rooms", tag = "rooms", params(RoomQuery), responses((status = 200, body = Vec<RoomView>), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/rooms", tag = "rooms", params(RoomQuery), responses((status = 200, body = Vec<RoomView>, description = "the rooms the caller can see, with the caller's membership"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn list_rooms(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -202,7 +202,7 @@ async fn list_rooms(
     Ok(ApiJson(s.chat.list_rooms(me, filter).await?))
 }
 
-#[utoipa::path(get, path = "/rooms/{room_id}", tag = "rooms", params(("room_id" = RoomId, Path)), responses((status = 200, body = RoomView), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/rooms/{room_id}", tag = "rooms", params(("room_id" = RoomId, Path)), responses((status = 200, body = RoomView, description = "the room with the caller's membership"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn get_room(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -211,7 +211,7 @@ async fn get_room(
     Ok(ApiJson(s.chat.get_room(me, room).await?))
 }
 
-#[utoipa::path(patch, path = "/rooms/{room_id}", tag = "rooms", params(("room_id" = RoomId, Path)), request_body = RoomPatch, responses((status = 200, body = Room), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/rooms/{room_id}", tag = "rooms", params(("room_id" = RoomId, Path)), request_body = RoomPatch, responses((status = 200, body = Room, description = "the room after the change"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn update_room(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -221,7 +221,7 @@ async fn update_room(
     Ok(ApiJson(s.chat.update_room(me, room, patch).await?))
 }
 
-#[utoipa::path(post, path = "/rooms/{room_id}/join", tag = "members", params(("room_id" = RoomId, Path)), responses((status = 200, body = RoomMember), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/rooms/{room_id}/join", tag = "members", params(("room_id" = RoomId, Path)), responses((status = 200, body = RoomMember, description = "the caller's membership (also when already a member)"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn join_room(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -230,7 +230,7 @@ async fn join_room(
     Ok(ApiJson(s.chat.join_room(me, room).await?))
 }
 
-#[utoipa::path(post, path = "/rooms/{room_id}/leave", tag = "members", params(("room_id" = RoomId, Path)), responses((status = 204), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/rooms/{room_id}/leave", tag = "members", params(("room_id" = RoomId, Path)), responses((status = 204, description = "left the room"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn leave_room(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -240,7 +240,7 @@ async fn leave_room(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/rooms/{room_id}/members", tag = "members", params(("room_id" = RoomId, Path)), responses((status = 200, body = Vec<RoomMember>), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/rooms/{room_id}/members", tag = "members", params(("room_id" = RoomId, Path)), responses((status = 200, body = Vec<RoomMember>, description = "the room's members, in join order"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn room_members(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -256,7 +256,7 @@ pub struct Invite {
     pub user_id: UserId,
 }
 
-#[utoipa::path(post, path = "/rooms/{room_id}/members", tag = "members", params(("room_id" = RoomId, Path)), request_body = Invite, responses((status = 201, body = RoomMember), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/rooms/{room_id}/members", tag = "members", params(("room_id" = RoomId, Path)), request_body = Invite, responses((status = 201, body = RoomMember, description = "the invited member's new membership"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn invite(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -280,7 +280,7 @@ pub struct LookupQuery {
     pub limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/rooms/{room_id}/members/lookup", tag = "members", params(("room_id" = RoomId, Path), LookupQuery), responses((status = 200, body = Vec<MemberMatch>), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/rooms/{room_id}/members/lookup", tag = "members", params(("room_id" = RoomId, Path), LookupQuery), responses((status = 200, body = Vec<MemberMatch>, description = "members whose display name starts with the prefix, by name"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn lookup_members(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -313,7 +313,7 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[utoipa::path(patch, path = "/rooms/{room_id}/members/{user_id}", tag = "members", params(("room_id" = RoomId, Path), ("user_id" = UserId, Path)), request_body = ModerateMember, responses((status = 200, body = RoomMember), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/rooms/{room_id}/members/{user_id}", tag = "members", params(("room_id" = RoomId, Path), ("user_id" = UserId, Path)), request_body = ModerateMember, responses((status = 200, body = RoomMember, description = "the membership after the change"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn moderate_member(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -345,7 +345,7 @@ pub struct MarkRead {
     pub seq: RoomSeq,
 }
 
-#[utoipa::path(post, path = "/rooms/{room_id}/read", tag = "members", params(("room_id" = RoomId, Path)), request_body = MarkRead, responses((status = 200, body = RoomMember), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/rooms/{room_id}/read", tag = "members", params(("room_id" = RoomId, Path)), request_body = MarkRead, responses((status = 200, body = RoomMember, description = "the caller's membership with its read position"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn mark_read(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -355,7 +355,7 @@ async fn mark_read(
     Ok(ApiJson(s.chat.mark_read(me, room, body.seq).await?))
 }
 
-#[utoipa::path(post, path = "/rooms/{room_id}/typing", tag = "messages", params(("room_id" = RoomId, Path)), responses((status = 204), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/rooms/{room_id}/typing", tag = "messages", params(("room_id" = RoomId, Path)), responses((status = 204, description = "the signal was relayed (or dropped by the typing throttle)"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn typing(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -378,7 +378,7 @@ pub struct HistoryQuery {
     pub limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/rooms/{room_id}/messages", tag = "messages", params(("room_id" = RoomId, Path), HistoryQuery), responses((status = 200, body = HistoryPage), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/rooms/{room_id}/messages", tag = "messages", params(("room_id" = RoomId, Path), HistoryQuery), responses((status = 200, body = HistoryPage, description = "a page of history"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn history(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -399,7 +399,7 @@ async fn history(
     Ok(ApiJson(s.chat.history(me, room, cursor, q.limit).await?))
 }
 
-#[utoipa::path(post, path = "/rooms/{room_id}/messages", tag = "messages", params(("room_id" = RoomId, Path)), request_body = SendMessage, responses((status = 201, body = Sent), (status = 200, body = Sent, description = "a replayed client_msg_id: the original message"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/rooms/{room_id}/messages", tag = "messages", params(("room_id" = RoomId, Path)), request_body = SendMessage, responses((status = 201, body = Sent, description = "the new message"), (status = 200, body = Sent, description = "a retried `client_msg_id`: the original message, nothing stored"), (status = 200, body = Sent, description = "a replayed client_msg_id: the original message"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn send_message(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -429,7 +429,7 @@ pub struct ChangesQuery {
     pub limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/rooms/{room_id}/changes", tag = "messages", params(("room_id" = RoomId, Path), ChangesQuery), responses((status = 200, body = ChangePage), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/rooms/{room_id}/changes", tag = "messages", params(("room_id" = RoomId, Path), ChangesQuery), responses((status = 200, body = ChangePage, description = "a page of the change log after `after`; messages as they are now"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn changes(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -448,7 +448,7 @@ pub struct EditMessage {
     pub text: String,
 }
 
-#[utoipa::path(patch, path = "/messages/{message_id}", tag = "messages", params(("message_id" = MessageId, Path)), request_body = EditMessage, responses((status = 200, body = Message), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/messages/{message_id}", tag = "messages", params(("message_id" = MessageId, Path)), request_body = EditMessage, responses((status = 200, body = Message, description = "the edited message"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn edit_message(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -458,7 +458,7 @@ async fn edit_message(
     Ok(ApiJson(s.chat.edit_message(me, id, body.text).await?))
 }
 
-#[utoipa::path(delete, path = "/messages/{message_id}", tag = "messages", params(("message_id" = MessageId, Path)), responses((status = 200, body = Message), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/messages/{message_id}", tag = "messages", params(("message_id" = MessageId, Path)), responses((status = 200, body = Message, description = "the tombstone"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn delete_message(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -467,7 +467,7 @@ async fn delete_message(
     Ok(ApiJson(s.chat.delete_message(me, id).await?))
 }
 
-#[utoipa::path(put, path = "/messages/{message_id}/reactions/{key}", tag = "messages", params(("message_id" = MessageId, Path), ("key" = String, Path)), responses((status = 200, body = Message), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(put, path = "/messages/{message_id}/reactions/{key}", tag = "messages", params(("message_id" = MessageId, Path), ("key" = String, Path)), responses((status = 200, body = Message, description = "the message with its reactions"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn add_reaction(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -476,7 +476,7 @@ async fn add_reaction(
     Ok(ApiJson(s.chat.react(me, id, &key, true).await?))
 }
 
-#[utoipa::path(delete, path = "/messages/{message_id}/reactions/{key}", tag = "messages", params(("message_id" = MessageId, Path), ("key" = String, Path)), responses((status = 200, body = Message), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/messages/{message_id}/reactions/{key}", tag = "messages", params(("message_id" = MessageId, Path), ("key" = String, Path)), responses((status = 200, body = Message, description = "the message with its reactions"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn remove_reaction(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -497,7 +497,7 @@ pub struct SearchQuery {
     pub limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/search", tag = "search", params(SearchQuery), responses((status = 200, body = Vec<Message>), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/search", tag = "search", params(SearchQuery), responses((status = 200, body = Vec<Message>, description = "matching messages, newest first"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn search(
     State(s): State<AppState>,
     Caller(me): Caller,
@@ -511,7 +511,7 @@ async fn search(
     Ok(ApiJson(s.chat.search(me, request).await?))
 }
 
-#[utoipa::path(get, path = "/admin/metrics", tag = "operations", responses((status = 200, body = SystemMetrics), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/admin/metrics", tag = "operations", responses((status = 200, body = SystemMetrics, description = "activity counts"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn system_metrics(State(s): State<AppState>, Caller(me): Caller) -> ApiResult<SystemMetrics> {
     Ok(ApiJson(s.chat.system_metrics(me).await?))
 }

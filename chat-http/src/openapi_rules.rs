@@ -1,0 +1,318 @@
+//! The rules the server enforces, written into the OpenAPI document, and the WebSocket frames.
+//!
+//! The route and type annotations describe shapes. What the server refuses (lengths, page
+//! sizes, characters) comes from the [`Limits`] the service was built with, so it is written
+//! here from that same value: a client generated from the document sends what the server
+//! accepts, and a deployment with other limits publishes its own. The WebSocket carries JSON
+//! frames that no route describes; they are the component schemas `WsClientFrame` and
+//! `WsServerFrame` (a `oneOf` keyed on `type`), with the close codes.
+
+use chat_core::Limits;
+use serde_json::{Map, Value, json};
+
+use crate::accounts::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
+use crate::state::HttpConfig;
+
+/// A name (event, room, display or file name): not blank, and none of the characters that
+/// `chat_core::validation` refuses in names (controls, invisible and direction-changing ones).
+const NAME_PATTERN: &str = "^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u061C\\u200B-\\u200F\\u202A-\\u202E\\u2060\\u2066-\\u2069\\uFEFF]*$";
+
+/// Writes the limits and the WebSocket frames into `api` (an OpenAPI document as JSON).
+pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
+    let name = |max: usize| json!({"minLength": 1, "maxLength": max, "pattern": NAME_PATTERN});
+    let page = json!({"minimum": 1, "maximum": limits.max_page_size,
+        "description": format!("page size, 1 to {} (default {})", limits.max_page_size, limits.default_page_size)});
+
+    let schemas = &mut api["components"]["schemas"];
+    for schema in ["NewEvent", "NewRoom", "RoomPatch"] {
+        constrain(&mut schemas[schema], "name", name(limits.max_name_chars));
+    }
+    constrain(
+        &mut schemas["NewEvent"],
+        "kind",
+        json!({"maxLength": limits.max_event_kind_chars}),
+    );
+    constrain(
+        &mut schemas["RoomPatch"],
+        "slow_mode_secs",
+        json!({"minimum": 0, "maximum": limits.max_slow_mode.as_secs()}),
+    );
+    for schema in ["ProfileInput", "SignUp"] {
+        constrain(
+            &mut schemas[schema],
+            "display_name",
+            name(limits.max_display_name_chars),
+        );
+    }
+    constrain(
+        &mut schemas["ProfileInput"],
+        "avatar_url",
+        json!({"maxLength": limits.max_avatar_url_bytes, "pattern": "^https?://\\S+$"}),
+    );
+    constrain(
+        &mut schemas["SignUp"],
+        "password",
+        json!({"minLength": MIN_PASSWORD_CHARS, "maxLength": MAX_PASSWORD_BYTES}),
+    );
+    let text = json!({"maxLength": limits.max_text_chars});
+    constrain(&mut schemas["SendMessage"], "text", text.clone());
+    constrain(&mut schemas["EditMessage"], "text", text);
+    constrain(
+        &mut schemas["SendMessage"],
+        "attachments",
+        json!({"maxItems": limits.max_attachments}),
+    );
+    constrain(
+        &mut schemas["SendMessage"],
+        "client_msg_id",
+        json!({"minLength": 1, "maxLength": limits.max_client_msg_id_chars, "pattern": "^[!-~]+$"}),
+    );
+    // Text may be empty or blank only beside an attachment.
+    schemas["SendMessage"]["anyOf"] = json!([
+        {"required": ["text"], "properties": {"text": {"pattern": "\\S"}}},
+        {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}}
+    ]);
+    let attachment = &mut schemas["AttachmentInput"];
+    let mut file_name = name(limits.max_file_name_chars);
+    file_name["pattern"] = json!(NAME_PATTERN.replacen("[^", "[^/\\\\", 1));
+    constrain(attachment, "file_name", file_name);
+    constrain(
+        attachment,
+        "content_type",
+        json!({"maxLength": limits.max_attachment_meta_bytes, "pattern": "^[!-~]+/[!-~]+$"}),
+    );
+    constrain(
+        attachment,
+        "size",
+        json!({"minimum": 0, "maximum": limits.max_attachment_bytes}),
+    );
+    constrain(
+        attachment,
+        "checksum",
+        json!({"maxLength": limits.max_attachment_meta_bytes}),
+    );
+
+    let paths = &mut api["paths"];
+    for (path, method) in [
+        ("/v1/rooms/{room_id}/messages", "get"),
+        ("/v1/rooms/{room_id}/changes", "get"),
+        ("/v1/rooms/{room_id}/members/lookup", "get"),
+        ("/v1/search", "get"),
+    ] {
+        constrain_param(&mut paths[path][method], "limit", page.clone());
+    }
+    for cursor in ["before", "after"] {
+        constrain_param(
+            &mut paths["/v1/rooms/{room_id}/messages"]["get"],
+            cursor,
+            json!({"description": "a seq; give `before` or `after`, not both (neither: the newest page)"}),
+        );
+    }
+    constrain_param(
+        &mut paths["/v1/rooms/{room_id}/changes"]["get"],
+        "after",
+        json!({"description": "a seq the client has seen, at most the room's `last_seq`"}),
+    );
+    constrain_param(
+        &mut paths["/v1/search"]["get"],
+        "q",
+        json!({"minLength": 1, "maxLength": limits.max_search_query_chars,
+            "description": "words to find (letters and digits count; at least one word)"}),
+    );
+    constrain_param(
+        &mut paths["/v1/rooms"]["get"],
+        "name",
+        json!({"maxLength": limits.max_search_query_chars}),
+    );
+    constrain_param(
+        &mut paths["/v1/rooms/{room_id}/members/lookup"]["get"],
+        "prefix",
+        json!({"maxLength": limits.max_display_name_chars}),
+    );
+    for method in ["put", "delete"] {
+        constrain_param(
+            &mut paths["/v1/messages/{message_id}/reactions/{key}"][method],
+            "key",
+            json!({"minLength": 1, "maxLength": limits.max_reaction_key_bytes, "pattern": "^\\S+$",
+                "description": format!("an emoji or short name, at most {} bytes, no whitespace", limits.max_reaction_key_bytes)}),
+        );
+    }
+
+    let schemas = api["components"]["schemas"]
+        .as_object_mut()
+        .expect("the document has component schemas");
+    schemas.insert("WsClientFrame".into(), client_frames(limits));
+    schemas.insert("WsServerFrame".into(), server_frames(config));
+}
+
+/// Merges `rules` into the property `prop` of an object schema.
+fn constrain(schema: &mut Value, prop: &str, rules: Value) {
+    let target = &mut schema["properties"][prop];
+    merge(target, rules);
+}
+
+/// Merges `rules` into the schema (and, for a description, the parameter) of a parameter.
+fn constrain_param(operation: &mut Value, name: &str, mut rules: Value) {
+    let Some(params) = operation["parameters"].as_array_mut() else {
+        return;
+    };
+    let Some(param) = params.iter_mut().find(|p| p["name"] == name) else {
+        return;
+    };
+    if let Some(description) = rules.as_object_mut().and_then(|r| r.remove("description")) {
+        param["description"] = description;
+    }
+    merge(&mut param["schema"], rules);
+}
+
+fn merge(target: &mut Value, rules: Value) {
+    if let (Some(target), Value::Object(rules)) = (target.as_object_mut(), rules) {
+        target.extend(rules);
+    }
+}
+
+fn frame(kind: &str, description: &str, properties: Value, required: &[&str]) -> Value {
+    let mut props = Map::new();
+    props.insert("type".into(), json!({"type": "string", "enum": [kind]}));
+    if let Value::Object(p) = properties {
+        props.extend(p);
+    }
+    let mut required: Vec<&str> = required.to_vec();
+    required.insert(0, "type");
+    json!({"type": "object", "title": kind, "description": description,
+        "properties": props, "required": required})
+}
+
+fn one_of(description: String, frames: Vec<Value>) -> Value {
+    json!({"description": description, "oneOf": frames, "discriminator": {"propertyName": "type"}})
+}
+
+const ROOM: &str = "#/components/schemas/RoomId";
+
+fn client_frames(limits: &Limits) -> Value {
+    let room = json!({"$ref": ROOM});
+    let seq = json!({"type": "integer", "format": "int64", "minimum": 0});
+    let send = {
+        let mut props = json!({"room_id": room});
+        if let Value::Object(p) = json!({
+            "text": {"type": "string", "maxLength": limits.max_text_chars},
+            "client_msg_id": {"type": "string", "minLength": 1, "maxLength": limits.max_client_msg_id_chars, "pattern": "^[!-~]+$"},
+            "reply_to": {"$ref": "#/components/schemas/MessageId"},
+            "attachments": {"type": "array", "maxItems": limits.max_attachments, "items": {"$ref": "#/components/schemas/AttachmentInput"}}
+        }) {
+            merge(&mut props, Value::Object(p));
+        }
+        props
+    };
+    one_of(
+        "A frame the client sends on /v1/ws (JSON text). Without a `token` query parameter the \
+         first frame must be `auth`, within the auth timeout, or the connection is closed with \
+         1008."
+            .into(),
+        vec![
+            frame(
+                "auth",
+                "authenticates the connection (first frame only)",
+                json!({"token": {"type": "string"}}),
+                &["token"],
+            ),
+            frame(
+                "subscribe",
+                "follows a room; with `since_seq` (at most the room's last seq) it first replays every change after it, paced by the client's reading",
+                json!({"room_id": room, "since_seq": seq}),
+                &["room_id"],
+            ),
+            frame(
+                "unsubscribe",
+                "stops following a room",
+                json!({"room_id": room}),
+                &["room_id"],
+            ),
+            frame(
+                "send",
+                "posts a message, as `POST /v1/rooms/{room_id}/messages`; answered by `ack` or `error`",
+                send,
+                &["room_id"],
+            ),
+            frame(
+                "typing",
+                "announces typing (throttled; never stored)",
+                json!({"room_id": room}),
+                &["room_id"],
+            ),
+            frame(
+                "read",
+                "marks the room read up to `seq`",
+                json!({"room_id": room, "seq": seq}),
+                &["room_id", "seq"],
+            ),
+            frame("ping", "asks for a `pong`", json!({}), &[]),
+        ],
+    )
+}
+
+fn server_frames(config: &HttpConfig) -> Value {
+    let room = json!({"$ref": ROOM});
+    let seq = json!({"type": "integer", "format": "int64", "minimum": 0});
+    let change_props = json!({
+        "room_id": room, "seq": seq,
+        "at": {"$ref": "#/components/schemas/Timestamp"},
+        "kind": {"type": "string", "enum": ["message_posted", "message_edited", "message_deleted",
+            "reactions_changed", "member_joined", "member_updated", "member_left", "room_updated"]},
+        "data": {"description": "what `RoomChange` carries for the kind: a `Message` (messages as they are now), a `RoomMember`, `{user_id}` or a `Room`"}
+    });
+    let error_props = json!({
+        "code": {"type": "string"}, "message": {"type": "string"},
+        "field": {"type": "string"}, "retry_after_ms": {"type": "integer", "minimum": 0},
+        "client_msg_id": {"type": "string"}, "room_id": room
+    });
+    one_of(
+        format!(
+            "A frame the server sends on /v1/ws (JSON text). The server also pings every {} s \
+             and closes a connection that shows no sign of life for two intervals. Close codes: \
+             1000 answers the client's close; 1001 no answer to pings; 1002 protocol error; \
+             1007 a text frame that is not UTF-8; 1008 authentication failed or missing, or \
+             more than {} live frames queued for a client that does not read (resume with \
+             `since_seq`); 1009 a message over {} bytes; 1012 the server is restarting \
+             (resume with `since_seq`).",
+            config.ws_ping_interval.as_secs(),
+            config.ws_outbound_queue,
+            config.ws_max_message
+        ),
+        vec![
+            frame(
+                "subscribed",
+                "the subscription is live; `last_seq` is the last change delivered or replayed",
+                json!({"room_id": room, "last_seq": seq}),
+                &["room_id", "last_seq"],
+            ),
+            frame(
+                "event",
+                "one change of a followed room, in seq order, each exactly once",
+                change_props,
+                &["room_id", "seq", "at", "kind", "data"],
+            ),
+            frame(
+                "typing",
+                "someone else is typing",
+                json!({"room_id": room, "user_id": {"$ref": "#/components/schemas/UserId"},
+                    "display_name": {"type": "string"}}),
+                &["room_id", "user_id", "display_name"],
+            ),
+            frame(
+                "ack",
+                "a `send` was stored (or, `replayed`, had been stored before under its `client_msg_id`)",
+                json!({"client_msg_id": {"type": ["string", "null"]}, "replayed": {"type": "boolean"},
+                    "message": {"$ref": "#/components/schemas/Message"}}),
+                &["replayed", "message"],
+            ),
+            frame(
+                "error",
+                "a refused frame, with the code and message of the REST errors, and what it concerns",
+                error_props,
+                &["code", "message"],
+            ),
+            frame("pong", "answers `ping`", json!({}), &[]),
+        ],
+    )
+}
