@@ -31,6 +31,8 @@
 //! - `unread_body`: `Connection: close` on responses that leave the request body unread.
 //! - [`observability`]: Prometheus metrics and request timing.
 //! - [`state`]: [`AppState`] and the transport limits ([`HttpConfig`]).
+//! - `serve`: [`serve`] and [`serve_router`], the accept loop with graceful shutdown.
+//! - [`request_limits`]: URI and header bounds, answered in JSON.
 
 pub mod accounts;
 pub mod auth;
@@ -38,12 +40,12 @@ pub mod error;
 pub mod extract;
 pub mod observability;
 mod openapi_rules;
+pub mod request_limits;
 pub mod rest;
+mod serve;
 pub mod state;
 mod unread_body;
 mod ws;
-
-use std::future::Future;
 
 use axum::Router;
 use axum::body::Body;
@@ -57,6 +59,7 @@ use tower_http::trace::TraceLayer;
 
 pub use auth::{Authenticator, Claims, JwtAuthenticator};
 pub use error::ApiError;
+pub use serve::{serve, serve_router};
 pub use state::{AppState, HttpConfig};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -145,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(unread_body::close_if_body_unread))
         .layer(axum::middleware::from_fn(observability::track))
+        .layer(axum::middleware::from_fn(request_limits::enforce))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
                 let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -197,53 +201,4 @@ async fn readyz(State(state): State<AppState>) -> Response {
         })
         .into_response(),
     }
-}
-
-/// Serves `state` on an already-bound listener until `shutdown` completes. Then it stops
-/// accepting, tells every WebSocket client to reconnect (close code 1012), and waits for
-/// in-flight requests to finish.
-///
-/// # Errors
-/// The listener's I/O errors.
-pub async fn serve<F>(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: F,
-) -> std::io::Result<()>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    serve_router(listener, router(state.clone()), state, shutdown).await
-}
-
-/// As [`serve`], for an application that adds routes of its own (a web client, say) to
-/// [`router`]`(state)`: `app` is served, and `state` is the one it was built from, whose
-/// WebSocket connections are told to reconnect on shutdown.
-///
-/// # Errors
-/// The listener's I/O errors.
-pub async fn serve_router<F>(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    state: AppState,
-    shutdown: F,
-) -> std::io::Result<()>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    // Chat frames are small and latency-bound: without TCP_NODELAY, a frame written while
-    // the previous one is unacknowledged waits for the peer's delayed ACK (40 ms on Linux).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    // Connect info gives handlers the client's address (the sign-in limit per address).
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            state.begin_shutdown();
-        })
-        .await
 }

@@ -734,7 +734,7 @@ async fn a_missing_database_is_503_not_500() {
     probe_unavailable(store).await;
 }
 
-/// One HTTP/1.1 exchange on an open socket: the status and the lowercased head.
+/// One HTTP/1.1 exchange on an open socket: the status and the lowercased head and body.
 async fn exchange(socket: &mut tokio::net::TcpStream, request: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     socket.write_all(request.as_bytes()).await.unwrap();
@@ -762,7 +762,8 @@ async fn exchange(socket: &mut tokio::net::TcpStream, request: &str) -> (u16, St
         received.extend_from_slice(&buf[..n]);
     }
     let status = head[9..12].parse().unwrap();
-    (status, head)
+    let body = String::from_utf8_lossy(&received[head_end..head_end + length]);
+    (status, format!("{head}{body}"))
 }
 
 /// A refusal that leaves the body unread says `Connection: close`, so the client does not
@@ -801,6 +802,39 @@ async fn unread_bodies_close_the_connection_and_read_ones_keep_it() {
         format!("GET /v1/events HTTP/1.1\r\nhost: x\r\nauthorization: BEARER {token}\r\n\r\n");
     let (status, _) = exchange(&mut socket, &list).await;
     assert_eq!(status, 200, "the same connection serves the next request");
+    let _ = stop.send(());
+    server.await.unwrap();
+}
+
+/// A URI over 8 KiB and more than 100 header lines are refused with the JSON envelope (not
+/// hyper's empty 414 and 431), on a real socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_request_heads_get_json_errors() {
+    let app = App::new(Arc::new(chat_store_memory::MemoryStore::new()));
+    let (addr, stop, server) = app.spawn().await;
+    let long_uri = format!("/v1/search?q={}", "a".repeat(9 * 1024));
+    let mut many_headers = String::new();
+    for i in 0..150 {
+        many_headers.push_str(&format!("x-filler-{i}: {i}\r\n"));
+    }
+    for (request, status, code) in [
+        (
+            format!("GET {long_uri} HTTP/1.1\r\nhost: x\r\n\r\n"),
+            414,
+            "uri_too_long",
+        ),
+        (
+            format!("GET /healthz HTTP/1.1\r\nhost: x\r\n{many_headers}\r\n"),
+            431,
+            "headers_too_large",
+        ),
+    ] {
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (got, head) = exchange(&mut socket, &request).await;
+        assert_eq!(got, status, "{head}");
+        assert!(head.contains("content-type: application/json"), "{head}");
+        assert!(head.contains(&format!("\"code\":\"{code}\"")), "{head}");
+    }
     let _ = stop.send(());
     server.await.unwrap();
 }
