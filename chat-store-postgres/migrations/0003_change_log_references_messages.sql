@@ -5,10 +5,11 @@
 --
 -- No foreign key: messages are never removed on their own (deletion leaves a tombstone; a
 -- room's removal cascades to both tables), and the check would cost every send a lookup.
-ALTER TABLE room_changes ADD COLUMN message_id uuid;
+ALTER TABLE room_changes ADD COLUMN IF NOT EXISTS message_id uuid;
 
 -- Redact what earlier versions copied into the log.
 UPDATE room_changes
    SET message_id = (change -> 'data' ->> 'id')::uuid,
        change = jsonb_build_object('kind', change ->> 'kind')
- WHERE change ->> 'kind' IN ('message_posted', 'message_edited', 'message_deleted', 'reactions_changed');
+ WHERE change ->> 'kind' IN ('message_posted', 'message_edited', 'message_deleted', 'reactions_changed')
+   AND change ? 'data';

@@ -254,3 +254,74 @@ async fn database_rejections_map_to_clear_errors() {
     ));
     db.cleanup().await;
 }
+
+/// Logs written before 0003 held a copy of each message, text included. The migration turns
+/// those entries into references, so text deleted before the upgrade is gone after it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_0003_migration_redacts_message_copies_in_old_logs() {
+    let Some(db) = TestDb::fresh(4).await else {
+        return;
+    };
+    let h = Harness::new(db.store()).await;
+    let (owner, _event, room) = h.owner_event_room().await;
+    let secret = h.send(owner, room, "the vault code is 0451").await;
+    let kept = h.send(owner, room, "see you at the pier").await;
+    h.chat.delete_message(owner, secret.id).await.unwrap();
+    // Rewrite the log as the old code wrote it: a full copy of the message as it was when
+    // posted, and no reference.
+    for message in [&secret, &kept] {
+        let copy =
+            serde_json::to_value(chat_core::ChangeKind::MessagePosted(message.clone())).unwrap();
+        sqlx::query(
+            "UPDATE room_changes SET change = $3, message_id = NULL WHERE room_id = $1 AND seq = $2",
+        )
+        .bind(room.as_uuid())
+        .bind(i64::try_from(message.seq.get()).unwrap())
+        .bind(sqlx::types::Json(copy))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    let leaked: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM room_changes WHERE change::text LIKE '%0451%'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        leaked, 1,
+        "the old-format copy holds the secret before the migration"
+    );
+
+    sqlx::raw_sql(include_str!(
+        "../migrations/0003_change_log_references_messages.sql"
+    ))
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let leaked: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM room_changes WHERE change::text LIKE '%0451%'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(leaked, 0);
+    let log = h
+        .chat
+        .changes(owner, room, RoomSeq::ZERO, None)
+        .await
+        .unwrap();
+    let json = serde_json::to_string(&log).unwrap();
+    assert!(!json.contains("0451"), "{json}");
+    assert!(
+        json.contains("see you at the pier"),
+        "kept messages still render"
+    );
+    let posted: Vec<_> = log
+        .changes
+        .iter()
+        .filter(|c| c.kind.name() == "message_posted")
+        .filter_map(|c| c.kind.message())
+        .collect();
+    assert_eq!(posted.len(), 2);
+    assert!(posted[0].is_deleted && posted[0].text.is_empty());
+    db.cleanup().await;
+}
