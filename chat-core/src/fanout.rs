@@ -1,7 +1,8 @@
 //! Fan-out: delivering committed room changes to live subscribers.
 //!
-//! The [`Broker`] trait is the seam; [`InProcessBroker`] is the hub for one process. Later
-//! brokers (PostgreSQL LISTEN/NOTIFY, Redis, NATS) feed a local hub the same way.
+//! The [`Broker`] trait is the seam; [`InProcessBroker`] is the hub for one process. Several
+//! instances share changes through a [`Relay`](crate::relay::Relay), which feeds each
+//! instance's hub from a distributed engine (PostgreSQL LISTEN/NOTIFY, NATS).
 //!
 //! # Slow consumers
 //!
@@ -73,6 +74,10 @@ pub enum Fanout {
     },
     /// A typing signal.
     Typing(Arc<TypingSignal>),
+    /// The room has reached this seq (committed in the store). A subscriber behind it whose
+    /// missing changes are not on their way resyncs at once instead of waiting out
+    /// [`GAP_TIMEOUT`]. Relays send it when they start following a room on another engine.
+    Head(RoomSeq),
 }
 
 /// What a subscriber receives.
@@ -132,6 +137,21 @@ impl InProcessBroker {
             rooms: RwLock::new(HashMap::new()),
             capacity: capacity.max(1),
         }
+    }
+
+    /// Tells the room's subscribers that it has reached `seq` (see [`Fanout::Head`]).
+    pub fn publish_head(&self, room_id: RoomId, seq: RoomSeq) {
+        self.send(room_id, Fanout::Head(seq));
+    }
+
+    /// Whether anyone follows the room here.
+    #[must_use]
+    pub fn has_subscribers(&self, room_id: RoomId) -> bool {
+        self.rooms
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&room_id)
+            .is_some_and(|tx| tx.receiver_count() > 0)
     }
 
     /// How many rooms currently have a ring.
@@ -299,6 +319,11 @@ impl Subscription {
     ) -> Option<Option<Delivery>> {
         match item {
             Ok(Fanout::Typing(signal)) => Some(Some(Delivery::Typing(signal))),
+            Ok(Fanout::Head(seq)) => {
+                let missing = seq.get().saturating_sub(self.last.get());
+                let on_their_way = self.pending.range(self.last.next()..=seq).count() as u64;
+                (missing > on_their_way).then(|| Some(self.resync()))
+            }
             Ok(Fanout::Change { seq, change }) => {
                 if seq <= self.last {
                     return None;

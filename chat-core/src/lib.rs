@@ -39,6 +39,8 @@
 //! - [`permission`]: who may do what in a room.
 //! - [`rate_limit`]: send policies and the typing throttle.
 //! - [`fanout`]: the [`Broker`] trait and the in-process hub.
+//! - [`relay`]: fan-out across instances: the [`Relay`](relay::Relay) broker over a
+//!   [`RelayLink`](relay::RelayLink) to a distributed engine.
 //! - [`search`]: the search semantics every store implements.
 //! - [`metrics`]: system metrics.
 //! - [`store`]: the storage traits and the guarantees a store keeps.
@@ -58,6 +60,7 @@ pub mod message;
 pub mod metrics;
 pub mod permission;
 pub mod rate_limit;
+pub mod relay;
 pub mod room;
 pub mod search;
 pub mod service;

@@ -560,3 +560,55 @@ mod conformance {
 
     chat_core::conformance_tests!(store);
 }
+
+/// The broker suite on one process: every "instance" is a service over the same store and
+/// the same in-process hub.
+#[cfg(test)]
+mod brokers {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use chat_core::testing::brokers::BrokerCluster;
+    use chat_core::{Broker, InProcessBroker, Store};
+
+    use super::MemoryStore;
+
+    struct OneProcess {
+        store: Arc<dyn Store>,
+        hub: Arc<InProcessBroker>,
+    }
+
+    #[async_trait]
+    impl BrokerCluster for OneProcess {
+        fn store(&self) -> Arc<dyn Store> {
+            Arc::clone(&self.store)
+        }
+
+        async fn broker(&self) -> Arc<dyn Broker> {
+            self.hub.clone()
+        }
+
+        async fn cut_connections(&self) {}
+
+        fn distributed(&self) -> bool {
+            false
+        }
+    }
+
+    macro_rules! hub_cases {
+        ([] $($case:ident)*) => {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let cluster = OneProcess {
+                        store: Arc::new(MemoryStore::new()),
+                        hub: Arc::new(InProcessBroker::new()),
+                    };
+                    chat_core::testing::brokers::$case(&cluster).await;
+                }
+            )*
+        };
+    }
+
+    chat_core::for_each_broker_case!([hub_cases]);
+}

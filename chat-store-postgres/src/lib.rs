@@ -33,10 +33,14 @@
 //! - `error`: sqlx errors to [`chat_core::Error`] (unique violation → `Conflict`, lost
 //!   connection → `Unavailable`).
 //! - `rows`: database rows and their conversion into domain types.
+//! - [`notify_link`]: [`PgNotifyLink`], fan-out between instances over LISTEN/NOTIFY.
 //! - `migrations/` (embedded as [`MIGRATOR`]): the schema, with the reason for every index.
 
 mod error;
+pub mod notify_link;
 mod rows;
+
+pub use notify_link::PgNotifyLink;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -15,7 +15,13 @@
 //! `macros` and `rt-multi-thread` features). A backend that needs its own test attribute (such
 //! as `#[sqlx::test]`) uses [`for_each_conformance_case!`](crate::for_each_conformance_case)
 //! to receive the list of case names.
+//!
+//! [`brokers`] holds the broker suite: what every [`Broker`](crate::Broker) must do, alone or
+//! as several instances sharing a store. A backend implements
+//! [`BrokerCluster`](brokers::BrokerCluster) and runs every case with
+//! [`for_each_broker_case!`](crate::for_each_broker_case).
 
+pub mod brokers;
 mod cases;
 mod edges;
 mod harness;

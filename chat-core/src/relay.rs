@@ -1,0 +1,387 @@
+//! Fan-out across server instances: a [`Relay`] feeds this instance's hub from a distributed
+//! engine, reached through a small [`RelayLink`] (PostgreSQL LISTEN/NOTIFY in
+//! `chat-store-postgres`, NATS in `chat-broker-nats`).
+//!
+//! # Who guarantees what
+//!
+//! - **The store is the source of truth.** A change exists once it is committed with its seq.
+//!   A link only tells other instances, as fast as it can, that it exists.
+//! - **Links may lose, repeat or reorder; the relay does not.** For each room it follows, the
+//!   relay knows the highest seq it has put into the hub without a gap (its *head*). A change
+//!   at or below the head is a repeat and is dropped; the next one is published; one further
+//!   ahead means changes went missing, and the relay reads them from the store at once
+//!   (never waiting out [`GAP_TIMEOUT`](crate::fanout::GAP_TIMEOUT)) and publishes them in
+//!   order. A change too large for the engine travels as a [`RelayMessage::WakeUp`] and is
+//!   read from the store the same way.
+//! - **One engine subscription per room per instance.** The relay joins a room on the engine
+//!   when its first local subscriber arrives and leaves it when the last one is gone; clients
+//!   never touch the engine.
+//! - **Outages lose nothing.** Once a join is confirmed, and after every reconnect of the link,
+//!   the relay reads each followed room's last seq from the store and fills what it missed;
+//!   local subscribers behind it are told at once ([`Fanout::Head`](crate::fanout::Fanout)).
+//! - **Exactness is the store's.** Seqs, rate limits and `client_msg_id` rely on the store's
+//!   locks, never on the engine.
+//!
+//! Typing signals cross instances through the link too, and are never stored.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, Weak};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::change::RoomChange;
+use crate::error::Result;
+use crate::fanout::{Broker, InProcessBroker, Subscription, TypingSignal};
+use crate::id::RoomId;
+use crate::room::RoomSeq;
+use crate::store::Store;
+
+/// What travels between instances.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RelayMessage {
+    /// A committed change, whole (boxed: the other variants are small).
+    Change(Box<RoomChange>),
+    /// A committed change, by position only: receivers read it from the store. Links send
+    /// this in place of a change too large for their engine's payload.
+    WakeUp {
+        /// The room.
+        room_id: RoomId,
+        /// The seq that now exists.
+        seq: RoomSeq,
+    },
+    /// Someone is typing.
+    Typing(TypingSignal),
+}
+
+impl RelayMessage {
+    /// The room it concerns.
+    #[must_use]
+    pub fn room_id(&self) -> RoomId {
+        match self {
+            Self::Change(c) => c.room_id,
+            Self::WakeUp { room_id, .. } => *room_id,
+            Self::Typing(t) => t.room_id,
+        }
+    }
+
+    /// The wake-up standing for this message: what a link sends when the whole message does
+    /// not fit its engine's payload. A typing signal has none (it is dropped instead).
+    #[must_use]
+    pub fn wake_up(&self) -> Option<Self> {
+        match self {
+            Self::Change(c) => Some(Self::WakeUp {
+                room_id: c.room_id,
+                seq: c.seq,
+            }),
+            Self::WakeUp { .. } => Some(self.clone()),
+            Self::Typing(_) => None,
+        }
+    }
+}
+
+/// A message with the instance that sent it, so an instance can skip its own typing signals
+/// when the engine echoes them back. (Changes need no such care: their seq deduplicates them.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayEnvelope {
+    /// The sending relay's random id.
+    pub origin: uuid::Uuid,
+    /// The message.
+    #[serde(flatten)]
+    pub message: RelayMessage,
+}
+
+/// The seam to a distributed engine. A link carries envelopes between instances and reports
+/// what it receives to its [`RelayHandler`]; ordering, deduplication and gap filling are the
+/// relay's, so a link stays a thin adapter over the engine's own client.
+#[async_trait]
+pub trait RelayLink: fmt::Debug + Send + Sync + 'static {
+    /// Hands the link the relay it reports to. Called once, by [`Relay::new`], before anything
+    /// else; the link keeps it weakly (the relay owns the link).
+    fn attach(&self, handler: Weak<dyn RelayHandler>);
+
+    /// Sends to every instance following the room (this one may receive it too). Must not wait
+    /// on the network: queue it and return.
+    fn send(&self, envelope: RelayEnvelope);
+
+    /// Starts receiving the room's envelopes; returns once the engine has confirmed, so that
+    /// anything sent after it returns is received.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when the engine cannot be reached;
+    /// the relay then relies on the reconnect check.
+    async fn join(&self, room: RoomId) -> Result<()>;
+
+    /// Stops receiving the room's envelopes.
+    async fn leave(&self, room: RoomId);
+}
+
+/// What a [`RelayLink`] reports.
+#[async_trait]
+pub trait RelayHandler: Send + Sync + 'static {
+    /// An envelope arrived. Links call this from one task, in the order they receive.
+    async fn received(&self, envelope: RelayEnvelope);
+
+    /// The engine connection was lost and is back: anything may have been missed meanwhile.
+    async fn reconnected(&self);
+}
+
+/// What the relay knows of a room it follows.
+#[derive(Debug, Default)]
+struct Followed {
+    /// The highest seq published into the hub with nothing missing below it; `None` until the
+    /// join is confirmed and the store was read.
+    head: Option<RoomSeq>,
+}
+
+/// A [`Broker`] for several instances: the local hub, fed by a [`RelayLink`] (see the
+/// [module docs](self)).
+pub struct Relay {
+    id: uuid::Uuid,
+    hub: InProcessBroker,
+    link: Arc<dyn RelayLink>,
+    store: Arc<dyn Store>,
+    rooms: Mutex<HashMap<RoomId, Followed>>,
+    me: Weak<Relay>,
+}
+
+impl fmt::Debug for Relay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Relay")
+            .field("id", &self.id)
+            .field("link", &self.link)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Changes read from the store per page while filling a gap.
+const FILL_PAGE: u32 = 100;
+
+impl Relay {
+    /// A relay over `link`, reading missed changes from `store`. Needs a tokio runtime: joins
+    /// and fills run as tasks.
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>, link: Arc<dyn RelayLink>) -> Arc<Self> {
+        let relay = Arc::new_cyclic(|me| Self {
+            id: uuid::Uuid::now_v7(),
+            hub: InProcessBroker::new(),
+            link: Arc::clone(&link),
+            store,
+            rooms: Mutex::new(HashMap::new()),
+            me: me.clone(),
+        });
+        let handler: Weak<dyn RelayHandler> = Arc::downgrade(&relay) as Weak<dyn RelayHandler>;
+        link.attach(handler);
+        relay
+    }
+
+    /// The local hub.
+    #[must_use]
+    pub fn hub(&self) -> &InProcessBroker {
+        &self.hub
+    }
+
+    /// How many rooms this instance follows on the engine.
+    #[must_use]
+    pub fn followed_rooms(&self) -> usize {
+        self.rooms_lock().len()
+    }
+
+    fn rooms_lock(&self) -> std::sync::MutexGuard<'_, HashMap<RoomId, Followed>> {
+        self.rooms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Publishes a change into the hub if it extends the head, or anything at all while the
+    /// head is unknown; returns whether a gap before it remains.
+    fn offer(&self, change: Arc<RoomChange>) -> bool {
+        let mut rooms = self.rooms_lock();
+        let Some(followed) = rooms.get_mut(&change.room_id) else {
+            return false;
+        };
+        match followed.head {
+            None => {
+                self.hub.publish(change);
+                false
+            }
+            Some(head) if change.seq <= head => false,
+            Some(head) if change.seq == head.next() => {
+                followed.head = Some(change.seq);
+                self.hub.publish(change);
+                false
+            }
+            Some(_) => true,
+        }
+    }
+
+    /// Reads the room's changes after its head up to `through` (or to the end) from the store
+    /// and publishes them in order.
+    async fn fill(&self, room: RoomId, through: Option<RoomSeq>) -> Result<()> {
+        loop {
+            let Some(head) = self.rooms_lock().get(&room).and_then(|f| f.head) else {
+                return Ok(());
+            };
+            if through.is_some_and(|t| t <= head) {
+                return Ok(());
+            }
+            let page = self.store.changes_after(room, head, FILL_PAGE).await?;
+            let full = page.len() == FILL_PAGE as usize;
+            let mut progressed = false;
+            for change in page {
+                let seq = change.seq;
+                if through.is_some_and(|t| seq > t) {
+                    break;
+                }
+                // A concurrent fill may have published it already: offer drops repeats.
+                if !self.offer(Arc::new(change)) {
+                    progressed = true;
+                }
+            }
+            if !full || !progressed {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Confirms a join: reads where the room is, tells local subscribers, and starts tracking.
+    async fn joined(&self, room: RoomId) -> Result<()> {
+        let last = self
+            .store
+            .get_room(room)
+            .await?
+            .map_or(RoomSeq::ZERO, |r| r.last_seq);
+        if let Some(followed) = self.rooms_lock().get_mut(&room) {
+            followed.head = Some(followed.head.map_or(last, |h| h.max(last)));
+        }
+        // Subscribers that started before the join was active may lack changes committed
+        // elsewhere meanwhile; they reload from the store at once.
+        self.hub.publish_head(room, last);
+        Ok(())
+    }
+
+    fn spawn_join(&self, room: RoomId) {
+        let Some(me) = self.me.upgrade() else { return };
+        tokio::spawn(async move {
+            let result = match me.link.join(room).await {
+                Ok(()) => me.joined(room).await,
+                Err(e) => Err(e),
+            };
+            // A failed join leaves the head unknown; the link's reconnect check completes it
+            // once the engine is back, and the link logs the cause.
+            drop(result);
+        });
+    }
+
+    /// Leaves rooms nobody here follows any more.
+    fn sweep(&self) {
+        let gone: Vec<RoomId> = {
+            let mut rooms = self.rooms_lock();
+            let gone: Vec<RoomId> = rooms
+                .keys()
+                .copied()
+                .filter(|r| !self.hub.has_subscribers(*r))
+                .collect();
+            for room in &gone {
+                rooms.remove(room);
+            }
+            gone
+        };
+        if gone.is_empty() {
+            return;
+        }
+        let link = Arc::clone(&self.link);
+        tokio::spawn(async move {
+            for room in gone {
+                link.leave(room).await;
+            }
+        });
+    }
+}
+
+impl Broker for Relay {
+    fn publish(&self, change: Arc<RoomChange>) {
+        // Local subscribers at once, without waiting on the engine; they drop repeats.
+        self.hub.publish(Arc::clone(&change));
+        if let Some(followed) = self.rooms_lock().get_mut(&change.room_id) {
+            if followed.head.is_some_and(|h| change.seq == h.next()) {
+                followed.head = Some(change.seq);
+            }
+        }
+        self.link.send(RelayEnvelope {
+            origin: self.id,
+            message: RelayMessage::Change(Box::new(RoomChange::clone(&change))),
+        });
+    }
+
+    fn publish_typing(&self, signal: TypingSignal) {
+        self.hub.publish_typing(signal.clone());
+        self.link.send(RelayEnvelope {
+            origin: self.id,
+            message: RelayMessage::Typing(signal),
+        });
+    }
+
+    fn subscribe(&self, room_id: RoomId, after: RoomSeq) -> Subscription {
+        let subscription = self.hub.subscribe(room_id, after);
+        let new = {
+            let mut rooms = self.rooms_lock();
+            match rooms.entry(room_id) {
+                std::collections::hash_map::Entry::Occupied(_) => false,
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(Followed::default());
+                    true
+                }
+            }
+        };
+        if new {
+            self.sweep();
+            self.spawn_join(room_id);
+        }
+        subscription
+    }
+}
+
+#[async_trait]
+impl RelayHandler for Relay {
+    async fn received(&self, envelope: RelayEnvelope) {
+        let room = envelope.message.room_id();
+        if !self.rooms_lock().contains_key(&room) {
+            return;
+        }
+        match envelope.message {
+            RelayMessage::Typing(signal) => {
+                if envelope.origin != self.id {
+                    self.hub.publish_typing(signal);
+                }
+            }
+            RelayMessage::Change(change) => {
+                let seq = change.seq;
+                if self.offer(Arc::new(*change)) {
+                    let _ = self.fill(room, Some(seq)).await;
+                }
+            }
+            RelayMessage::WakeUp { seq, .. } => {
+                let _ = self.fill(room, Some(seq)).await;
+            }
+        }
+        if !self.hub.has_subscribers(room) {
+            self.sweep();
+        }
+    }
+
+    async fn reconnected(&self) {
+        let rooms: Vec<RoomId> = self.rooms_lock().keys().copied().collect();
+        for room in rooms {
+            let known = self.rooms_lock().get(&room).and_then(|f| f.head);
+            if known.is_none() {
+                // The join never completed: finish it now.
+                let _ = self.joined(room).await;
+                continue;
+            }
+            let _ = self.fill(room, None).await;
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! [`PgNotifyLink`]: fan-out between instances over PostgreSQL LISTEN/NOTIFY, with nothing to
+//! run beyond the database.
+//!
+//! - **One channel, one LISTEN connection per instance.** Every envelope goes to the channel
+//!   `chat_relay`; the relay keeps the rooms it follows and drops the rest. One connection per
+//!   instance, whatever the number of rooms or clients.
+//! - **NOTIFY after commit, in batches.** The relay sends after the change is committed; a
+//!   sender task gathers what is queued and sends it in one statement
+//!   (`SELECT pg_notify(…) FROM unnest(…)`), so a burst costs one round trip and one commit
+//!   of the notify queue, off the send path. NOTIFY inside the send transaction would make the
+//!   notification atomic with the change, but every NOTIFY takes a database-wide lock at
+//!   commit, which serialises all sends; the relay's store check makes the atomicity
+//!   unnecessary.
+//! - **Payloads over 8,000 bytes** (PostgreSQL's limit) travel as a `(room, seq)` wake-up;
+//!   receivers read the change from the store.
+//! - **Reconnects by itself.** When the LISTEN connection fails, a new one is made (with
+//!   backoff), and the relay checks every followed room against the store.
+
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chat_core::relay::{RelayEnvelope, RelayHandler, RelayLink};
+use chat_core::{Error, Result, RoomId};
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::{mpsc, watch};
+
+/// The notification channel.
+pub const CHANNEL: &str = "chat_relay";
+
+/// PostgreSQL refuses payloads of 8,000 bytes or more.
+const MAX_PAYLOAD: usize = 7_999;
+
+/// Envelopes queued for the sender task. Beyond it an envelope is dropped (and logged): other
+/// instances then learn of the change from the next one, or from their gap timeout.
+const SEND_QUEUE: usize = 16_384;
+
+/// Envelopes sent in one statement.
+const SEND_BATCH: usize = 256;
+
+/// How long `join` waits for the LISTEN connection before reporting the engine unavailable.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The LISTEN/NOTIFY [`RelayLink`]; see the [module docs](self).
+#[derive(Debug)]
+pub struct PgNotifyLink {
+    pool: PgPool,
+    queue: mpsc::Sender<String>,
+    queue_rx: std::sync::Mutex<Option<mpsc::Receiver<String>>>,
+    listening: watch::Sender<bool>,
+    handler: OnceLock<Weak<dyn RelayHandler>>,
+}
+
+impl PgNotifyLink {
+    /// A link over `pool`: notifications are sent through it, and the LISTEN connection is
+    /// opened with its settings. Start it by giving it to
+    /// [`Relay::new`](chat_core::relay::Relay::new) (inside a tokio runtime).
+    #[must_use]
+    pub fn new(pool: PgPool) -> Arc<Self> {
+        let (queue, queue_rx) = mpsc::channel(SEND_QUEUE);
+        Arc::new(Self {
+            pool,
+            queue,
+            queue_rx: std::sync::Mutex::new(Some(queue_rx)),
+            listening: watch::channel(false).0,
+            handler: OnceLock::new(),
+        })
+    }
+}
+
+/// The payload of an envelope: the whole JSON if it fits, else its wake-up.
+fn payload(envelope: &RelayEnvelope) -> Option<String> {
+    let whole = serde_json::to_string(envelope).ok()?;
+    if whole.len() <= MAX_PAYLOAD {
+        return Some(whole);
+    }
+    let wake_up = RelayEnvelope {
+        origin: envelope.origin,
+        message: envelope.message.wake_up()?,
+    };
+    serde_json::to_string(&wake_up).ok()
+}
+
+async fn send_loop(pool: PgPool, mut rx: mpsc::Receiver<String>) {
+    let mut batch = Vec::with_capacity(SEND_BATCH);
+    while rx.recv_many(&mut batch, SEND_BATCH).await > 0 {
+        let sent = sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
+            .bind(CHANNEL)
+            .bind(&batch)
+            .execute(&pool)
+            .await;
+        if let Err(e) = sent {
+            // Receivers recover what this loses from the store (next change or reconnect).
+            tracing::warn!(error = %e, count = batch.len(), "NOTIFY failed");
+        }
+        batch.clear();
+    }
+}
+
+async fn listen_loop(
+    pool: PgPool,
+    handler: Weak<dyn RelayHandler>,
+    listening: watch::Sender<bool>,
+) {
+    let mut backoff = Duration::from_millis(50);
+    let mut first = true;
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "LISTEN connection failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(CHANNEL).await {
+            tracing::warn!(error = %e, "LISTEN failed; retrying");
+            tokio::time::sleep(backoff).await;
+            continue;
+        }
+        backoff = Duration::from_millis(50);
+        listening.send_replace(true);
+        if !first {
+            let Some(h) = handler.upgrade() else { return };
+            h.reconnected().await;
+        }
+        first = false;
+        // `Ok(None)` or an error: the connection was lost. Make a new one, then check every
+        // followed room against the store.
+        while let Ok(Some(notification)) = listener.try_recv().await {
+            let Some(h) = handler.upgrade() else { return };
+            match serde_json::from_str::<RelayEnvelope>(notification.payload()) {
+                Ok(envelope) => h.received(envelope).await,
+                Err(e) => tracing::warn!(error = %e, "unreadable notification"),
+            }
+        }
+        listening.send_replace(false);
+        tracing::warn!("LISTEN connection lost; reconnecting");
+    }
+}
+
+#[async_trait]
+impl RelayLink for PgNotifyLink {
+    fn attach(&self, handler: Weak<dyn RelayHandler>) {
+        if self.handler.set(handler.clone()).is_err() {
+            return;
+        }
+        if let Some(rx) = self
+            .queue_rx
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            tokio::spawn(send_loop(self.pool.clone(), rx));
+        }
+        tokio::spawn(listen_loop(
+            self.pool.clone(),
+            handler,
+            self.listening.clone(),
+        ));
+    }
+
+    fn send(&self, envelope: RelayEnvelope) {
+        let Some(payload) = payload(&envelope) else {
+            return;
+        };
+        if self.queue.try_send(payload).is_err() {
+            tracing::warn!("NOTIFY queue full; an envelope was dropped");
+        }
+    }
+
+    async fn join(&self, _room: RoomId) -> Result<()> {
+        // One channel carries every room: joining is waiting until it is listened to.
+        let mut listening = self.listening.subscribe();
+        let ready = tokio::time::timeout(JOIN_TIMEOUT, listening.wait_for(|l| *l)).await;
+        match ready {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(Error::Unavailable {
+                source: "the LISTEN connection is not up".into(),
+            }),
+        }
+    }
+
+    async fn leave(&self, _room: RoomId) {}
+}
