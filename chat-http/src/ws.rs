@@ -54,7 +54,9 @@
 //!
 //! Every close is a Close frame after whatever was already queued, followed by waiting (at
 //! most [`CLOSE_GRACE`]) for the client's Close before the TCP connection ends, so a client
-//! that resumes reading within the grace receives everything and the code. A client that
+//! that resumes reading within the grace receives everything and the code. After a read
+//! error (an oversized message whose rest is still arriving) the socket also lingers
+//! [`CLOSE_LINGER`] so that unread input does not reset it before the Close arrives. A client that
 //! reads nothing for longer loses the connection without the frame: holding a dead peer's
 //! buffers longer would let idle sockets pin server memory.
 
@@ -136,6 +138,12 @@ impl EventFrames {
         WsMessage::Text(bytes)
     }
 }
+
+/// How long a closing connection may take to deliver what is queued, its close frame, and to
+/// receive the client's close frame.
+/// How long the socket stays open after the Close frame was written when the client's input
+/// could not be read to the end (see [`connection`]).
+const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How long a closing connection may take to deliver what is queued, its close frame, and to
 /// receive the client's close frame.
@@ -357,9 +365,10 @@ async fn connection(socket: WebSocket, state: AppState, user: Option<UserId>) {
         Some(u) => Some(u),
         None => authenticate_first_frame(&mut stream, &state, &out).await,
     };
+    let mut read_failed = false;
     if let Some(user) = user {
         metrics::gauge!("chat_ws_connections").increment(1.0);
-        Connection {
+        read_failed = Connection {
             state: &state,
             user,
             out: out.clone(),
@@ -378,13 +387,28 @@ async fn connection(socket: WebSocket, state: AppState, user: Option<UserId>) {
     drop(out);
     let mut writer = writer;
     let finish = async {
-        let drain = async { while let Some(Ok(_)) = stream.next().await {} };
+        let drain = drain(&mut stream);
         let (_, written) = futures::join!(drain, &mut writer);
         written
     };
     if tokio::time::timeout(CLOSE_GRACE, finish).await.is_err() {
         writer.abort();
+        return;
     }
+    if read_failed {
+        // After a read error (an oversized message, say) the rest of the client's frame is
+        // still arriving, and the WebSocket can no longer read it. Closing the socket with
+        // unread input would reset it and destroy our Close frame before the client reads
+        // it; lingering a moment first (as HTTP servers do on an error) lets it arrive.
+        tokio::time::sleep(CLOSE_LINGER).await;
+    }
+    drop(stream);
+}
+
+/// Reads and drops what the client still sends until it closes (its answer to our Close, or
+/// frames already on the way).
+async fn drain(stream: &mut futures::stream::SplitStream<WebSocket>) {
+    while let Some(Ok(_)) = stream.next().await {}
 }
 
 async fn authenticate_first_frame(
@@ -483,7 +507,8 @@ struct Connection<'a> {
 }
 
 impl Connection<'_> {
-    async fn run(mut self, stream: &mut futures::stream::SplitStream<WebSocket>) {
+    /// Serves the connection until it ends; `true` when reading failed (see [`connection`]).
+    async fn run(mut self, stream: &mut futures::stream::SplitStream<WebSocket>) -> bool {
         let interval = self.state.config.ws_ping_interval;
         let mut ping = tokio::time::interval(interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -493,8 +518,9 @@ impl Connection<'_> {
         if *shutdown.borrow_and_update() {
             self.out
                 .close_with(1012, "server restarting; reconnect with since_seq");
-            return;
+            return false;
         }
+        let mut read_failed = false;
         let mut closing = self.out.close.subscribe();
         loop {
             tokio::select! {
@@ -510,6 +536,7 @@ impl Connection<'_> {
                     Some(Err(e)) => {
                         let (code, reason) = close_for_read_error(&e);
                         self.out.close_with(code, reason);
+                        read_failed = true;
                         break;
                     }
                     // The client went away without a closing handshake.
@@ -532,6 +559,7 @@ impl Connection<'_> {
         for (_, task) in self.subs.drain() {
             task.abort();
         }
+        read_failed
     }
 
     /// Handles one client message; `false` ends the connection.
