@@ -53,6 +53,10 @@ pub use chat_store_postgres as postgres;
 #[cfg(feature = "http")]
 pub use chat_http as http;
 
+/// Fan-out between instances over NATS (feature `nats`).
+#[cfg(feature = "nats")]
+pub use chat_broker_nats as nats;
+
 // The README's code blocks compile and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

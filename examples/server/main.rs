@@ -17,11 +17,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_core::{ChatService, Limits, Store};
+use chat_broker_nats::NatsLink;
+use chat_core::relay::Relay;
+use chat_core::{Broker, ChatService, InProcessBroker, Limits, Store};
 use chat_http::accounts::{Accounts, AccountsConfig};
 use chat_http::{AppState, HttpConfig, JwtAuthenticator};
 use chat_store_memory::MemoryStore;
-use chat_store_postgres::{PostgresOptions, PostgresStore};
+use chat_store_postgres::{PgNotifyLink, PostgresOptions, PostgresStore};
 use clap::Parser;
 
 /// chat-engine example server.
@@ -80,6 +82,25 @@ struct Args {
     /// How long `/readyz` waits for the store before answering 503, in milliseconds.
     #[arg(long, env = "CHAT_READY_TIMEOUT_MS", default_value_t = 800)]
     ready_timeout_ms: u64,
+    /// How live changes reach clients on other instances: `memory` (this process only),
+    /// `postgres` (LISTEN/NOTIFY on the database; the default with `--database-url`) or
+    /// `nats` (see `--nats-url`).
+    #[arg(long, env = "CHAT_BROKER", value_enum)]
+    broker: Option<BrokerKind>,
+    /// The NATS server(s) for `--broker nats`, comma-separated.
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+}
+
+/// The fan-out between instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BrokerKind {
+    /// One process: the in-process hub.
+    Memory,
+    /// PostgreSQL LISTEN/NOTIFY (needs `--database-url`).
+    Postgres,
+    /// NATS core subjects.
+    Nats,
 }
 
 /// Shortest `--jwt-secret` accepted: HS256 keys shorter than the hash output are guessable.
@@ -90,7 +111,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     init_logging(args.json_logs);
 
-    let (store, in_memory): (Arc<dyn Store>, bool) = match &args.database_url {
+    let (store, pool): (Arc<dyn Store>, Option<sqlx::PgPool>) = match &args.database_url {
         Some(url) => {
             let options = PostgresOptions {
                 max_connections: args.db_max_connections,
@@ -99,11 +120,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let store = PostgresStore::connect_with(url, &options).await?;
             store.migrate().await?;
             tracing::info!("using PostgreSQL (migrations applied)");
-            (Arc::new(store), false)
+            let pool = store.pool().clone();
+            (Arc::new(store), Some(pool))
         }
         None => {
             tracing::info!("using the in-memory store: data lasts as long as this process");
-            (Arc::new(MemoryStore::new()), true)
+            (Arc::new(MemoryStore::new()), None)
+        }
+    };
+    let in_memory = pool.is_none();
+    let broker_kind = args.broker.unwrap_or(if in_memory {
+        BrokerKind::Memory
+    } else {
+        BrokerKind::Postgres
+    });
+    let broker: Arc<dyn Broker> = match (broker_kind, &pool) {
+        (BrokerKind::Memory, _) => Arc::new(InProcessBroker::new()),
+        (BrokerKind::Postgres, Some(pool)) => {
+            tracing::info!("live changes cross instances through PostgreSQL LISTEN/NOTIFY");
+            Relay::new(Arc::clone(&store), PgNotifyLink::new(pool.clone()))
+        }
+        (BrokerKind::Postgres, None) => {
+            return Err("--broker postgres needs --database-url".into());
+        }
+        (BrokerKind::Nats, _) => {
+            if in_memory {
+                tracing::warn!(
+                    "--broker nats with the in-memory store: instances do not share data, only live signals"
+                );
+            }
+            tracing::info!(url = %args.nats_url, "live changes cross instances through NATS");
+            Relay::new(Arc::clone(&store), NatsLink::connect(&args.nats_url).await?)
         }
     };
     let secret = match args.jwt_secret {
@@ -127,7 +174,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_text_chars: args.max_text,
         ..Limits::default()
     };
-    let chat = Arc::new(ChatService::builder(store).limits(limits).build());
+    let chat = Arc::new(
+        ChatService::builder(store)
+            .broker(broker)
+            .limits(limits)
+            .build(),
+    );
     let jwt = Arc::new(JwtAuthenticator::new(secret.as_bytes()));
 
     let seed = if args.demo {
