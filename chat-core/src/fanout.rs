@@ -406,6 +406,25 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_head_beyond_what_is_delivered_resyncs_at_once() {
+        let hub = InProcessBroker::new();
+        let room = RoomId::new();
+        let mut sub = hub.subscribe(room, RoomSeq(4));
+        // The room is at 4: nothing is missing, so nothing happens.
+        hub.publish_head(room, RoomSeq(4));
+        hub.publish(change(room, 5));
+        assert!(matches!(sub.recv().await, Some(Delivery::Change(c)) if c.seq == RoomSeq(5)));
+        // The room reached 7 elsewhere: the subscriber reloads now, not after GAP_TIMEOUT.
+        let started = tokio::time::Instant::now();
+        hub.publish_head(room, RoomSeq(7));
+        match sub.recv().await {
+            Some(Delivery::Resync { from_seq, .. }) => assert_eq!(from_seq, RoomSeq(5)),
+            other => panic!("expected a resync, got {other:?}"),
+        }
+        assert_eq!(started.elapsed(), Duration::ZERO, "no waiting");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_gap_that_never_fills_becomes_a_resync() {
         let hub = InProcessBroker::new();
         let room = RoomId::new();

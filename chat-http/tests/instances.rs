@@ -89,6 +89,18 @@ mod raw_http {
 
 impl Cluster {
     async fn start(engine: Engine) -> Option<Self> {
+        if let Engine::Nats = engine {
+            let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+            if let Err(e) = NatsLink::connect(&url).await {
+                let flag = |n: &str| std::env::var(n).is_ok_and(|v| v == "1" || v == "true");
+                assert!(
+                    flag("CHAT_SKIP_NATS") && !flag("CI"),
+                    "NATS is unavailable at {url} ({e}); start nats-server or set CHAT_SKIP_NATS=1"
+                );
+                eprintln!("SKIPPED: NATS unavailable ({e}); CHAT_SKIP_NATS=1 is set");
+                return None;
+            }
+        }
         let db = pg::TestDb::fresh(8).await?;
         let jwt = Arc::new(JwtAuthenticator::new(b"one secret for every instance"));
         let mut instances = Vec::new();
