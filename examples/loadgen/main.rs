@@ -47,9 +47,11 @@ use crate::stats::{Scenario, Stats};
 /// Open-loop load generator for the chat-engine example server (loopback only).
 #[derive(Debug, Parser)]
 struct Args {
-    /// The server's base URL; must be a loopback address.
-    #[arg(long, default_value = "http://127.0.0.1:3000")]
-    url: String,
+    /// A server's base URL; must be a loopback address. Repeat it for several instances of one
+    /// deployment: user n's WebSocket and requests go to the n-th URL round-robin, so most
+    /// deliveries cross instances.
+    #[arg(long = "url", default_value = "http://127.0.0.1:3000")]
+    urls: Vec<String>,
     /// The server's `--jwt-secret`, to mint the simulated users' tokens.
     #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]
     jwt_secret: String,
@@ -128,7 +130,14 @@ fn loopback_only(url: &str) -> Result<(String, String), String> {
 }
 
 async fn run(args: Args) -> Result<bool, String> {
-    let (base, ws_url) = loopback_only(&args.url)?;
+    let targets = args
+        .urls
+        .iter()
+        .map(|u| loopback_only(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let base = targets[0].0.clone();
+    let ws_urls: Vec<String> = targets.iter().map(|(_, ws)| ws.clone()).collect();
+    let ws_url_of = |user: usize| ws_urls[user % ws_urls.len()].clone();
     if args.users < 2 || args.users > MAX_USERS {
         return Err(format!("--users must be 2..={MAX_USERS}"));
     }
@@ -179,10 +188,10 @@ async fn run(args: Args) -> Result<bool, String> {
 
     let schedule = Arc::new(Schedule::new(total_sends));
     let connect = Instant::now();
-    let sockets: Vec<_> = stream::iter(world.users.iter())
-        .map(|user| {
-            let (ws_url, room) = (&ws_url, &world.rooms[user.room].id);
-            async move { connection::open(ws_url, &user.token, room).await }
+    let sockets: Vec<_> = stream::iter(world.users.iter().enumerate())
+        .map(|(n, user)| {
+            let (ws_url, room) = (ws_url_of(n), &world.rooms[user.room].id);
+            async move { connection::open(&ws_url, &user.token, room).await }
         })
         .buffered(args.setup_concurrency)
         .collect()
@@ -217,7 +226,7 @@ async fn run(args: Args) -> Result<bool, String> {
         Arc::clone(&world),
         Arc::clone(&stats),
         rest.clone(),
-        ws_url.clone(),
+        ws_urls.clone(),
         args.open_rate,
         end,
     ));
@@ -247,7 +256,11 @@ async fn run(args: Args) -> Result<bool, String> {
     // The report is taken before the connections close, which readers would count as errors.
     let report = stats.report(
         Scenario {
-            url: base,
+            url: targets
+                .iter()
+                .map(|(b, _)| b.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
             users: world.users.len(),
             rooms: world.rooms.len(),
             room_size_min: args.room_size_min,
@@ -369,20 +382,21 @@ async fn open_rooms(
     world: Arc<World>,
     stats: Arc<Stats>,
     rest: Rest,
-    ws_url: String,
+    ws_urls: Vec<String>,
     rate: f64,
     end: Instant,
 ) {
     let job = |n: usize, at: Instant| {
+        let index = (n * 7919) % world.users.len();
         let (world, stats, rest, ws_url) = (
             Arc::clone(&world),
             Arc::clone(&stats),
             rest.clone(),
-            ws_url.clone(),
+            ws_urls[index % ws_urls.len()].clone(),
         );
         async move {
             // A spread of users: a large prime stride visits every room.
-            let user = &world.users[(n * 7919) % world.users.len()];
+            let user = &world.users[index];
             let room = &world.rooms[user.room].id;
             stats.opens.fetch_add(1, Ordering::Relaxed);
             let path = format!("/rooms/{room}/messages?limit=50");
