@@ -7,7 +7,10 @@
 //! reuse it.
 //!
 //! - **send**: `ChatService::send_message` with 1 and 8 concurrent senders, beside a bare
-//!   single-row `INSERT … RETURNING` into a table with the same columns and indexes, same run.
+//!   single-row `INSERT … RETURNING` into a table with the same columns and indexes, same run;
+//!   and the choice of `PgNotifyLink`: the service with the PostgreSQL broker on (NOTIFY after
+//!   commit, batched) beside it off, and a bare insert with a NOTIFY inside its transaction
+//!   beside the bare insert.
 //! - **latency** (HdrHistogram, printed as a table): history pages of 50 at random depths in
 //!   rooms of every size; search in one room and across all 1,000 readable rooms for words
 //!   that are very common (50 % of messages), common (5 %), rare (0.01 %) and absent; system
@@ -19,7 +22,8 @@ mod dataset;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chat_engine::postgres::PostgresStore;
+use chat_engine::postgres::{PgNotifyLink, PostgresStore};
+use chat_engine::relay::Relay;
 use chat_engine::{ChatService, HistoryCursor, Limits, RoomSeq, SearchRequest, SendMessage};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use hdrhistogram::Histogram;
@@ -28,20 +32,29 @@ use sqlx::PgPool;
 use dataset::Dataset;
 
 fn service(pool: &PgPool) -> Arc<ChatService> {
+    Arc::new(builder(pool).build())
+}
+
+/// The service with the PostgreSQL broker on: each send is also NOTIFYed, after commit and in
+/// batches, through `PgNotifyLink` (a LISTEN connection is open, as on a real instance).
+fn service_with_relay(pool: &PgPool) -> Arc<ChatService> {
+    let store: Arc<dyn chat_engine::Store> = Arc::new(PostgresStore::from_pool(pool.clone()));
+    let relay = Relay::new(store, PgNotifyLink::new(pool.clone()));
+    Arc::new(builder(pool).broker(relay).build())
+}
+
+fn builder(pool: &PgPool) -> chat_engine::ChatServiceBuilder {
     // Keep the rate-limit check in the pipeline but let every send through.
     let limits = Limits {
         send_rate_window: Duration::from_micros(1),
         ..Limits::default()
     };
-    Arc::new(
-        ChatService::builder(Arc::new(PostgresStore::from_pool(pool.clone())))
-            .limits(limits)
-            .build(),
-    )
+    ChatService::builder(Arc::new(PostgresStore::from_pool(pool.clone()))).limits(limits)
 }
 
 fn send(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset) {
     let chat = service(&data.pool);
+    let relayed = rt.block_on(async { service_with_relay(&data.pool) });
     let mut g = c.benchmark_group("postgres_send");
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(2))
@@ -78,11 +91,42 @@ fn send(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset) {
             },
         );
         g.bench_with_input(
-            BenchmarkId::new("chat_service_send", senders),
+            BenchmarkId::new("bare_insert_notify_in_tx", senders),
             &senders,
             |b, &n| {
                 b.to_async(rt).iter_custom(|iters| {
-                    let chat = Arc::clone(&chat);
+                    let pool = data.pool.clone();
+                    let rooms = data.send_rooms.clone();
+                    let users = data.users.clone();
+                    async move {
+                        let start = Instant::now();
+                        let tasks: Vec<_> = (0..n)
+                            .map(|i| {
+                                let pool = pool.clone();
+                                let (room, user) = (rooms[i], users[i]);
+                                tokio::spawn(async move {
+                                    for k in 0..iters {
+                                        dataset::bare_insert_notify_in_tx(&pool, room, user, k)
+                                            .await;
+                                    }
+                                })
+                            })
+                            .collect();
+                        for t in tasks {
+                            t.await.unwrap();
+                        }
+                        start.elapsed()
+                    }
+                });
+            },
+        );
+        for (name, chat) in [
+            ("chat_service_send", &chat),
+            ("chat_service_send_notify_relay", &relayed),
+        ] {
+            g.bench_with_input(BenchmarkId::new(name, senders), &senders, |b, &n| {
+                b.to_async(rt).iter_custom(|iters| {
+                    let chat = Arc::clone(chat);
                     let rooms = data.send_rooms.clone();
                     let users = data.users.clone();
                     async move {
@@ -108,8 +152,8 @@ fn send(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset) {
                         start.elapsed()
                     }
                 });
-            },
-        );
+            });
+        }
     }
     g.finish();
 }

@@ -292,6 +292,38 @@ pub(crate) async fn bare_insert(pool: &PgPool, room: RoomId, user: UserId, k: u6
     .unwrap();
 }
 
+/// As [`bare_insert`], with a `NOTIFY` of about the size of a change inside the same
+/// transaction: the alternative to notifying after commit that `PgNotifyLink` chose against.
+pub(crate) async fn bare_insert_notify_in_tx(pool: &PgPool, room: RoomId, user: UserId, k: u64) {
+    static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_000_000_000);
+    let seq = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let text = format!("bench send {k} hello");
+    let mut tx = pool.begin().await.unwrap();
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO bench_bare (id, room_id, seq, author_id, author_name, text, tokens, mentions,
+             attachments, reactions, created_at)
+         VALUES ($1, $2, $3, $4, 'Bench', $5, $6, '{}', '[]', '{}', now()) RETURNING id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(room.as_uuid())
+    .bind(seq)
+    .bind(user.as_uuid())
+    .bind(&text)
+    .bind(vec!["bench", "send", "hello"])
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query("SELECT pg_notify('chat_bench', $1)")
+        .bind(format!(
+            "{{\"id\":\"{id}\",\"text\":\"{text}\",\"pad\":\"{}\"}}",
+            "x".repeat(400)
+        ))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
 /// Prints the plans PostgreSQL chooses for the store's search, per word class and scope.
 pub(crate) async fn explain_searches(pool: &PgPool, data: &Dataset) {
     let store = PostgresStore::from_pool(pool.clone());
