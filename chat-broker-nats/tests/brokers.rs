@@ -84,3 +84,137 @@ macro_rules! nats_cases {
 }
 
 chat_core::for_each_broker_case!([nats_cases]);
+
+/// A private nats-server on a free port, so a test can stop and restart it without touching
+/// the shared one.
+struct PrivateServer {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateServer {
+    fn start(port: u16) -> std::io::Result<Self> {
+        let binary = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".into());
+        let child = std::process::Command::new(binary)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        Ok(Self {
+            port,
+            child: Some(child),
+        })
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The NATS server itself restarts while messages flow: both instances reconnect by
+/// themselves, and the receiving one misses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_nats_server_restart_loses_nothing() {
+    use chat_core::testing::Harness;
+    use chat_core::{ChatService, Delivery, Limits, SendMessage};
+    use std::time::Duration;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = match PrivateServer::start(port) {
+        Ok(s) => s,
+        Err(e) => {
+            assert!(
+                flag("CHAT_SKIP_NATS") && !flag("CI"),
+                "cannot start nats-server ({e}); install it or set CHAT_SKIP_NATS=1"
+            );
+            eprintln!("SKIPPED: cannot start nats-server ({e})");
+            return;
+        }
+    };
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let mut links = Vec::new();
+    for _ in 0..50 {
+        if let Ok(link) = NatsLink::connect(&server.url()).await {
+            links.push(link);
+            if links.len() == 2 {
+                break;
+            }
+        } else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert_eq!(links.len(), 2, "the private server answers");
+    let limits = Limits {
+        send_rate_max: 1_000_000,
+        ..Limits::default()
+    };
+    let chats: Vec<ChatService> = links
+        .iter()
+        .map(|link| {
+            ChatService::builder(Arc::clone(&store))
+                .broker(Relay::new(Arc::clone(&store), link.clone()))
+                .limits(limits.clone())
+                .build()
+        })
+        .collect();
+    let h = Harness::new(Arc::clone(&store)).await;
+    let (owner, event, room) = h.owner_event_room().await;
+    let sender = h.joined("Sender", owner, event, room).await;
+    let mut sub = chats[1].subscribe(owner, room, None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let send = |n: usize| SendMessage {
+        text: format!("message {n}"),
+        ..SendMessage::default()
+    };
+    chats[0].send_message(sender, room, send(0)).await.unwrap();
+
+    server.stop();
+    for n in 1..=5 {
+        chats[0].send_message(sender, room, send(n)).await.unwrap();
+    }
+    let server = PrivateServer::start(port).unwrap();
+    let last = chats[0]
+        .send_message(sender, room, send(6))
+        .await
+        .unwrap()
+        .message
+        .seq;
+    let mut seen = sub.last_seq();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while seen < last {
+        match tokio::time::timeout_at(deadline, sub.recv()).await {
+            Ok(Some(Delivery::Change(c))) => {
+                assert_eq!(c.seq, seen.next(), "in order, once");
+                seen = c.seq;
+            }
+            Ok(Some(Delivery::Resync { from_seq, .. })) => {
+                let page = store.changes_after(room, from_seq, 100).await.unwrap();
+                for c in &page {
+                    assert_eq!(c.seq, seen.next(), "in order, once");
+                    seen = c.seq;
+                }
+                sub.advance_to(seen);
+            }
+            Ok(Some(Delivery::Typing(_))) => {}
+            other => panic!("reached {seen:?} of {last:?}: {other:?}"),
+        }
+    }
+    drop(server);
+}
