@@ -52,6 +52,30 @@ fn builder(pool: &PgPool) -> chat_engine::ChatServiceBuilder {
     ChatService::builder(Arc::new(PostgresStore::from_pool(pool.clone()))).limits(limits)
 }
 
+/// Runs `n` senders at once, sender `i` calling `one(i, k)` for `k` in `0..iters`; the time
+/// until all are done.
+async fn senders<F, Fut>(n: usize, iters: u64, one: F) -> Duration
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let one = one.clone();
+            tokio::spawn(async move {
+                for k in 0..iters {
+                    one(i, k).await;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    start.elapsed()
+}
+
 fn send(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset) {
     let chat = service(&data.pool);
     let relayed = rt.block_on(async { service_with_relay(&data.pool) });
@@ -59,64 +83,33 @@ fn send(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset) {
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(8));
-    for senders in [1usize, 8] {
-        g.throughput(Throughput::Elements(senders as u64));
-        g.bench_with_input(
-            BenchmarkId::new("bare_insert_returning", senders),
-            &senders,
-            |b, &n| {
-                b.to_async(rt).iter_custom(|iters| {
-                    let pool = data.pool.clone();
-                    let rooms = data.send_rooms.clone();
-                    let users = data.users.clone();
-                    async move {
-                        let start = Instant::now();
-                        let tasks: Vec<_> = (0..n)
-                            .map(|i| {
-                                let pool = pool.clone();
-                                let (room, user) = (rooms[i], users[i]);
-                                tokio::spawn(async move {
-                                    for k in 0..iters {
-                                        dataset::bare_insert(&pool, room, user, k).await;
-                                    }
-                                })
-                            })
-                            .collect();
-                        for t in tasks {
-                            t.await.unwrap();
-                        }
-                        start.elapsed()
-                    }
-                });
-            },
+    for n in [1usize, 8] {
+        g.throughput(Throughput::Elements(n as u64));
+        // Each sender on its own connection, user and room.
+        let (pool, rooms, users) = (
+            data.pool.clone(),
+            data.send_rooms.clone(),
+            data.users.clone(),
         );
+        g.bench_with_input(BenchmarkId::new("bare_insert_returning", n), &n, |b, &n| {
+            b.to_async(rt).iter_custom(|iters| {
+                let (pool, rooms, users) = (pool.clone(), rooms.clone(), users.clone());
+                senders(n, iters, move |i, k| {
+                    let (pool, room, user) = (pool.clone(), rooms[i], users[i]);
+                    async move { dataset::bare_insert(&pool, room, user, k).await }
+                })
+            });
+        });
         g.bench_with_input(
-            BenchmarkId::new("bare_insert_notify_in_tx", senders),
-            &senders,
+            BenchmarkId::new("bare_insert_notify_in_tx", n),
+            &n,
             |b, &n| {
                 b.to_async(rt).iter_custom(|iters| {
-                    let pool = data.pool.clone();
-                    let rooms = data.send_rooms.clone();
-                    let users = data.users.clone();
-                    async move {
-                        let start = Instant::now();
-                        let tasks: Vec<_> = (0..n)
-                            .map(|i| {
-                                let pool = pool.clone();
-                                let (room, user) = (rooms[i], users[i]);
-                                tokio::spawn(async move {
-                                    for k in 0..iters {
-                                        dataset::bare_insert_notify_in_tx(&pool, room, user, k)
-                                            .await;
-                                    }
-                                })
-                            })
-                            .collect();
-                        for t in tasks {
-                            t.await.unwrap();
-                        }
-                        start.elapsed()
-                    }
+                    let (pool, rooms, users) = (pool.clone(), rooms.clone(), users.clone());
+                    senders(n, iters, move |i, k| {
+                        let (pool, room, user) = (pool.clone(), rooms[i], users[i]);
+                        async move { dataset::bare_insert_notify_in_tx(&pool, room, user, k).await }
+                    })
                 });
             },
         );
@@ -124,33 +117,19 @@ fn send(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset) {
             ("chat_service_send", &chat),
             ("chat_service_send_notify_relay", &relayed),
         ] {
-            g.bench_with_input(BenchmarkId::new(name, senders), &senders, |b, &n| {
+            g.bench_with_input(BenchmarkId::new(name, n), &n, |b, &n| {
                 b.to_async(rt).iter_custom(|iters| {
-                    let chat = Arc::clone(chat);
-                    let rooms = data.send_rooms.clone();
-                    let users = data.users.clone();
-                    async move {
-                        let start = Instant::now();
-                        let tasks: Vec<_> = (0..n)
-                            .map(|i| {
-                                let chat = Arc::clone(&chat);
-                                let (room, user) = (rooms[i], users[i]);
-                                tokio::spawn(async move {
-                                    for k in 0..iters {
-                                        let msg = SendMessage {
-                                            text: format!("bench send {k} hello"),
-                                            ..SendMessage::default()
-                                        };
-                                        chat.send_message(user, room, msg).await.unwrap();
-                                    }
-                                })
-                            })
-                            .collect();
-                        for t in tasks {
-                            t.await.unwrap();
+                    let (chat, rooms, users) = (Arc::clone(chat), rooms.clone(), users.clone());
+                    senders(n, iters, move |i, k| {
+                        let (chat, room, user) = (Arc::clone(&chat), rooms[i], users[i]);
+                        async move {
+                            let msg = SendMessage {
+                                text: format!("bench send {k} hello"),
+                                ..SendMessage::default()
+                            };
+                            chat.send_message(user, room, msg).await.unwrap();
                         }
-                        start.elapsed()
-                    }
+                    })
                 });
             });
         }

@@ -273,32 +273,20 @@ async fn load(pool: &PgPool) {
 /// The bare arm: one single-row `INSERT … RETURNING` into a table with the same columns and
 /// indexes as `messages`.
 pub(crate) async fn bare_insert(pool: &PgPool, room: RoomId, user: UserId, k: u64) {
+    let mut conn = pool.acquire().await.unwrap();
+    insert_bare_row(&mut conn, room, user, k).await;
+}
+
+/// The bare row: one `INSERT … RETURNING` with the columns and indexes of `messages`.
+async fn insert_bare_row(
+    conn: &mut sqlx::PgConnection,
+    room: RoomId,
+    user: UserId,
+    k: u64,
+) -> (Uuid, String) {
     static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
     let seq = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let text = format!("bench send {k} hello");
-    let _: Uuid = sqlx::query_scalar(
-        "INSERT INTO bench_bare (id, room_id, seq, author_id, author_name, text, tokens, mentions,
-             attachments, reactions, created_at)
-         VALUES ($1, $2, $3, $4, 'Bench', $5, $6, '{}', '[]', '{}', now()) RETURNING id",
-    )
-    .bind(Uuid::now_v7())
-    .bind(room.as_uuid())
-    .bind(seq)
-    .bind(user.as_uuid())
-    .bind(&text)
-    .bind(vec!["bench", "send", "hello"])
-    .fetch_one(pool)
-    .await
-    .unwrap();
-}
-
-/// As [`bare_insert`], with a `NOTIFY` of about the size of a change inside the same
-/// transaction: the alternative to notifying after commit that `PgNotifyLink` chose against.
-pub(crate) async fn bare_insert_notify_in_tx(pool: &PgPool, room: RoomId, user: UserId, k: u64) {
-    static NEXT: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_000_000_000);
-    let seq = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let text = format!("bench send {k} hello");
-    let mut tx = pool.begin().await.unwrap();
     let id: Uuid = sqlx::query_scalar(
         "INSERT INTO bench_bare (id, room_id, seq, author_id, author_name, text, tokens, mentions,
              attachments, reactions, created_at)
@@ -310,9 +298,17 @@ pub(crate) async fn bare_insert_notify_in_tx(pool: &PgPool, room: RoomId, user: 
     .bind(user.as_uuid())
     .bind(&text)
     .bind(vec!["bench", "send", "hello"])
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut *conn)
     .await
     .unwrap();
+    (id, text)
+}
+
+/// As [`bare_insert`], with a `NOTIFY` of about the size of a change inside the same
+/// transaction: the alternative to notifying after commit that `PgNotifyLink` chose against.
+pub(crate) async fn bare_insert_notify_in_tx(pool: &PgPool, room: RoomId, user: UserId, k: u64) {
+    let mut tx = pool.begin().await.unwrap();
+    let (id, text) = insert_bare_row(&mut tx, room, user, k).await;
     sqlx::query("SELECT pg_notify('chat_bench', $1)")
         .bind(format!(
             "{{\"id\":\"{id}\",\"text\":\"{text}\",\"pad\":\"{}\"}}",

@@ -194,14 +194,8 @@ impl Cluster {
     async fn cut_broker_connections(&self, engine: Engine) {
         match engine {
             Engine::Postgres => {
-                let cut: Vec<bool> = sqlx::query_scalar(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                     WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
-                )
-                .fetch_all(&self.db.pool)
-                .await
-                .unwrap();
-                assert_eq!(cut.len(), 3, "one LISTEN connection per instance");
+                let cut = self.db.cut_listen_connections().await;
+                assert_eq!(cut, 3, "one LISTEN connection per instance");
             }
             Engine::Nats => {
                 for instance in &self.instances {

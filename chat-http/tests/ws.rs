@@ -5,7 +5,6 @@ mod pg;
 mod support;
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,44 +13,10 @@ use chat_http::HttpConfig;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use support::App;
-use tokio::net::TcpStream;
+use support::ws_client::{Ws, connect, next, relaxed, send};
+use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-fn relaxed() -> Limits {
-    Limits {
-        send_rate_max: 1_000_000,
-        ..Limits::default()
-    }
-}
-
-async fn connect(addr: SocketAddr, token: &str) -> Ws {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v1/ws?token={token}"))
-        .await
-        .unwrap();
-    ws
-}
-
-async fn send(ws: &mut Ws, v: Value) {
-    ws.send(Message::Text(v.to_string().into())).await.unwrap();
-}
-
-/// The next JSON frame, skipping pings; panics after 10 s.
-async fn next(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("a frame within 10 s");
-        match msg {
-            Some(Ok(Message::Text(t))) => return serde_json::from_str(t.as_str()).unwrap(),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            other => panic!("expected a text frame, got {other:?}"),
-        }
-    }
-}
 
 /// Reads frames until one of `kind`, returning it.
 async fn next_of(ws: &mut Ws, kind: &str) -> Value {

@@ -35,14 +35,10 @@ impl BrokerCluster for Instances {
     }
 
     async fn cut_connections(&self) {
-        let cut: Vec<bool> = sqlx::query_scalar(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
-        )
-        .fetch_all(&self.db.pool)
-        .await
-        .unwrap();
-        assert!(!cut.is_empty(), "LISTEN connections were found and cut");
+        assert!(
+            self.db.cut_listen_connections().await > 0,
+            "LISTEN connections were found and cut"
+        );
     }
 
     fn distributed(&self) -> bool {

@@ -103,6 +103,19 @@ impl TestDb {
         PostgresStore::from_pool(self.pool.clone())
     }
 
+    /// Terminates every LISTEN connection to this database (what the PostgreSQL broker's
+    /// instances hold), as a network cut or a server restart would; returns how many.
+    pub async fn cut_listen_connections(&self) -> usize {
+        let cut: Vec<bool> = sqlx::query_scalar(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .expect("terminate LISTEN connections");
+        cut.len()
+    }
+
     /// Drops the database. A failing test skips this and leaves it for inspection.
     pub async fn cleanup(self) {
         self.pool.close().await;
