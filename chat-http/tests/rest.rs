@@ -671,6 +671,7 @@ async fn probe_unavailable(store: chat_store_postgres::PostgresStore) {
         let started = std::time::Instant::now();
         let response = app.router.clone().oneshot(request).await.unwrap();
         let took = started.elapsed();
+        eprintln!("{path}: answered in {took:?}");
         let retry_after = response.headers().get("retry-after").cloned();
         let (s, body) = support::split(response).await;
         assert_eq!(

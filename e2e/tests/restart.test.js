@@ -50,8 +50,7 @@ test('after a server restart the page reconnects and shows missed messages exact
     await page.locator('#status', { hasText: 'Connected' }).waitFor({ timeout: 20000 });
     for (const text of missed) await storedMessages(page, text).waitFor({ timeout: 5000 });
 
-    // Live again after the resume: a message sent now arrives too. (Through the page's own
-    // server: live fan-out is per process, and only the store is shared.)
+    // Live again after the resume: a message sent now arrives too.
     const back = await apiSession(server.url, 'sarah@example.com');
     await apiCall(server.url, back.token, 'POST', `/rooms/${main.id}/messages`, { text: 'sent after the restart' });
     await storedMessages(page, 'sent after the restart').waitFor({ timeout: 5000 });

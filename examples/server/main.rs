@@ -3,7 +3,8 @@
 //!
 //! ```sh
 //! cargo run --example server                      # in memory, on 127.0.0.1:3000, with demo data
-//! DATABASE_URL=postgres://… cargo run --example server   # on PostgreSQL (migrates on start)
+//! DATABASE_URL=postgres://… cargo run --example server   # on PostgreSQL (migrates on start);
+//!                                                 # instances share live changes by LISTEN/NOTIFY
 //! cargo run --example server -- --help            # every flag
 //! ```
 //!

@@ -281,6 +281,44 @@ pub async fn publishing_never_blocks(cluster: &dyn BrokerCluster) {
     );
 }
 
+/// A change larger than an engine's payload limit (PostgreSQL NOTIFY takes under 8,000 bytes)
+/// still reaches other instances: links send a wake-up and the relay reads it from the store.
+pub async fn changes_larger_than_a_payload_cross_instances(cluster: &dyn BrokerCluster) {
+    let sender = instance(cluster).await;
+    let receiver = instance(cluster).await;
+    let (room, users) = world(&sender, 1).await;
+    let mut follower = Follower::new(&receiver, users[0], room).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // 5,000 three-byte characters: 15,000 bytes of text alone.
+    let big = "€".repeat(sender.limits().max_text_chars);
+    let started = tokio::time::Instant::now();
+    let seq = sender
+        .send_message(users[1], room, text(big.clone()))
+        .await
+        .unwrap()
+        .message
+        .seq
+        .get();
+    let delivery = tokio::time::timeout(Duration::from_secs(5), follower.sub.recv())
+        .await
+        .expect("the large change arrives");
+    match delivery {
+        Some(Delivery::Change(change)) => {
+            assert_eq!(change.seq.get(), seq);
+            assert_eq!(
+                change.kind.message().map(|m| m.text.as_str()),
+                Some(big.as_str())
+            );
+        }
+        // A lone hub's subscriber sees every change directly; resyncing is not expected.
+        other => panic!("expected the change itself, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < GAP_TIMEOUT,
+        "at once, not after the gap timeout"
+    );
+}
+
 /// Typing signals cross instances, once each, and are not stored.
 pub async fn typing_crosses_instances_once(cluster: &dyn BrokerCluster) {
     let a = instance(cluster).await;
@@ -327,6 +365,7 @@ macro_rules! for_each_broker_case {
             a_change_no_broker_carried_is_recovered_from_the_store
             delivery_resumes_after_the_engine_connection_drops
             publishing_never_blocks
+            changes_larger_than_a_payload_cross_instances
             typing_crosses_instances_once
         }
     };
