@@ -1,10 +1,9 @@
 //! Bounds on a request's head, answered with the JSON error envelope.
 //!
-//! hyper refuses what it cannot parse with an empty body. This layer refuses, first and in
-//! JSON, what it can parse but will not serve: a URI over [`MAX_URI_BYTES`] (414) and more than
-//! [`MAX_HEADERS`] header lines (431). Beyond what hyper itself parses (a URI over 64 KiB, a
-//! header section over about 400 KiB) the answer stays hyper's own empty one: those bytes
-//! never become a request.
+//! This layer refuses, first and in JSON, what hyper can parse but the server will not serve:
+//! a URI over [`MAX_URI_BYTES`] (414) and more than [`MAX_HEADERS`] header lines (431). What
+//! hyper cannot parse at all (a URI over 64 KiB, a header section over its buffer) never
+//! becomes a request; `serve` gives hyper's own answer to it the JSON envelope.
 
 use axum::extract::Request;
 use axum::http::StatusCode;

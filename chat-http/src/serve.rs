@@ -6,6 +6,10 @@
 //! (the WebSocket), and a graceful shutdown. hyper answers a
 //! request over its limits itself, with an empty body; parsing more lets the router's
 //! `request_limits` answer with the JSON error envelope every other error has.
+//!
+//! What hyper cannot parse at all (a URI over 64 KiB, a malformed request line, a header
+//! section over its buffer) never reaches the router: hyper answers it, with an empty body, and
+//! closes. [`JsonParseErrors`] gives those answers the JSON envelope too.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -96,7 +100,7 @@ where
             app.clone().oneshot(req.map(Body::new))
         });
         let connection = http
-            .serve_connection(TokioIo::new(tcp), service)
+            .serve_connection(TokioIo::new(JsonParseErrors::new(tcp)), service)
             .with_upgrades();
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {
@@ -121,4 +125,138 @@ where
     stop_tx.send_replace(());
     stop_tx.closed().await;
     Ok(())
+}
+
+/// Gives hyper's own answers to unparseable requests the JSON error envelope.
+///
+/// hyper answers a request it cannot parse (400, 414, 431) before any service runs, with
+/// `connection: close` and `content-length: 0`, then closes; no response of the router has
+/// both (its errors always carry a body). This wrapper recognises that head as it is written
+/// and writes the same status with a JSON body instead. Everything else passes through.
+#[derive(Debug)]
+struct JsonParseErrors<IO> {
+    inner: IO,
+    /// A replacement being written, and how many of its bytes are out.
+    pending: Option<(Vec<u8>, usize)>,
+}
+
+impl<IO> JsonParseErrors<IO> {
+    fn new(inner: IO) -> Self {
+        Self {
+            inner,
+            pending: None,
+        }
+    }
+}
+
+/// The JSON answer for one of hyper's empty error heads, or `None` for any other bytes.
+fn json_answer(head: &[u8]) -> Option<Vec<u8>> {
+    const MARK: &[u8] = b"\r\nconnection: close\r\ncontent-length: 0\r\n";
+    if !head.starts_with(b"HTTP/1.1 4") || !head.ends_with(b"\r\n\r\n") {
+        return None;
+    }
+    if !head.windows(MARK.len()).any(|w| w == MARK) {
+        return None;
+    }
+    let line_end = head.windows(2).position(|w| w == b"\r\n")?;
+    let status_line = std::str::from_utf8(&head[..line_end]).ok()?;
+    let status = status_line.get(9..12)?;
+    let (code, message) = match status {
+        "414" => (
+            "uri_too_long",
+            "the request URI is too long to read; at most 8 KiB",
+        ),
+        "431" => (
+            "headers_too_large",
+            "the request headers are too large to read",
+        ),
+        _ => ("bad_request", "the request could not be read as HTTP/1.1"),
+    };
+    let body = format!(r#"{{"error":{{"code":"{code}","message":"{message}"}}}}"#);
+    Some(
+        format!(
+            "{status_line}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
+}
+
+impl<IO: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for JsonParseErrors<IO> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<IO: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for JsonParseErrors<IO> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::task::Poll;
+        if self.pending.is_none() {
+            match json_answer(buf) {
+                Some(answer) => self.pending = Some((answer, 0)),
+                None => return std::pin::Pin::new(&mut self.inner).poll_write(cx, buf),
+            }
+        }
+        // Write the whole replacement, then report the original bytes as written.
+        loop {
+            let this = &mut *self;
+            let Some((answer, sent)) = this.pending.as_mut() else {
+                return Poll::Ready(Ok(buf.len()));
+            };
+            if *sent == answer.len() {
+                this.pending = None;
+                return Poll::Ready(Ok(buf.len()));
+            }
+            match std::pin::Pin::new(&mut this.inner).poll_write(cx, &answer[*sent..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => *sent += n,
+                other => return other,
+            }
+        }
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_answer;
+
+    #[test]
+    fn only_hypers_empty_error_heads_are_rewritten() {
+        let hyper = b"HTTP/1.1 414 URI Too Long\r\nconnection: close\r\ncontent-length: 0\r\ndate: Thu, 26 Nov 2026 17:20:38 GMT\r\n\r\n";
+        let answer = String::from_utf8(json_answer(hyper).unwrap()).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 414 URI Too Long\r\n"));
+        assert!(answer.contains("content-type: application/json"));
+        assert!(answer.ends_with(r#"{"error":{"code":"uri_too_long","message":"the request URI is too long to read; at most 8 KiB"}}"#));
+        for other in [
+            &b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"[..],
+            b"HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 57\r\n\r\n",
+            b"\x81\x05hello",
+        ] {
+            assert!(json_answer(other).is_none());
+        }
+    }
 }

@@ -807,28 +807,46 @@ async fn unread_bodies_close_the_connection_and_read_ones_keep_it() {
     server.await.unwrap();
 }
 
-/// A URI over 8 KiB and more than 100 header lines are refused with the JSON envelope (not
-/// hyper's empty 414 and 431), on a real socket.
+/// Every refusal of a request head has the JSON envelope, on a real socket: a URI over 8 KiB
+/// and more than 100 headers (refused by the router), and what hyper cannot parse at all: a
+/// 70 KB URI, 500 headers, a request line that is not HTTP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_request_heads_get_json_errors() {
     let app = App::new(Arc::new(chat_store_memory::MemoryStore::new()));
     let (addr, stop, server) = app.spawn().await;
-    let long_uri = format!("/v1/search?q={}", "a".repeat(9 * 1024));
-    let mut many_headers = String::new();
-    for i in 0..150 {
-        many_headers.push_str(&format!("x-filler-{i}: {i}\r\n"));
-    }
+    let headers = |n: usize| {
+        (0..n)
+            .map(|i| format!("x-filler-{i}: {i}\r\n"))
+            .collect::<String>()
+    };
     for (request, status, code) in [
         (
-            format!("GET {long_uri} HTTP/1.1\r\nhost: x\r\n\r\n"),
+            format!(
+                "GET /v1/search?q={} HTTP/1.1\r\nhost: x\r\n\r\n",
+                "a".repeat(9 * 1024)
+            ),
             414,
             "uri_too_long",
         ),
         (
-            format!("GET /healthz HTTP/1.1\r\nhost: x\r\n{many_headers}\r\n"),
+            format!(
+                "GET /v1/search?q={} HTTP/1.1\r\nhost: x\r\n\r\n",
+                "a".repeat(70_000)
+            ),
+            414,
+            "uri_too_long",
+        ),
+        (
+            format!("GET /healthz HTTP/1.1\r\nhost: x\r\n{}\r\n", headers(150)),
             431,
             "headers_too_large",
         ),
+        (
+            format!("GET /healthz HTTP/1.1\r\nhost: x\r\n{}\r\n", headers(500)),
+            431,
+            "headers_too_large",
+        ),
+        ("GARBAGE\r\n\r\n".to_owned(), 400, "bad_request"),
     ] {
         let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
         let (got, head) = exchange(&mut socket, &request).await;
