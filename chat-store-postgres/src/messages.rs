@@ -1,0 +1,391 @@
+//! [`MessageStore`]: sends, edits, deletions, reactions, history, the change log, search.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chat_core::{
+    Admission, Appended, ChangeKind, Error, HistoryCursor, Message, MessageChange, MessageId,
+    MessageStore, NewMessage, Result, Room, RoomChange, RoomId, RoomSeq, SendHistory,
+    SystemMetrics, Timestamp, UserId,
+};
+use sqlx::types::Json;
+use sqlx::{Connection, PgConnection, Row};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::db_err;
+use crate::rows::{
+    ChangeRow, MESSAGE_COLS, MessageRow, ROOM_COLS, RoomRow, change_cols, message_change_json,
+    message_cols, seq_to_db,
+};
+
+use crate::PostgresStore;
+use crate::change_log::{log_change, next_seq};
+use crate::{distinct_tokens, dt, limit, uuids};
+
+/// The search statement. One room is read newest-first by seq (its own index); several rooms
+/// newest-first by id (UUIDv7: time order across rooms).
+pub(crate) fn search_sql(one_room: bool) -> &'static str {
+    if one_room {
+        concat!(
+            "SELECT ",
+            message_cols!(),
+            " FROM messages WHERE room_id = ($1::uuid[])[1] AND tokens @> $2 AND NOT is_deleted
+              ORDER BY seq DESC LIMIT $3"
+        )
+    } else {
+        concat!(
+            "SELECT ",
+            message_cols!(),
+            " FROM messages WHERE room_id = ANY($1) AND tokens @> $2 AND NOT is_deleted
+              ORDER BY id DESC LIMIT $3"
+        )
+    }
+}
+
+/// Runs `update` (an `UPDATE messages … RETURNING` the message columns) on a message already
+/// locked by [`message_for_update`], takes the room's next seq and logs the change `kind` makes
+/// of the new row: the shared tail of edit, delete and reaction changes.
+async fn rewrite_message(
+    conn: &mut PgConnection,
+    room: RoomId,
+    at: Timestamp,
+    update: sqlx::query::QueryAs<'_, sqlx::Postgres, MessageRow, sqlx::postgres::PgArguments>,
+    kind: fn(Message) -> ChangeKind,
+) -> Result<RoomChange> {
+    let seq = next_seq(&mut *conn, room).await?;
+    let row = update.fetch_one(&mut *conn).await.map_err(db_err)?;
+    log_change(conn, room, seq, at, kind(row.into())).await
+}
+
+async fn message_for_update(conn: &mut PgConnection, id: MessageId) -> Result<Message> {
+    let row: Option<MessageRow> = sqlx::query_as(&format!(
+        "SELECT {MESSAGE_COLS} FROM messages WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    row.map(Message::from)
+        .ok_or(Error::NotFound { what: "message" })
+}
+
+#[async_trait]
+impl MessageStore for PostgresStore {
+    async fn append_message(&self, msg: NewMessage, admission: Admission<'_>) -> Result<Appended> {
+        // Four round trips: BEGIN with the author lock, one read of everything admission
+        // needs, one write of the seq, message and change, COMMIT.
+        //
+        // The lock serialises this author's sends (see the crate docs). It must be a statement
+        // of its own: the reads below take their snapshot after it is granted, so they see every
+        // earlier send of this author, including one that committed while we waited. Sending it
+        // with BEGIN saves a round trip; the id is a UUID we format, so inlining it is safe.
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        let mut tx = conn
+            .begin_with(format!(
+                // The admission read below has a subquery with LIMIT $5; a generic plan cannot
+                // see the limit and costs itself out, so PostgreSQL would re-plan it on every
+                // send (0.2 ms measured at a million messages). Its shape never varies: plan once.
+                "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan;
+                 SELECT 1 FROM users WHERE id = '{}' FOR NO KEY UPDATE",
+                msg.author_id.as_uuid().hyphenated()
+            ))
+            .await
+            .map_err(db_err)?;
+        let now = msg.created_at;
+        let policy = admission.policy;
+        let facts = sqlx::query(&format!(
+            "SELECT {ROOM_COLS},
+                 (SELECT id FROM messages WHERE author_id = $2 AND client_msg_id = $3) AS replay_of,
+                 (SELECT display_name FROM users WHERE id = $2) AS author_name,
+                 (SELECT avatar_url FROM users WHERE id = $2) AS author_avatar,
+                 ARRAY(SELECT created_at FROM messages WHERE author_id = $2 AND created_at > $4
+                       ORDER BY created_at DESC LIMIT $5) AS recent,
+                 -- Only slow mode reads the last send here; the CASE skips it when it is off.
+                 CASE WHEN slow_mode_secs > 0 THEN
+                     (SELECT max(created_at) FROM messages WHERE author_id = $2 AND room_id = $1)
+                 END AS last_in_room
+             FROM rooms WHERE id = $1"
+        ))
+        .bind(msg.room_id.as_uuid())
+        .bind(msg.author_id.as_uuid())
+        .bind(&msg.client_msg_id)
+        .bind(dt(now.saturating_sub(policy.lookback())))
+        .bind(i64::try_from(policy.history_limit()).unwrap_or(i64::MAX))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or(Error::NotFound { what: "room" })?;
+        if let Some(original) = facts
+            .try_get::<Option<Uuid>, _>("replay_of")
+            .map_err(db_err)?
+        {
+            let row: MessageRow = sqlx::query_as(&format!(
+                "SELECT {MESSAGE_COLS} FROM messages WHERE id = $1"
+            ))
+            .bind(original)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            return Ok(Appended::Replayed(row.into()));
+        }
+        let author_name: Option<String> = facts.try_get("author_name").map_err(db_err)?;
+        let author_name = author_name.ok_or(Error::NotFound { what: "user" })?;
+        let author_avatar: Option<String> = facts.try_get("author_avatar").map_err(db_err)?;
+        let room =
+            Room::try_from(<RoomRow as sqlx::FromRow<_>>::from_row(&facts).map_err(db_err)?)?;
+        let mut recent: Vec<OffsetDateTime> = facts.try_get("recent").map_err(db_err)?;
+        recent.reverse();
+        let recent: Vec<Timestamp> = recent.into_iter().map(Timestamp::from).collect();
+        let last_in_room: Option<OffsetDateTime> = facts.try_get("last_in_room").map_err(db_err)?;
+        admission.check(&SendHistory {
+            now,
+            room: &room,
+            is_moderator: admission.is_moderator,
+            recent_sends: &recent,
+            last_send_in_room: last_in_room.map(Timestamp::from),
+        })?;
+
+        let message = msg.into_message(RoomSeq::ZERO, author_name, author_avatar);
+        let seq: i64 = sqlx::query_scalar(
+            "WITH room AS (
+                 UPDATE rooms SET last_seq = last_seq + 1, last_message_at = $14,
+                     message_count = message_count + 1
+                 WHERE id = $2 RETURNING last_seq
+             ), message AS (
+                 INSERT INTO messages (id, room_id, seq, author_id, author_name, author_avatar,
+                     text, tokens, mentions, attachments, reply_to, reactions, client_msg_id,
+                     is_ai_generated, created_at)
+                 SELECT $1, $2, room.last_seq, $3, $4, $5, $6, $7, $8, $9, $10, '{}'::jsonb,
+                     $11, $12, $14
+                 FROM room RETURNING seq
+             ), change AS (
+                 INSERT INTO room_changes (room_id, seq, at, change, message_id)
+                 SELECT $2, message.seq, $14, $13, $1
+                 FROM message
+             )
+             SELECT seq FROM message",
+        )
+        .bind(message.id.as_uuid())
+        .bind(message.room_id.as_uuid())
+        .bind(message.author_id.as_uuid())
+        .bind(&message.author_name)
+        .bind(&message.author_avatar)
+        .bind(&message.text)
+        .bind(distinct_tokens(&message.text))
+        .bind(uuids(&message.mentions))
+        .bind(Json(&message.attachments))
+        .bind(message.reply_to.map(|r| r.as_uuid()))
+        .bind(&message.client_msg_id)
+        .bind(message.is_ai_generated)
+        .bind(Json(message_change_json(MessageChange::Posted)))
+        .bind(dt(now))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        let seq = RoomSeq(u64::try_from(seq).unwrap_or(0));
+        let message = Message { seq, ..message };
+        Ok(Appended::Created(RoomChange {
+            room_id: message.room_id,
+            seq,
+            at: now,
+            kind: ChangeKind::MessagePosted(message),
+        }))
+    }
+
+    async fn get_message(&self, id: MessageId) -> Result<Option<Message>> {
+        let row: Option<MessageRow> = sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLS} FROM messages WHERE id = $1"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(Message::from))
+    }
+
+    async fn edit_message(
+        &self,
+        id: MessageId,
+        text: String,
+        mentions: Vec<UserId>,
+        at: Timestamp,
+    ) -> Result<RoomChange> {
+        let mut tx = self.begin().await?;
+        let old = message_for_update(&mut tx, id).await?;
+        if old.is_deleted {
+            return Err(Error::conflict("message is deleted"));
+        }
+        let sql = format!(
+            "UPDATE messages SET text = $2, tokens = $3, mentions = $4, is_edited = true, edited_at = $5
+             WHERE id = $1 RETURNING {MESSAGE_COLS}"
+        );
+        let update = sqlx::query_as(&sql)
+            .bind(id.as_uuid())
+            .bind(&text)
+            .bind(distinct_tokens(&text))
+            .bind(uuids(&mentions))
+            .bind(dt(at));
+        let change =
+            rewrite_message(&mut tx, old.room_id, at, update, ChangeKind::MessageEdited).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(change)
+    }
+
+    async fn delete_message(&self, id: MessageId, at: Timestamp) -> Result<Option<RoomChange>> {
+        let mut tx = self.begin().await?;
+        let old = message_for_update(&mut tx, id).await?;
+        if old.is_deleted {
+            return Ok(None);
+        }
+        let sql = format!(
+            "UPDATE messages SET text = '', tokens = '{{}}', mentions = '{{}}', attachments = '[]'::jsonb,
+                 reactions = '{{}}'::jsonb, is_deleted = true, deleted_at = $2
+             WHERE id = $1 RETURNING {MESSAGE_COLS}"
+        );
+        let update = sqlx::query_as(&sql).bind(id.as_uuid()).bind(dt(at));
+        let change =
+            rewrite_message(&mut tx, old.room_id, at, update, ChangeKind::MessageDeleted).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(change))
+    }
+
+    async fn set_reaction(
+        &self,
+        id: MessageId,
+        user: UserId,
+        key: &str,
+        present: bool,
+        at: Timestamp,
+    ) -> Result<Option<RoomChange>> {
+        let mut tx = self.begin().await?;
+        let mut updated = message_for_update(&mut tx, id).await?;
+        if updated.is_deleted {
+            return Err(Error::conflict("message is deleted"));
+        }
+        if !updated.set_reaction(user, key, present) {
+            return Ok(None);
+        }
+        let sql =
+            format!("UPDATE messages SET reactions = $2 WHERE id = $1 RETURNING {MESSAGE_COLS}");
+        let update = sqlx::query_as(&sql)
+            .bind(id.as_uuid())
+            .bind(Json(&updated.reactions));
+        let change = rewrite_message(
+            &mut tx,
+            updated.room_id,
+            at,
+            update,
+            ChangeKind::ReactionsChanged,
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(change))
+    }
+
+    async fn history(
+        &self,
+        room: RoomId,
+        cursor: HistoryCursor,
+        limit_: u32,
+    ) -> Result<Vec<Message>> {
+        let (sql, seq) = match cursor {
+            HistoryCursor::Before(s) => (
+                format!(
+                    "SELECT {MESSAGE_COLS} FROM messages WHERE room_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+                ),
+                s,
+            ),
+            HistoryCursor::After(s) => (
+                format!(
+                    "SELECT {MESSAGE_COLS} FROM messages WHERE room_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+                ),
+                s,
+            ),
+        };
+        let rows: Vec<MessageRow> = sqlx::query_as(&sql)
+            .bind(room.as_uuid())
+            .bind(seq_to_db(seq))
+            .bind(limit(limit_))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(Message::from).collect())
+    }
+
+    async fn changes_after(
+        &self,
+        room: RoomId,
+        after: RoomSeq,
+        limit_: u32,
+    ) -> Result<Vec<RoomChange>> {
+        // Message changes render the message as it is now (chat_core::change).
+        let rows: Vec<ChangeRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM room_changes c LEFT JOIN messages m ON m.id = c.message_id
+             WHERE c.room_id = $1 AND c.seq > $2 ORDER BY c.seq LIMIT $3",
+            change_cols()
+        ))
+        .bind(room.as_uuid())
+        .bind(seq_to_db(after))
+        .bind(limit(limit_))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(RoomChange::from).collect())
+    }
+
+    async fn search_messages(
+        &self,
+        rooms: &[RoomId],
+        tokens: &[String],
+        limit_: u32,
+    ) -> Result<Vec<Message>> {
+        let rows: Vec<MessageRow> = sqlx::query_as(search_sql(rooms.len() == 1))
+            // Unnamed statement: planned for these very words and rooms every time. A cached
+            // generic plan cannot know whether a word is in half the messages or in none, and
+            // picks a plan that is slow for one of the two (see BENCHMARKS.md).
+            .persistent(false)
+            .bind(uuids(rooms))
+            .bind(tokens)
+            .bind(limit(limit_))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(rows.into_iter().map(Message::from).collect())
+    }
+
+    async fn system_metrics(&self, now: Timestamp) -> Result<SystemMetrics> {
+        let hour_ago = dt(now.saturating_sub(Duration::from_secs(3600)));
+        let day_ago = dt(now.saturating_sub(Duration::from_secs(24 * 3600)));
+        // Each count walks an index over its window only; the totals read per-room counters
+        // and the (small) rooms and events tables, never the message history.
+        let row = sqlx::query(
+            "SELECT
+                 (SELECT count(*) FROM messages WHERE created_at > $1) AS last_hour,
+                 (SELECT count(*) FROM messages WHERE created_at > $2) AS last_day,
+                 (SELECT count(DISTINCT author_id) FROM messages WHERE created_at > $1) AS active,
+                 (SELECT coalesce(sum(message_count), 0)::bigint FROM rooms) AS total_messages,
+                 (SELECT count(*) FROM rooms) AS total_rooms,
+                 (SELECT count(*) FROM events) AS total_events",
+        )
+        .bind(hour_ago)
+        .bind(day_ago)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let get = |name: &str| -> Result<u64> {
+            let v: i64 = row.try_get(name).map_err(db_err)?;
+            Ok(u64::try_from(v).unwrap_or(0))
+        };
+        Ok(SystemMetrics {
+            messages_last_hour: get("last_hour")?,
+            messages_last_day: get("last_day")?,
+            active_users_last_hour: get("active")?,
+            total_messages: get("total_messages")?,
+            total_rooms: get("total_rooms")?,
+            total_events: get("total_events")?,
+            timestamp: now,
+        })
+    }
+}
