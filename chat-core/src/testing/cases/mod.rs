@@ -1,0 +1,57 @@
+//! The conformance cases, one file per area. Each one builds its own world on the given store.
+//! This file holds what the areas share.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+
+use super::harness::{Harness, text};
+use crate::{
+    Account, AttachmentInput, ChangeKind, Delivery, Error, EventRole, HistoryCursor, Limits,
+    NewEvent, NewRoom, ProfileInput, RoomFilter, RoomKind, RoomPatch, RoomRole, RoomSeq,
+    SearchRequest, SendMessage, Store, UserId, Visibility, assert_err,
+};
+
+mod events;
+mod messages;
+mod permissions;
+mod profiles;
+mod rooms;
+mod search;
+mod sends;
+mod timeline;
+
+pub use events::*;
+pub use messages::*;
+pub use permissions::*;
+pub use profiles::*;
+pub use rooms::*;
+pub use search::*;
+pub use sends::*;
+pub use timeline::*;
+
+pub(super) fn relaxed() -> Limits {
+    Limits {
+        send_rate_max: 1_000_000,
+        ..Limits::default()
+    }
+}
+
+pub(super) fn attachment(size: u64) -> AttachmentInput {
+    AttachmentInput {
+        file_name: "photo.png".into(),
+        content_type: "image/png".into(),
+        size,
+        checksum: Some("sha256:abc".into()),
+    }
+}
+
+pub(super) fn search(query: &str, room: Option<crate::RoomId>) -> SearchRequest {
+    SearchRequest {
+        query: query.into(),
+        room_id: room,
+        limit: None,
+    }
+}
