@@ -13,8 +13,7 @@ use chat_http::HttpConfig;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use support::App;
-use support::ws_client::{Ws, connect, next, relaxed, send};
-use tokio_tungstenite::MaybeTlsStream;
+use support::ws_client::{Ws, connect, connect_with_small_buffer, next, relaxed, send};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -149,15 +148,7 @@ async fn a_client_that_never_reads_is_cut_off_and_slows_nobody(store: Arc<dyn St
     // Small kernel buffers on both ends, so the stalled client's backlog reaches the server's
     // queue after a few messages instead of after megabytes.
     let (addr, stop, server) = app.spawn_with_send_buffer(Some(8192)).await;
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let stream = socket.connect(addr).await.unwrap();
-    let (mut stalled, _) = tokio_tungstenite::client_async(
-        format!("ws://{addr}/v1/ws?token={bob}"),
-        MaybeTlsStream::Plain(stream),
-    )
-    .await
-    .unwrap();
+    let mut stalled = connect_with_small_buffer(addr, &bob).await;
     send(&mut stalled, json!({"type": "subscribe", "room_id": room})).await;
     let mut live = connect(addr, &owner).await;
     send(&mut live, json!({"type": "subscribe", "room_id": room})).await;

@@ -17,8 +17,7 @@ use chat_http::HttpConfig;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use support::App;
-use support::ws_client::{Ws, connect, next, relaxed, send};
-use tokio_tungstenite::MaybeTlsStream;
+use support::ws_client::{Ws, connect, connect_with_small_buffer, next, relaxed, send};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -39,6 +38,31 @@ async fn close_frame(ws: &mut Ws, within: Duration) -> Option<CloseFrame> {
     .expect("a close frame in time")
 }
 
+fn say(text: String) -> SendMessage {
+    SendMessage {
+        text,
+        ..SendMessage::default()
+    }
+}
+
+/// `count` public topic rooms in the event, made by its owner: their ids.
+async fn topic_rooms(app: &App, owner: &str, event: &str, count: usize) -> Vec<String> {
+    let mut rooms = Vec::new();
+    for i in 1..=count {
+        let (s, room) = app
+            .call(
+                "POST",
+                &format!("/v1/events/{event}/rooms"),
+                Some(owner),
+                Some(json!({"name": format!("Room {i}"), "kind": "topic", "visibility": "public"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{room}");
+        rooms.push(room["id"].as_str().unwrap().to_owned());
+    }
+    rooms
+}
+
 fn room_id(room: &str) -> RoomId {
     serde_json::from_value(json!(room)).unwrap()
 }
@@ -54,16 +78,9 @@ async fn fill(app: &App, rooms: &[String], senders: &[UserId], per_room: usize) 
             let share = per_room / senders.len() + usize::from(i < per_room % senders.len());
             tasks.push(tokio::spawn(async move {
                 for n in 0..share {
-                    chat.send_message(
-                        sender,
-                        room,
-                        SendMessage {
-                            text: format!("backlog {n}"),
-                            ..SendMessage::default()
-                        },
-                    )
-                    .await
-                    .unwrap();
+                    chat.send_message(sender, room, say(format!("backlog {n}")))
+                        .await
+                        .unwrap();
                 }
             }));
         }
@@ -80,18 +97,7 @@ async fn resume_far_behind(store: Arc<dyn Store>, room_count: usize, behind: usi
     let app = App::unlimited(store, HttpConfig::default());
     let (owner, event, main) = app.world().await;
     let mut rooms = vec![main];
-    for i in 1..room_count {
-        let (s, room) = app
-            .call(
-                "POST",
-                &format!("/v1/events/{event}/rooms"),
-                Some(&owner),
-                Some(json!({"name": format!("Room {i}"), "kind": "topic", "visibility": "public"})),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{room}");
-        rooms.push(room["id"].as_str().unwrap().to_owned());
-    }
+    rooms.extend(topic_rooms(&app, &owner, &event, room_count - 1).await);
     let mut senders = Vec::new();
     let mut reader = None;
     for i in 0..8 {
@@ -145,16 +151,9 @@ async fn resume_far_behind(store: Arc<dyn Store>, room_count: usize, behind: usi
         tokio::spawn(async move {
             for n in 0..live_per_room {
                 for room in &rooms {
-                    chat.send_message(
-                        sender,
-                        *room,
-                        SendMessage {
-                            text: format!("live {n}"),
-                            ..SendMessage::default()
-                        },
-                    )
-                    .await
-                    .unwrap();
+                    chat.send_message(sender, *room, say(format!("live {n}")))
+                        .await
+                        .unwrap();
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
@@ -290,17 +289,7 @@ async fn subscriptions_are_bounded_and_refused_ones_hold_nothing() {
     });
     let (owner, event, main) = app.world().await;
     let mut rooms = vec![main];
-    for i in 1..4 {
-        let (_, room) = app
-            .call(
-                "POST",
-                &format!("/v1/events/{event}/rooms"),
-                Some(&owner),
-                Some(json!({"name": format!("Room {i}"), "kind": "topic", "visibility": "public"})),
-            )
-            .await;
-        rooms.push(room["id"].as_str().unwrap().to_owned());
-    }
+    rooms.extend(topic_rooms(&app, &owner, &event, 3).await);
     let (addr, stop, server) = app.spawn().await;
     let mut ws = connect(addr, &owner).await;
     // A thousand unknown rooms: each gets its error frame, none takes a slot.
@@ -387,15 +376,7 @@ async fn a_slow_client_that_resumes_reading_gets_its_1008() {
     let (owner, event, room) = app.world().await;
     let (_, bob) = app.member(&owner, &event, &room, "Bob").await;
     let (addr, stop, server) = app.spawn_with_send_buffer(Some(8192)).await;
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let stream = socket.connect(addr).await.unwrap();
-    let (mut stalled, _) = tokio_tungstenite::client_async(
-        format!("ws://{addr}/v1/ws?token={bob}"),
-        MaybeTlsStream::Plain(stream),
-    )
-    .await
-    .unwrap();
+    let mut stalled = connect_with_small_buffer(addr, &bob).await;
     send(&mut stalled, json!({"type": "subscribe", "room_id": room})).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let text = "x".repeat(4000);

@@ -48,3 +48,18 @@ pub async fn next(ws: &mut Ws) -> Value {
         }
     }
 }
+
+/// A client whose kernel receive buffer is 4 KiB, so that when it stops reading the server's
+/// queue fills after a few frames instead of after megabytes.
+pub async fn connect_with_small_buffer(addr: SocketAddr, token: &str) -> Ws {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(addr).await.unwrap();
+    let (ws, _) = tokio_tungstenite::client_async(
+        format!("ws://{addr}/v1/ws?token={token}"),
+        MaybeTlsStream::Plain(stream),
+    )
+    .await
+    .unwrap();
+    ws
+}
