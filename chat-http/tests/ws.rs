@@ -13,7 +13,9 @@ use chat_http::HttpConfig;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use support::App;
-use support::ws_client::{Ws, connect, connect_with_small_buffer, next, relaxed, send};
+use support::ws_client::{
+    Ws, close_frame, connect, connect_with_small_buffer, next, relaxed, send,
+};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -274,17 +276,7 @@ async fn a_retried_send_over_a_new_connection_gets_the_original(store: Arc<dyn S
     }
     // Shutdown tells connected clients to come back.
     let _ = stop.send(());
-    let close = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match second.next().await {
-                Some(Ok(Message::Close(frame))) => return frame,
-                Some(Ok(_)) => continue,
-                other => panic!("expected a close frame, got {other:?}"),
-            }
-        }
-    })
-    .await
-    .unwrap();
+    let close = close_frame(&mut second, Duration::from_secs(10)).await;
     assert_eq!(close.map(|f| f.code), Some(CloseCode::Restart));
     server.await.unwrap();
 }

@@ -17,26 +17,11 @@ use chat_http::HttpConfig;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use support::App;
-use support::ws_client::{Ws, connect, connect_with_small_buffer, next, relaxed, send};
+use support::ws_client::{close_frame, connect, connect_with_small_buffer, next, relaxed, send};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tower::ServiceExt;
-
-/// The close frame that ends the connection, reading (and dropping) whatever comes first.
-async fn close_frame(ws: &mut Ws, within: Duration) -> Option<CloseFrame> {
-    tokio::time::timeout(within, async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Close(frame))) => return frame,
-                Some(Ok(_)) => continue,
-                other => panic!("the connection ended without a close frame: {other:?}"),
-            }
-        }
-    })
-    .await
-    .expect("a close frame in time")
-}
 
 fn say(text: String) -> SendMessage {
     SendMessage {

@@ -255,6 +255,15 @@ async fn database_rejections_map_to_clear_errors() {
     db.cleanup().await;
 }
 
+/// How many change-log entries hold `needle` in their stored JSON.
+async fn stored_copies(db: &TestDb, needle: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM room_changes WHERE change::text LIKE '%' || $1 || '%'")
+        .bind(needle)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
 /// Logs written before 0003 held a copy of each message, text included. The migration turns
 /// those entries into references, so text deleted before the upgrade is gone after it too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,11 +291,7 @@ async fn the_0003_migration_redacts_message_copies_in_old_logs() {
         .await
         .unwrap();
     }
-    let leaked: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM room_changes WHERE change::text LIKE '%0451%'")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let leaked = stored_copies(&db, "0451").await;
     assert_eq!(
         leaked, 1,
         "the old-format copy holds the secret before the migration"
@@ -298,11 +303,7 @@ async fn the_0003_migration_redacts_message_copies_in_old_logs() {
     .execute(&db.pool)
     .await
     .unwrap();
-    let leaked: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM room_changes WHERE change::text LIKE '%0451%'")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let leaked = stored_copies(&db, "0451").await;
     assert_eq!(leaked, 0);
     let log = h
         .chat

@@ -10,6 +10,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -62,4 +63,19 @@ pub async fn connect_with_small_buffer(addr: SocketAddr, token: &str) -> Ws {
     .await
     .unwrap();
     ws
+}
+
+/// The close frame that ends the connection, reading (and dropping) whatever comes first.
+pub async fn close_frame(ws: &mut Ws, within: Duration) -> Option<CloseFrame> {
+    tokio::time::timeout(within, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                other => panic!("the connection ended without a close frame: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a close frame in time")
 }
