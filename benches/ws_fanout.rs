@@ -168,10 +168,10 @@ async fn round(kind: &str) -> Duration {
             .await
             .unwrap();
             loop {
-                if let Some(Ok(Message::Text(t))) = ws.next().await {
-                    if t.as_str().contains("subscribed") {
-                        break;
-                    }
+                if let Some(Ok(Message::Text(t))) = ws.next().await
+                    && t.as_str().contains("subscribed")
+                {
+                    break;
                 }
             }
         }

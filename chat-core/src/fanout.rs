@@ -277,12 +277,12 @@ impl Subscription {
     /// Cancel-safe: dropping the future loses nothing.
     pub async fn recv(&mut self) -> Option<Delivery> {
         loop {
-            if let Some(entry) = self.pending.first_entry() {
-                if *entry.key() == self.last.next() {
-                    let change = entry.remove();
-                    self.last = change.seq;
-                    return Some(Delivery::Change(change));
-                }
+            if let Some(entry) = self.pending.first_entry()
+                && *entry.key() == self.last.next()
+            {
+                let change = entry.remove();
+                self.last = change.seq;
+                return Some(Delivery::Change(change));
             }
             // Under load the ring usually has the next item ready: take it without building
             // the receive future. Waiting out a gap is rare, so its timer lives in a boxed

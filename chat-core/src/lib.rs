@@ -34,6 +34,8 @@
 //! - [`limits`] and [`validation`]: every bound, and the checks that enforce them.
 //! - [`mention`]: `@[Name](userId)` parsing and rendering.
 //! - [`user`], [`event`], [`room`], [`message`], [`change`]: the domain.
+//! - [`attachment`] and [`blob`]: uploads, their content checks and image pipeline, and the
+//!   [`BlobStore`] their bytes live in.
 //! - [`account`]: optional sign-in accounts (email and password hash) for hosts without their
 //!   own identity.
 //! - [`permission`]: who may do what in a room.
@@ -48,6 +50,8 @@
 //! - `testing` (feature `testing`): the conformance suite every store must pass.
 
 pub mod account;
+pub mod attachment;
+pub mod blob;
 pub mod change;
 pub mod clock;
 pub mod error;
@@ -72,6 +76,8 @@ pub mod validation;
 pub mod testing;
 
 pub use account::Account;
+pub use attachment::{AttachmentPolicy, Upload, UploadInput, Variant};
+pub use blob::{BlobKey, BlobStore, ByteStream, MemoryBlobStore};
 pub use change::{ChangeKind, ChangePage, MessageChange, RoomChange};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{BoxError, Error, Result};
@@ -79,9 +85,7 @@ pub use event::{Event, EventMember, EventRole, EventSummary, NewEvent};
 pub use fanout::{Broker, Delivery, InProcessBroker, Subscription, TypingSignal};
 pub use id::{AttachmentId, EventId, MessageId, RoomId, UserId};
 pub use limits::Limits;
-pub use message::{
-    Attachment, AttachmentInput, HistoryCursor, HistoryPage, Message, SendMessage, Sent,
-};
+pub use message::{Attachment, HistoryCursor, HistoryPage, Message, SendMessage, Sent, Thumbnail};
 pub use metrics::SystemMetrics;
 pub use rate_limit::{RateLimitPolicy, SendHistory, SlidingWindow, SlowMode, TypingThrottle};
 pub use room::{

@@ -29,8 +29,6 @@ pub struct Limits {
     pub max_avatar_url_bytes: usize,
     /// Longest attachment file name, in scalar values.
     pub max_file_name_chars: usize,
-    /// Longest attachment content type or checksum, in bytes.
-    pub max_attachment_meta_bytes: usize,
     /// Longest reaction key, in bytes.
     pub max_reaction_key_bytes: usize,
     /// Longest `client_msg_id`, in characters.
@@ -63,7 +61,6 @@ impl Default for Limits {
             max_event_kind_chars: 32,
             max_avatar_url_bytes: 2048,
             max_file_name_chars: 255,
-            max_attachment_meta_bytes: 128,
             max_reaction_key_bytes: 32,
             max_client_msg_id_chars: 64,
             max_page_size: 100,

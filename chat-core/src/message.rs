@@ -8,37 +8,46 @@ use crate::clock::Timestamp;
 use crate::id::{AttachmentId, MessageId, RoomId, UserId};
 use crate::room::RoomSeq;
 
-/// Metadata of a file attached to a message. The bytes live elsewhere (the host's object store).
+/// Metadata of a file attached to a message. The bytes live in a
+/// [`BlobStore`](crate::BlobStore); see [`crate::attachment`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attachment {
-    /// The attachment.
+    /// The attachment (the id its upload answered).
     pub id: AttachmentId,
     /// Who uploaded it.
     pub uploader: UserId,
     /// The file's name, without a path.
     pub file_name: String,
-    /// Its MIME type, such as `image/png`.
+    /// Its MIME type, sniffed from the bytes (never the client's claim).
     pub content_type: String,
-    /// Its size in bytes (at most 5 MiB by default).
+    /// Its size in bytes as served (images without their metadata).
     pub size: u64,
-    /// A checksum of its bytes, such as `sha256:…`.
+    /// `sha256:` and the hex digest of the bytes as served.
     pub checksum: Option<String>,
+    /// An image's width in pixels.
+    #[serde(default)]
+    pub width: Option<u32>,
+    /// An image's height in pixels.
+    #[serde(default)]
+    pub height: Option<u32>,
+    /// An image's thumbnail, when one could be made.
+    #[serde(default)]
+    pub thumbnail: Option<Thumbnail>,
 }
 
-/// Attachment metadata as a sender supplies it.
+/// A thumbnail of an image attachment: at most 320 px on its longer side by default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct AttachmentInput {
-    /// The file's name, without a path.
-    pub file_name: String,
-    /// Its MIME type.
+pub struct Thumbnail {
+    /// `image/jpeg`, or `image/png` for images with transparency.
     pub content_type: String,
-    /// Its size in bytes.
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Size in bytes.
     pub size: u64,
-    /// A checksum of its bytes.
-    #[serde(default)]
-    pub checksum: Option<String>,
 }
 
 /// A message, or the tombstone of a deleted one.
@@ -114,9 +123,10 @@ pub struct SendMessage {
     /// The text (may be empty beside an attachment).
     #[serde(default)]
     pub text: String,
-    /// Attachment metadata.
+    /// Uploads to attach (ids from `POST /v1/rooms/{id}/uploads`): the caller's own, made in
+    /// this room, not attached before.
     #[serde(default)]
-    pub attachments: Vec<AttachmentInput>,
+    pub attachment_ids: Vec<AttachmentId>,
     /// The message this replies to.
     #[serde(default)]
     pub reply_to: Option<MessageId>,

@@ -305,10 +305,10 @@ impl Broker for Relay {
     fn publish(&self, change: Arc<RoomChange>) {
         // Local subscribers at once, without waiting on the engine; they drop repeats.
         self.hub.publish(Arc::clone(&change));
-        if let Some(followed) = self.rooms_lock().get_mut(&change.room_id) {
-            if followed.head.is_some_and(|h| change.seq == h.next()) {
-                followed.head = Some(change.seq);
-            }
+        if let Some(followed) = self.rooms_lock().get_mut(&change.room_id)
+            && followed.head.is_some_and(|h| change.seq == h.next())
+        {
+            followed.head = Some(change.seq);
         }
         self.link.send(RelayEnvelope {
             origin: self.id,

@@ -26,10 +26,16 @@
 //! 6. **No deleted or replaced text.** A message change read from the log carries the message
 //!    as it is now (see [`crate::change`]): after a deletion no entry returns its text,
 //!    mentions or attachments, and after an edit no entry returns the replaced text.
+//! 7. **Attachments claimed once.** [`MessageStore::append_message`] attaches the uploads a
+//!    message names in the same transaction that stores it, only if each is still
+//!    unattached and not discarded; otherwise it stores nothing and answers
+//!    [`Error::Conflict`](crate::Error::Conflict). Two racing sends naming one upload attach
+//!    it to one message. [`MessageStore::delete_message`] discards the message's uploads in
+//!    the same transaction.
 //!
 //! # Implementing a store
 //!
-//! Implement the five area traits; [`Store`] then comes for free. Run the conformance suite
+//! Implement the six area traits; [`Store`] then comes for free. Run the conformance suite
 //! (`chat_core::conformance_tests!`, feature `testing`) to prove it.
 
 use std::fmt;
@@ -37,11 +43,12 @@ use std::fmt;
 use async_trait::async_trait;
 
 use crate::account::Account;
+use crate::attachment::Upload;
 use crate::change::RoomChange;
 use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::event::{Event, EventMember, EventRole, EventSummary};
-use crate::id::{EventId, MessageId, RoomId, UserId};
+use crate::id::{AttachmentId, EventId, MessageId, RoomId, UserId};
 use crate::message::{Attachment, HistoryCursor, Message};
 use crate::metrics::SystemMetrics;
 use crate::rate_limit::{RateLimitPolicy, SendHistory};
@@ -213,7 +220,7 @@ pub struct NewMessage {
     pub text: String,
     /// Mentioned room members.
     pub mentions: Vec<UserId>,
-    /// Attachments.
+    /// The uploads it attaches (guarantee 7), in the order the sender named them.
     pub attachments: Vec<Attachment>,
     /// The message replied to.
     pub reply_to: Option<MessageId>,
@@ -298,7 +305,9 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
     ///
     /// # Errors
     /// [`Error::RateLimited`](crate::Error::RateLimited) when refused;
-    /// [`Error::NotFound`](crate::Error::NotFound) for a missing room or author profile.
+    /// [`Error::NotFound`](crate::Error::NotFound) for a missing room or author profile;
+    /// [`Error::Conflict`](crate::Error::Conflict) when an upload it names is attached
+    /// already or discarded (guarantee 7).
     async fn append_message(&self, msg: NewMessage, admission: Admission<'_>) -> Result<Appended>;
 
     /// A message (or tombstone), if stored.
@@ -317,8 +326,8 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
         at: Timestamp,
     ) -> Result<RoomChange>;
 
-    /// Turns the message into a tombstone (text, mentions, attachments and reactions cleared)
-    /// and logs `MessageDeleted`. `None` when it was already deleted: deleting is idempotent.
+    /// Turns the message into a tombstone (text, mentions, attachments and reactions cleared),
+    /// discards its uploads and logs `MessageDeleted`. `None` when it was already deleted: deleting is idempotent.
     ///
     /// # Errors
     /// [`Error::NotFound`](crate::Error::NotFound).
@@ -370,8 +379,48 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
     async fn system_metrics(&self, now: Timestamp) -> Result<SystemMetrics>;
 }
 
-/// Everything the [`ChatService`](crate::ChatService) needs. Implemented for every type that
-/// implements the five area traits.
-pub trait Store: ProfileStore + AccountStore + EventStore + RoomStore + MessageStore {}
+/// Upload records: attachment metadata before and after it is attached (see
+/// [`crate::attachment`]). Attaching and discarding happen inside
+/// [`MessageStore::append_message`] and [`MessageStore::delete_message`] (guarantee 7).
+#[async_trait]
+pub trait AttachmentStore: fmt::Debug + Send + Sync + 'static {
+    /// Records a new, unattached upload.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`](crate::Error::NotFound) when its room or uploader does not exist;
+    /// [`Error::Conflict`](crate::Error::Conflict) when the id is taken.
+    async fn insert_upload(&self, upload: Upload) -> Result<()>;
 
-impl<T: ProfileStore + AccountStore + EventStore + RoomStore + MessageStore + ?Sized> Store for T {}
+    /// An upload, if recorded.
+    async fn get_upload(&self, id: AttachmentId) -> Result<Option<Upload>>;
+
+    /// Up to `limit` uploads whose bytes may go: discarded ones, and unattached ones uploaded
+    /// before `unattached_before`.
+    async fn collectable_uploads(
+        &self,
+        unattached_before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<AttachmentId>>;
+
+    /// Forgets uploads whose bytes are gone. Attached, live uploads are never removed: an id
+    /// among `ids` that is attached to a message not deleted is skipped.
+    async fn remove_uploads(&self, ids: &[AttachmentId]) -> Result<()>;
+}
+
+/// Everything the [`ChatService`](crate::ChatService) needs. Implemented for every type that
+/// implements the six area traits.
+pub trait Store:
+    ProfileStore + AccountStore + EventStore + RoomStore + MessageStore + AttachmentStore
+{
+}
+
+impl<T> Store for T where
+    T: ProfileStore
+        + AccountStore
+        + EventStore
+        + RoomStore
+        + MessageStore
+        + AttachmentStore
+        + ?Sized
+{
+}

@@ -6,7 +6,6 @@
 
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::message::AttachmentInput;
 
 /// The first control character in `s` (Unicode's `Cc` class: U+0000–U+001F and
 /// U+007F–U+009F), skipping `\n`, `\r` and `\t` when `allow_line_breaks`. Those are refused
@@ -265,64 +264,6 @@ pub fn validate_reaction_key(key: &str, limits: &Limits) -> Result<()> {
     Ok(())
 }
 
-/// Validates the attachment metadata of one message.
-///
-/// # Errors
-/// [`Error::Validation`] on `attachments` when there are too many, or on
-/// `attachments[i].<field>` for a bad file name, content type, size or checksum.
-pub fn validate_attachments(attachments: &[AttachmentInput], limits: &Limits) -> Result<()> {
-    if attachments.len() > limits.max_attachments {
-        return Err(Error::validation(
-            "attachments",
-            format!("too many (max {})", limits.max_attachments),
-        ));
-    }
-    for (i, a) in attachments.iter().enumerate() {
-        let field = |name: &str| format!("attachments[{i}].{name}");
-        validate_name(
-            &field("file_name"),
-            &a.file_name,
-            limits.max_file_name_chars,
-        )?;
-        if a.file_name.contains(['/', '\\']) {
-            return Err(Error::validation(
-                field("file_name"),
-                "must not contain path separators",
-            ));
-        }
-        let ct = &a.content_type;
-        let well_formed = ct.len() <= limits.max_attachment_meta_bytes
-            && ct
-                .split_once('/')
-                .is_some_and(|(t, s)| !t.is_empty() && !s.is_empty())
-            && ct.bytes().all(|b| b.is_ascii_graphic());
-        if !well_formed {
-            return Err(Error::validation(
-                field("content_type"),
-                "must look like type/subtype",
-            ));
-        }
-        if a.size > limits.max_attachment_bytes {
-            return Err(Error::validation(
-                field("size"),
-                format!("too large (max {} bytes)", limits.max_attachment_bytes),
-            ));
-        }
-        if let Some(sum) = &a.checksum {
-            if sum.is_empty()
-                || sum.len() > limits.max_attachment_meta_bytes
-                || !sum.bytes().all(|b| b.is_ascii_graphic())
-            {
-                return Err(Error::validation(
-                    field("checksum"),
-                    "must be short printable ASCII",
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,30 +337,6 @@ mod tests {
                 "limit"
             );
         }
-    }
-
-    #[test]
-    fn attachments_name_the_offending_index() {
-        let l = Limits::default();
-        let ok = AttachmentInput {
-            file_name: "a.png".into(),
-            content_type: "image/png".into(),
-            size: 10,
-            checksum: None,
-        };
-        let big = AttachmentInput {
-            size: l.max_attachment_bytes + 1,
-            ..ok.clone()
-        };
-        assert!(validate_attachments(std::slice::from_ref(&ok), &l).is_ok());
-        assert_eq!(
-            field_of(validate_attachments(&[ok.clone(), big], &l).unwrap_err()),
-            "attachments[1].size"
-        );
-        assert_eq!(
-            field_of(validate_attachments(&vec![ok; 11], &l).unwrap_err()),
-            "attachments"
-        );
     }
 
     #[test]

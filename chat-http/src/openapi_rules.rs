@@ -59,8 +59,8 @@ pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
     constrain(&mut schemas["EditMessage"], "text", text);
     constrain(
         &mut schemas["SendMessage"],
-        "attachments",
-        json!({"maxItems": limits.max_attachments}),
+        "attachment_ids",
+        json!({"maxItems": limits.max_attachments, "uniqueItems": true}),
     );
     constrain(
         &mut schemas["SendMessage"],
@@ -70,28 +70,8 @@ pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
     // Text may be empty or blank only beside an attachment.
     schemas["SendMessage"]["anyOf"] = json!([
         {"required": ["text"], "properties": {"text": {"pattern": "\\S"}}},
-        {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}}
+        {"required": ["attachment_ids"], "properties": {"attachment_ids": {"minItems": 1}}}
     ]);
-    let attachment = &mut schemas["AttachmentInput"];
-    let mut file_name = name(limits.max_file_name_chars);
-    file_name["pattern"] = json!(NAME_PATTERN.replacen("[^", "[^/\\\\", 1));
-    constrain(attachment, "file_name", file_name);
-    constrain(
-        attachment,
-        "content_type",
-        json!({"maxLength": limits.max_attachment_meta_bytes, "pattern": "^[!-~]+/[!-~]+$"}),
-    );
-    constrain(
-        attachment,
-        "size",
-        json!({"minimum": 0, "maximum": limits.max_attachment_bytes}),
-    );
-    constrain(
-        attachment,
-        "checksum",
-        json!({"maxLength": limits.max_attachment_meta_bytes}),
-    );
-
     let paths = &mut api["paths"];
     for (path, method) in [
         ("/v1/rooms/{room_id}/messages", "get"),
@@ -198,7 +178,7 @@ fn client_frames(limits: &Limits) -> Value {
             "text": {"type": "string", "maxLength": limits.max_text_chars},
             "client_msg_id": {"type": "string", "minLength": 1, "maxLength": limits.max_client_msg_id_chars, "pattern": "^[!-~]+$"},
             "reply_to": {"$ref": "#/components/schemas/MessageId"},
-            "attachments": {"type": "array", "maxItems": limits.max_attachments, "items": {"$ref": "#/components/schemas/AttachmentInput"}}
+            "attachment_ids": {"type": "array", "maxItems": limits.max_attachments, "uniqueItems": true, "items": {"$ref": "#/components/schemas/AttachmentId"}}
         }) {
             merge(&mut props, Value::Object(p));
         }

@@ -124,12 +124,12 @@ impl EventFrames {
             ((room as usize).wrapping_mul(31) ^ change.seq.get() as usize) % self.slots.len()
         };
         let slot = &self.slots[slot_index];
-        if let Ok(guard) = slot.lock() {
-            if let Some((room, seq, bytes)) = guard.as_ref() {
-                if *room == change.room_id && *seq == change.seq {
-                    return WsMessage::Text(bytes.clone());
-                }
-            }
+        if let Ok(guard) = slot.lock()
+            && let Some((room, seq, bytes)) = guard.as_ref()
+            && *room == change.room_id
+            && *seq == change.seq
+        {
+            return WsMessage::Text(bytes.clone());
         }
         let bytes = ServerFrame::Event(change).encode_text();
         if let Ok(mut guard) = slot.lock() {

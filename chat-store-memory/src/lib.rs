@@ -36,11 +36,12 @@ mod state;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
+use chat_core::store::AttachmentStore;
 use chat_core::{
-    Account, AccountStore, Admission, Appended, ChangeKind, Error, Event, EventId, EventMember,
-    EventStore, EventSummary, HistoryCursor, MemberMatch, Message, MessageId, MessageStore,
-    NewMessage, ProfileStore, Result, Room, RoomChange, RoomId, RoomMember, RoomPatch, RoomSeq,
-    RoomStore, SendHistory, SystemMetrics, Timestamp, User, UserId,
+    Account, AccountStore, Admission, Appended, AttachmentId, ChangeKind, Error, Event, EventId,
+    EventMember, EventStore, EventSummary, HistoryCursor, MemberMatch, Message, MessageId,
+    MessageStore, NewMessage, ProfileStore, Result, Room, RoomChange, RoomId, RoomMember,
+    RoomPatch, RoomSeq, RoomStore, SendHistory, SystemMetrics, Timestamp, Upload, User, UserId,
 };
 
 use crate::state::{RoomState, State};
@@ -219,10 +220,10 @@ impl RoomStore for MemoryStore {
     async fn update_room(&self, id: RoomId, patch: RoomPatch, at: Timestamp) -> Result<RoomChange> {
         let mut s = self.write();
         let event_id = s.rooms.get(&id).ok_or(ROOM_NOT_FOUND)?.room.event_id;
-        if let Some(name) = &patch.name {
-            if s.room_name_taken(event_id, name, Some(id)) {
-                return Err(Error::conflict("a room with this name exists in the event"));
-            }
+        if let Some(name) = &patch.name
+            && s.room_name_taken(event_id, name, Some(id))
+        {
+            return Err(Error::conflict("a room with this name exists in the event"));
         }
         let r = s.rooms.get_mut(&id).ok_or(ROOM_NOT_FOUND)?;
         if let Some(name) = patch.name {
@@ -372,11 +373,11 @@ impl MessageStore for MemoryStore {
             return Err(Error::NotFound { what: "user" });
         }
         let r = s.rooms.get(&msg.room_id).ok_or(ROOM_NOT_FOUND)?;
-        if let Some(cmid) = &msg.client_msg_id {
-            if let Some(id) = s.client_msg_ids.get(&(msg.author_id, cmid.clone())) {
-                let original = s.message(*id).cloned().ok_or(MESSAGE_NOT_FOUND)?;
-                return Ok(Appended::Replayed(original));
-            }
+        if let Some(cmid) = &msg.client_msg_id
+            && let Some(id) = s.client_msg_ids.get(&(msg.author_id, cmid.clone()))
+        {
+            let original = s.message(*id).cloned().ok_or(MESSAGE_NOT_FOUND)?;
+            return Ok(Appended::Replayed(original));
         }
         let now = msg.created_at;
         let recent = s.recent_sends(
@@ -391,6 +392,23 @@ impl MessageStore for MemoryStore {
             recent_sends: &recent,
             last_send_in_room: r.last_send.get(&msg.author_id).copied(),
         })?;
+        // Guarantee 7: every named upload must still be free, checked and claimed under the
+        // same lock as the insert.
+        let free = msg.attachments.iter().all(|a| {
+            s.uploads
+                .get(&a.id)
+                .is_some_and(|u| u.message_id.is_none() && !u.discarded)
+        });
+        if !free {
+            return Err(Error::conflict(
+                "an attachment is already attached to a message",
+            ));
+        }
+        for a in &msg.attachments {
+            if let Some(u) = s.uploads.get_mut(&a.id) {
+                u.message_id = Some(msg.id);
+            }
+        }
         s.insert_message(msg)
             .map(Appended::Created)
             .ok_or(ROOM_NOT_FOUND)
@@ -435,6 +453,12 @@ impl MessageStore for MemoryStore {
             return Ok(None);
         }
         let old_text = old.text.clone();
+        let attached: Vec<AttachmentId> = old.attachments.iter().map(|a| a.id).collect();
+        for a in attached {
+            if let Some(u) = s.uploads.get_mut(&a) {
+                u.discarded = true;
+            }
+        }
         let change = s.change_message(
             id,
             at,
@@ -543,6 +567,59 @@ impl MessageStore for MemoryStore {
 
     async fn system_metrics(&self, now: Timestamp) -> Result<SystemMetrics> {
         Ok(self.read().metrics(now))
+    }
+}
+
+#[async_trait]
+impl AttachmentStore for MemoryStore {
+    async fn insert_upload(&self, upload: Upload) -> Result<()> {
+        let mut s = self.write();
+        if !s.rooms.contains_key(&upload.room_id) {
+            return Err(ROOM_NOT_FOUND);
+        }
+        if !s.users.contains_key(&upload.attachment.uploader) {
+            return Err(Error::NotFound { what: "user" });
+        }
+        if s.uploads.contains_key(&upload.attachment.id) {
+            return Err(Error::conflict("the attachment id is taken"));
+        }
+        s.uploads.insert(upload.attachment.id, upload);
+        Ok(())
+    }
+
+    async fn get_upload(&self, id: AttachmentId) -> Result<Option<Upload>> {
+        Ok(self.read().uploads.get(&id).cloned())
+    }
+
+    async fn collectable_uploads(
+        &self,
+        unattached_before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<AttachmentId>> {
+        // A walk over every upload: the memory store is for single processes whose uploads
+        // are few next to their messages; the collector runs every few minutes.
+        Ok(self
+            .read()
+            .uploads
+            .values()
+            .filter(|u| u.discarded || (u.message_id.is_none() && u.created_at < unattached_before))
+            .take(limit as usize)
+            .map(|u| u.attachment.id)
+            .collect())
+    }
+
+    async fn remove_uploads(&self, ids: &[AttachmentId]) -> Result<()> {
+        let mut s = self.write();
+        for id in ids {
+            let live = s
+                .uploads
+                .get(id)
+                .is_some_and(|u| u.message_id.is_some() && !u.discarded);
+            if !live {
+                s.uploads.remove(id);
+            }
+        }
+        Ok(())
     }
 }
 

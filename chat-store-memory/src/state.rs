@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use chat_core::{
-    Account, ChangeKind, Event, EventId, EventMember, Message, MessageChange, MessageId,
-    NewMessage, Room, RoomChange, RoomId, RoomMember, RoomSeq, SystemMetrics, Timestamp, User,
-    UserId, search,
+    Account, AttachmentId, ChangeKind, Event, EventId, EventMember, Message, MessageChange,
+    MessageId, NewMessage, Room, RoomChange, RoomId, RoomMember, RoomSeq, SystemMetrics, Timestamp,
+    Upload, User, UserId, search,
 };
 
 const HOUR: Duration = Duration::from_secs(60 * 60);
@@ -126,6 +126,8 @@ pub(crate) struct State {
     /// token → room → messages containing it. Per-room lists keep a one-room search from
     /// touching other rooms' postings.
     postings: HashMap<String, HashMap<RoomId, BTreeSet<MessageId>>>,
+    /// Upload records by attachment id.
+    pub(crate) uploads: HashMap<AttachmentId, Upload>,
 }
 
 impl State {

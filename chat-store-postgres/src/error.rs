@@ -46,13 +46,13 @@ pub(crate) fn db_err(err: sqlx::Error) -> Error {
 /// Maps a foreign-key violation on `constraint` to `NotFound { what }`, and anything else as
 /// [`db_err`] does.
 pub(crate) fn fk_as_not_found(err: sqlx::Error, cases: &[(&str, &'static str)]) -> Error {
-    if let sqlx::Error::Database(db) = &err {
-        if db.kind() == ErrorKind::ForeignKeyViolation {
-            let constraint = db.constraint().unwrap_or_default();
-            for (name, what) in cases {
-                if constraint == *name {
-                    return Error::NotFound { what };
-                }
+    if let sqlx::Error::Database(db) = &err
+        && db.kind() == ErrorKind::ForeignKeyViolation
+    {
+        let constraint = db.constraint().unwrap_or_default();
+        for (name, what) in cases {
+            if constraint == *name {
+                return Error::NotFound { what };
             }
         }
     }

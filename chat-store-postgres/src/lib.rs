@@ -38,6 +38,7 @@
 //! - [`notify_link`]: [`PgNotifyLink`], fan-out between instances over LISTEN/NOTIFY.
 //! - `migrations/` (embedded as [`MIGRATOR`]): the schema, with the reason for every index.
 
+mod attachments;
 mod change_log;
 mod error;
 mod events;

@@ -20,6 +20,7 @@ use crate::rows::{
 };
 
 use crate::PostgresStore;
+use crate::attachments::{claim_uploads, discard_uploads};
 use crate::change_log::{log_change, next_seq};
 use crate::{distinct_tokens, dt, limit, uuids};
 
@@ -183,6 +184,9 @@ impl MessageStore for PostgresStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
+        // Only a send with attachments pays this round trip (guarantee 7); a conflict drops
+        // the transaction, and with it the message.
+        claim_uploads(&mut tx, &message).await?;
         tx.commit().await.map_err(db_err)?;
         let seq = RoomSeq(u64::try_from(seq).unwrap_or(0));
         let message = Message { seq, ..message };
@@ -245,6 +249,9 @@ impl MessageStore for PostgresStore {
              WHERE id = $1 RETURNING {MESSAGE_COLS}"
         );
         let update = sqlx::query_as(&sql).bind(id.as_uuid()).bind(dt(at));
+        if !old.attachments.is_empty() {
+            discard_uploads(&mut tx, id).await?;
+        }
         let change =
             rewrite_message(&mut tx, old.room_id, at, update, ChangeKind::MessageDeleted).await?;
         tx.commit().await.map_err(db_err)?;

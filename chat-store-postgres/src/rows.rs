@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chat_core::{
     Account, Attachment, Error, Event, EventId, EventMember, EventRole, Message, MessageChange,
     MessageId, Result, Room, RoomChange, RoomId, RoomKind, RoomMember, RoomRole, RoomSeq,
-    Timestamp, User, UserId, Visibility,
+    Timestamp, Upload, User, UserId, Visibility,
 };
 use sqlx::types::Json;
 use time::OffsetDateTime;
@@ -330,5 +330,27 @@ impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for ChangeRow {
 impl From<ChangeRow> for RoomChange {
     fn from(r: ChangeRow) -> Self {
         r.0
+    }
+}
+
+/// An `uploads` row, as `get_upload` reads it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct UploadRow {
+    room_id: Uuid,
+    attachment: Json<Attachment>,
+    message_id: Option<Uuid>,
+    discarded: bool,
+    created_at: OffsetDateTime,
+}
+
+impl From<UploadRow> for Upload {
+    fn from(r: UploadRow) -> Self {
+        Upload {
+            attachment: r.attachment.0,
+            room_id: RoomId::from(r.room_id),
+            message_id: r.message_id.map(MessageId::from),
+            discarded: r.discarded,
+            created_at: ts(r.created_at),
+        }
     }
 }

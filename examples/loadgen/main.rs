@@ -301,7 +301,7 @@ async fn send_messages(
     // often, but consecutive sends land in different rooms, as in real traffic.
     let stride = [7919, 7907, 7901]
         .into_iter()
-        .find(|p| users % p != 0)
+        .find(|p| !users.is_multiple_of(*p))
         .unwrap_or(1);
     for n in 0..total {
         let at = interval.mul_f64(n as f64);
@@ -422,7 +422,7 @@ async fn search(world: Arc<World>, stats: Arc<Stats>, rest: Rest, rate: f64, end
             let user = &world.users[(n * 104_729) % world.users.len()];
             let word = WORDS[n % WORDS.len()];
             // Half in the open room, half everywhere the user can read.
-            let path = if n % 2 == 0 {
+            let path = if n.is_multiple_of(2) {
                 format!(
                     "/search?q={word}&room_id={}&limit=20",
                     world.rooms[user.room].id

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use super::{ChatService, RoomContext, hide_as_message};
 use crate::error::{Error, Result};
-use crate::id::{AttachmentId, MessageId, RoomId, UserId};
+use crate::id::{MessageId, RoomId, UserId};
 use crate::mention;
-use crate::message::{Attachment, Message, SendMessage, Sent};
+use crate::message::{Message, SendMessage, Sent};
 use crate::store::{Admission, Appended, NewMessage};
 use crate::validation;
 
@@ -17,7 +17,10 @@ impl ChatService {
     /// # Errors
     /// [`Error::NotFound`] for a hidden room or a reply target outside it;
     /// [`Error::Forbidden`] when the caller may not post; [`Error::Validation`] for bad input;
-    /// [`Error::RateLimited`] with the wait.
+    /// [`Error::RateLimited`] with the wait. Attachments: [`Error::NotFound`] (`attachment`)
+    /// for an id that is not the caller's upload, [`Error::Validation`] (`attachment_ids[i]`)
+    /// for one uploaded to another room or named twice, [`Error::Conflict`] for one attached
+    /// already.
     pub async fn send_message(
         &self,
         actor: UserId,
@@ -50,12 +53,14 @@ impl ChatService {
         let ctx = self.room_context(actor, room).await?;
         let access = ctx.access();
         access.require_post()?;
-        validation::validate_attachments(&input.attachments, &self.limits)?;
         if let Some(id) = &input.client_msg_id {
             validation::validate_client_msg_id(id, &self.limits)?;
         }
         let (text, mentions) = self
-            .resolve_mentions(room, &input.text, !input.attachments.is_empty())
+            .resolve_mentions(room, &input.text, !input.attachment_ids.is_empty())
+            .await?;
+        let attachments = self
+            .attachments_for_send(actor, room, &input.attachment_ids)
             .await?;
         if let Some(reply_to) = input.reply_to {
             let target = self.store.get_message(reply_to).await?;
@@ -65,18 +70,6 @@ impl ChatService {
                 });
             }
         }
-        let attachments = input
-            .attachments
-            .into_iter()
-            .map(|a| Attachment {
-                id: AttachmentId::new(),
-                uploader: actor,
-                file_name: a.file_name.trim().to_owned(),
-                content_type: a.content_type,
-                size: a.size,
-                checksum: a.checksum,
-            })
-            .collect();
         let new = NewMessage {
             id: MessageId::new(),
             room_id: room,

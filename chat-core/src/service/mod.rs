@@ -2,7 +2,7 @@
 //!
 //! One file per use-case area: `profiles` (profiles and accounts), `events`, `rooms`,
 //! `members` (roles, mutes, bans, read state), `messages` (the send pipeline, edits,
-//! deletions, reactions), `timeline` (history, the change log, live subscriptions, typing) and
+//! deletions, reactions), `attachments` (uploads, reading and collecting them), `timeline` (history, the change log, live subscriptions, typing) and
 //! `search`. This file holds the service, its builder and the helpers every area shares.
 //!
 //! Each method takes the authenticated caller (`actor`) first. Transports authenticate; the
@@ -12,6 +12,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::attachment::AttachmentPolicy;
+use crate::blob::{BlobStore, MemoryBlobStore};
 use crate::change::RoomChange;
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::error::{Error, Result};
@@ -27,6 +29,7 @@ use crate::store::Store;
 use crate::user::{ProfileInput, User};
 use crate::validation;
 
+mod attachments;
 mod events;
 mod members;
 mod messages;
@@ -47,6 +50,10 @@ pub struct ChatService {
     policy: Arc<dyn RateLimitPolicy>,
     typing: TypingThrottle,
     server_admins: HashSet<UserId>,
+    blobs: Arc<dyn BlobStore>,
+    attachments: AttachmentPolicy,
+    /// Bounds the images decoded at once (see [`AttachmentPolicy::image_workers`]).
+    image_permits: Arc<tokio::sync::Semaphore>,
 }
 
 /// Builds a [`ChatService`]; see [`ChatService::builder`].
@@ -58,9 +65,26 @@ pub struct ChatServiceBuilder {
     limits: Limits,
     policy: Option<Arc<dyn RateLimitPolicy>>,
     server_admins: HashSet<UserId>,
+    blobs: Option<Arc<dyn BlobStore>>,
+    attachments: AttachmentPolicy,
 }
 
 impl ChatServiceBuilder {
+    /// Where attachment bytes live (default: a fresh [`MemoryBlobStore`]).
+    #[must_use]
+    pub fn blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
+        self.blobs = Some(blobs);
+        self
+    }
+
+    /// What may be uploaded and how long unattached uploads are kept (default:
+    /// [`AttachmentPolicy::default`]).
+    #[must_use]
+    pub fn attachment_policy(mut self, policy: AttachmentPolicy) -> Self {
+        self.attachments = policy;
+        self
+    }
+
     /// The fan-out broker (default: a fresh [`InProcessBroker`]).
     #[must_use]
     pub fn broker(mut self, broker: Arc<dyn Broker>) -> Self {
@@ -112,6 +136,13 @@ impl ChatServiceBuilder {
             limits: self.limits,
             policy,
             server_admins: self.server_admins,
+            blobs: self
+                .blobs
+                .unwrap_or_else(|| Arc::new(MemoryBlobStore::new())),
+            image_permits: Arc::new(tokio::sync::Semaphore::new(
+                self.attachments.image_workers.max(1),
+            )),
+            attachments: self.attachments,
         }
     }
 }
@@ -160,6 +191,8 @@ impl ChatService {
             limits: Limits::default(),
             policy: None,
             server_admins: HashSet::new(),
+            blobs: None,
+            attachments: AttachmentPolicy::default(),
         }
     }
 
@@ -173,6 +206,18 @@ impl ChatService {
     #[must_use]
     pub fn broker(&self) -> &Arc<dyn Broker> {
         &self.broker
+    }
+
+    /// Where attachment bytes live.
+    #[must_use]
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.blobs
+    }
+
+    /// The attachment policy.
+    #[must_use]
+    pub fn attachment_policy(&self) -> &AttachmentPolicy {
+        &self.attachments
     }
 
     /// The limits.

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::harness::{Harness, text};
 use crate::{
-    AttachmentInput, ChangeKind, Error, EventRole, HistoryCursor, ProfileInput, RoomRole, RoomSeq,
-    SearchRequest, SendMessage, Store, UserId, assert_err, mention,
+    ChangeKind, Error, EventRole, HistoryCursor, ProfileInput, RoomRole, RoomSeq, SearchRequest,
+    SendMessage, Store, UserId, assert_err, mention,
 };
 
 /// Every word of `needle` that must not appear anywhere in `haystack`'s JSON.
@@ -29,6 +29,9 @@ pub async fn deleted_and_replaced_text_is_gone_from_every_read_path(store: Arc<d
     let (owner, event, room) = h.owner_event_room().await;
     let alice = h.joined("Alice", owner, event, room).await;
     let sarah = h.joined("Sarah Chen", owner, event, room).await;
+    let plans = h
+        .upload(alice, room, "vault-plans.pdf", super::fixtures::pdf(100))
+        .await;
     let secret = h
         .chat
         .send_message(
@@ -39,12 +42,7 @@ pub async fn deleted_and_replaced_text_is_gone_from_every_read_path(store: Arc<d
                     "the door code is swordfish {}",
                     mention::render("Sarah Chen", sarah)
                 ),
-                attachments: vec![AttachmentInput {
-                    file_name: "vault-plans.pdf".into(),
-                    content_type: "application/pdf".into(),
-                    size: 10,
-                    checksum: None,
-                }],
+                attachment_ids: vec![plans.id],
                 ..SendMessage::default()
             },
         )
@@ -115,10 +113,10 @@ pub async fn deleted_and_replaced_text_is_gone_from_every_read_path(store: Arc<d
         assert!(message.reactions.is_empty());
     }
     for change in &log.changes {
-        if let ChangeKind::MessagePosted(m) | ChangeKind::MessageEdited(m) = &change.kind {
-            if m.id == typo.id {
-                assert_eq!(m.text, "meet at the pier", "every entry shows the edit");
-            }
+        if let ChangeKind::MessagePosted(m) | ChangeKind::MessageEdited(m) = &change.kind
+            && m.id == typo.id
+        {
+            assert_eq!(m.text, "meet at the pier", "every entry shows the edit");
         }
     }
     // Every page boundary renders the same.
@@ -450,21 +448,17 @@ pub async fn names_refuse_invisible_and_direction_changing_characters(store: Arc
     );
     assert_err!(
         h.chat
-            .send_message(
+            .upload(
                 owner,
                 room,
-                SendMessage {
-                    attachments: vec![AttachmentInput {
-                        file_name: "invoice\u{202e}fdp.exe".into(),
-                        content_type: "application/pdf".into(),
-                        size: 10,
-                        checksum: None,
-                    }],
-                    ..SendMessage::default()
+                crate::UploadInput {
+                    file_name: "invoice\u{202e}fdp.exe".into(),
+                    declared_type: None,
+                    body: crate::blob::once(super::fixtures::pdf(100).into()),
                 },
             )
             .await,
-        Error::Validation { field, .. } if field == "attachments[0].file_name"
+        Error::Validation { field, .. } if field == "file_name"
     );
     // Nothing refused was stored; text may still carry a zero-width joiner (emoji sequences).
     assert_eq!(

@@ -4,9 +4,12 @@ use std::sync::Arc;
 
 use time::macros::datetime;
 
+use crate::attachment::UploadInput;
+use crate::blob::{self, MemoryBlobStore};
+use crate::clock::Clock;
 use crate::{
-    ChatService, EventId, EventRole, Limits, ManualClock, Message, NewEvent, NewRoom, ProfileInput,
-    RoomId, RoomKind, SendMessage, Store, Timestamp, UserId, Visibility,
+    Attachment, ChatService, EventId, EventRole, Limits, ManualClock, Message, NewEvent, NewRoom,
+    ProfileInput, RoomId, RoomKind, SendMessage, Store, Timestamp, UserId, Visibility,
 };
 
 /// A [`ChatService`] over the store under test, with a [`ManualClock`] and a server admin.
@@ -20,6 +23,8 @@ pub struct Harness {
     pub store: Arc<dyn Store>,
     /// A user with server-admin rights (and a profile).
     pub server_admin: UserId,
+    /// Where the service keeps attachment bytes, on the same manual clock.
+    pub blobs: Arc<MemoryBlobStore>,
 }
 
 /// A plain-text message.
@@ -43,9 +48,11 @@ impl Harness {
             datetime!(2026-01-01 0:00 UTC),
         )));
         let server_admin = UserId::new();
+        let blobs = Arc::new(MemoryBlobStore::with_clock(clock.clone()));
         let chat = Arc::new(
             ChatService::builder(Arc::clone(&store))
                 .clock(clock.clone())
+                .blobs(blobs.clone())
                 .limits(limits)
                 .server_admin(server_admin)
                 .build(),
@@ -55,6 +62,7 @@ impl Harness {
             clock,
             store,
             server_admin,
+            blobs,
         };
         h.chat
             .upsert_profile(
@@ -67,6 +75,45 @@ impl Harness {
             .await
             .expect("admin profile");
         h
+    }
+
+    /// Uploads `bytes` as `file_name` (no declared type) into `room`.
+    ///
+    /// # Panics
+    /// When the upload is refused.
+    pub async fn upload(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> Attachment {
+        self.chat
+            .upload(
+                actor,
+                room,
+                UploadInput {
+                    file_name: file_name.into(),
+                    declared_type: None,
+                    body: blob::once(bytes.into()),
+                },
+            )
+            .await
+            .expect("upload")
+    }
+
+    /// How many blobs the service's blob store holds.
+    pub async fn blob_count(&self) -> usize {
+        use crate::BlobStore;
+        let far = self
+            .clock
+            .now()
+            .saturating_add(std::time::Duration::from_secs(1 << 32));
+        self.blobs
+            .list_written_before(far, usize::MAX)
+            .await
+            .expect("list")
+            .len()
     }
 
     /// A new user with a profile.

@@ -16,14 +16,19 @@
 //! as `#[sqlx::test]`) uses [`for_each_conformance_case!`](crate::for_each_conformance_case)
 //! to receive the list of case names.
 //!
+//! [`blobs`] holds the blob-store suite (`blob_store_tests!`), and [`fixtures`] the files
+//! attachment tests upload (images with EXIF, PDFs of exact sizes).
+//!
 //! [`brokers`] holds the broker suite: what every [`Broker`](crate::Broker) must do, alone or
 //! as several instances sharing a store. A backend implements
 //! [`BrokerCluster`](brokers::BrokerCluster) and runs every case with
 //! [`for_each_broker_case!`](crate::for_each_broker_case).
 
+pub mod blobs;
 pub mod brokers;
 mod cases;
 mod edges;
+pub mod fixtures;
 mod harness;
 
 pub use cases::*;
@@ -93,6 +98,11 @@ macro_rules! for_each_conformance_case {
             profiles_are_visible_only_to_people_who_share_an_event
             resume_beyond_the_last_seq_is_refused
             names_refuse_invisible_and_direction_changing_characters
+            uploads_are_sniffed_and_checked
+            image_metadata_is_stripped
+            attachments_attach_once_by_their_uploader
+            attachment_reads_follow_room_access
+            unattached_uploads_are_collected_after_the_ttl
         }
     };
 }

@@ -9,11 +9,12 @@ use futures::future::join_all;
 
 use super::harness::{Harness, text};
 use crate::{
-    Account, AttachmentInput, ChangeKind, Delivery, Error, EventRole, HistoryCursor, Limits,
-    NewEvent, NewRoom, ProfileInput, RoomFilter, RoomKind, RoomPatch, RoomRole, RoomSeq,
-    SearchRequest, SendMessage, Store, UserId, Visibility, assert_err,
+    Account, ChangeKind, Delivery, Error, EventRole, HistoryCursor, Limits, NewEvent, NewRoom,
+    ProfileInput, RoomFilter, RoomKind, RoomPatch, RoomRole, RoomSeq, SearchRequest, SendMessage,
+    Store, UserId, Visibility, assert_err,
 };
 
+mod attachments;
 mod events;
 mod messages;
 mod permissions;
@@ -23,6 +24,7 @@ mod search;
 mod sends;
 mod timeline;
 
+pub use attachments::*;
 pub use events::*;
 pub use messages::*;
 pub use permissions::*;
@@ -36,15 +38,6 @@ pub(super) fn relaxed() -> Limits {
     Limits {
         send_rate_max: 1_000_000,
         ..Limits::default()
-    }
-}
-
-pub(super) fn attachment(size: u64) -> AttachmentInput {
-    AttachmentInput {
-        file_name: "photo.png".into(),
-        content_type: "image/png".into(),
-        size,
-        checksum: Some("sha256:abc".into()),
     }
 }
 
