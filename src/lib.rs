@@ -57,6 +57,14 @@ pub use chat_http as http;
 #[cfg(feature = "nats")]
 pub use chat_broker_nats as nats;
 
+/// Attachment bytes in a directory (feature `blob-fs`).
+#[cfg(feature = "blob-fs")]
+pub use chat_blob_fs as blob_fs;
+
+/// Attachment bytes in an S3-compatible bucket (feature `blob-s3`).
+#[cfg(feature = "blob-s3")]
+pub use chat_blob_s3 as blob_s3;
+
 // The README's code blocks compile and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -21,6 +21,8 @@
 //! # Layout
 //!
 //! - [`auth`]: the [`Authenticator`] trait and [`JwtAuthenticator`].
+//! - [`attachments`]: streamed uploads, and downloads safe to open in a browser (signed
+//!   links, ranges, `nosniff`, a sandboxing CSP).
 //! - [`accounts`]: optional email-and-password sign-up and sign-in that issue those JWTs.
 //! - [`error`]: errors as `{"error": {...}}` responses with the design's status codes.
 //! - [`extract`]: extractors whose rejections are such errors, and the authenticated [`Caller`](extract::Caller).
@@ -35,6 +37,7 @@
 //! - [`request_limits`]: URI and header bounds, answered in JSON.
 
 pub mod accounts;
+pub mod attachments;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -97,6 +100,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             "/v1",
             rest::routes()
                 .merge(accounts::routes())
+                .merge(attachments::routes())
                 .routes(routes!(ws::upgrade)),
         )
         .routes(routes!(healthz))

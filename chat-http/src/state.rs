@@ -9,13 +9,15 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 
 use crate::accounts::Accounts;
+use crate::attachments::LinkKey;
 use crate::auth::Authenticator;
 
 /// Limits of the HTTP and WebSocket transport.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// Largest request body. 64 KiB holds a 5,000-character message with ten attachments'
-    /// metadata several times over; anything larger is refused with 413 before it is parsed.
+    /// Largest JSON request body. 64 KiB holds a 5,000-character message several times over;
+    /// anything larger is refused with 413 before it is parsed. Uploads are not JSON: they
+    /// stream, bounded by [`Limits::max_attachment_bytes`](chat_core::Limits).
     pub body_limit: usize,
     /// Largest WebSocket message, in bytes (same reasoning as `body_limit`).
     pub ws_max_message: usize,
@@ -35,6 +37,9 @@ pub struct HttpConfig {
     /// one costs 5.4 KiB and an authenticated, subscribed chat-http connection 11 KiB. 4 KiB
     /// still holds a typical frame; larger frames grow the buffer while they pass.
     pub ws_buffer: usize,
+    /// How long a signed attachment link works (default 10 minutes). Links are for an
+    /// `<img src>` or a download about to happen; clients ask for fresh ones as they render.
+    pub attachment_link_ttl: Duration,
     /// How long `/readyz` waits for the store before answering 503. Probes usually give up
     /// after a second; answering within it tells them "unavailable" instead of timing out.
     pub ready_timeout: Duration,
@@ -51,6 +56,7 @@ impl Default for HttpConfig {
             ws_auth_timeout: Duration::from_secs(10),
             ws_buffer: 4 * 1024,
             ready_timeout: Duration::from_millis(800),
+            attachment_link_ttl: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -68,6 +74,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Sign-up and sign-in, if offered (see [`AppState::with_accounts`]).
     pub accounts: Option<Arc<Accounts>>,
+    /// Signs attachment links (see [`AppState::with_link_key`]).
+    pub(crate) link_key: LinkKey,
     pub(crate) event_frames: Arc<crate::ws::EventFrames>,
     shutdown: Arc<watch::Sender<bool>>,
 }
@@ -92,6 +100,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: None,
             accounts: None,
+            link_key: LinkKey::random(),
             event_frames: Arc::default(),
             shutdown: Arc::new(watch::channel(false).0),
         }
@@ -108,6 +117,14 @@ impl AppState {
     #[must_use]
     pub fn with_accounts(mut self, accounts: Accounts) -> Self {
         self.accounts = Some(Arc::new(accounts));
+        self
+    }
+
+    /// Signs attachment links with `key` instead of a random per-process key. Every
+    /// instance behind one load balancer needs the same key.
+    #[must_use]
+    pub fn with_link_key(mut self, key: LinkKey) -> Self {
+        self.link_key = key;
         self
     }
 

@@ -18,10 +18,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chat_blob_fs::FsBlobStore;
+use chat_blob_s3::{S3BlobStore, S3Config};
 use chat_broker_nats::NatsLink;
 use chat_core::relay::Relay;
-use chat_core::{Broker, ChatService, InProcessBroker, Limits, Store};
+use chat_core::{
+    AttachmentPolicy, BlobStore, Broker, ChatService, InProcessBroker, Limits, MemoryBlobStore,
+    Store,
+};
 use chat_http::accounts::{Accounts, AccountsConfig};
+use chat_http::attachments::LinkKey;
 use chat_http::{AppState, HttpConfig, JwtAuthenticator};
 use chat_store_memory::MemoryStore;
 use chat_store_postgres::{PgNotifyLink, PostgresOptions, PostgresStore};
@@ -91,6 +97,26 @@ struct Args {
     /// The NATS server(s) for `--broker nats`, comma-separated.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     nats_url: String,
+    /// Where attachment bytes live: `memory` (the default with the in-memory store), `fs`
+    /// (files under `--blob-dir`; the default with `--database-url`) or `s3` (an
+    /// S3-compatible bucket, see `--s3-bucket`; credentials from the `AWS_*` variables).
+    #[arg(long, env = "CHAT_BLOB_STORE", value_enum)]
+    blob_store: Option<BlobKind>,
+    /// The directory of `--blob-store fs` (created if missing).
+    #[arg(long, env = "CHAT_BLOB_DIR", default_value = "chat-blobs")]
+    blob_dir: std::path::PathBuf,
+    /// The bucket of `--blob-store s3`.
+    #[arg(long, env = "CHAT_S3_BUCKET")]
+    s3_bucket: Option<String>,
+    /// A custom S3 endpoint (MinIO, Ceph, R2, a local test server).
+    #[arg(long, env = "CHAT_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// A key prefix inside the bucket.
+    #[arg(long, env = "CHAT_S3_PREFIX")]
+    s3_prefix: Option<String>,
+    /// Hours an upload may wait to be attached to a message before it is deleted.
+    #[arg(long, env = "CHAT_UPLOAD_TTL_HOURS", default_value_t = 24)]
+    upload_ttl_hours: u64,
 }
 
 /// The fan-out between instances.
@@ -103,6 +129,20 @@ enum BrokerKind {
     /// NATS core subjects.
     Nats,
 }
+
+/// Where attachment bytes live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BlobKind {
+    /// Process memory: gone on restart, like the in-memory store.
+    Memory,
+    /// Files in `--blob-dir`.
+    Fs,
+    /// An S3-compatible bucket.
+    S3,
+}
+
+/// How often unattached and deleted uploads are collected.
+const COLLECT_EVERY: Duration = Duration::from_secs(10 * 60);
 
 /// Shortest `--jwt-secret` accepted: HS256 keys shorter than the hash output are guessable.
 const MIN_SECRET_BYTES: usize = 32;
@@ -175,12 +215,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_text_chars: args.max_text,
         ..Limits::default()
     };
+    let blobs: Arc<dyn BlobStore> = match args.blob_store.unwrap_or(if in_memory {
+        BlobKind::Memory
+    } else {
+        BlobKind::Fs
+    }) {
+        BlobKind::Memory => Arc::new(MemoryBlobStore::new()),
+        BlobKind::Fs => {
+            tracing::info!(dir = %args.blob_dir.display(), "attachments are stored as files");
+            Arc::new(FsBlobStore::open(&args.blob_dir).await?)
+        }
+        BlobKind::S3 => {
+            let bucket = args
+                .s3_bucket
+                .clone()
+                .ok_or("--blob-store s3 needs --s3-bucket")?;
+            tracing::info!(%bucket, "attachments are stored in S3");
+            Arc::new(S3BlobStore::new(S3Config {
+                bucket,
+                endpoint: args.s3_endpoint.clone(),
+                prefix: args.s3_prefix.clone(),
+                ..S3Config::default()
+            })?)
+        }
+    };
     let chat = Arc::new(
         ChatService::builder(store)
             .broker(broker)
             .limits(limits)
+            .blobs(blobs)
+            .attachment_policy(AttachmentPolicy {
+                unattached_ttl: Duration::from_secs(args.upload_ttl_hours * 3600),
+                ..AttachmentPolicy::default()
+            })
             .build(),
     );
+    spawn_upload_collector(Arc::clone(&chat));
     let jwt = Arc::new(JwtAuthenticator::new(secret.as_bytes()));
 
     let seed = if args.demo {
@@ -208,7 +278,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ready_timeout: Duration::from_millis(args.ready_timeout_ms),
         ..HttpConfig::default()
     };
+    // Links signed on one instance must verify on every other: derive the key from the shared
+    // JWT secret (with a label, so the two keys differ).
+    let link_key = LinkKey::new(format!("chat-engine attachment links\0{secret}"));
     let state = AppState::with_config(chat, jwt, config)
+        .with_link_key(link_key)
         .with_metrics()
         .with_accounts(accounts);
 
@@ -219,6 +293,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("chat-engine listening on http://{addr}  (open it in a browser; API under /v1)");
     chat_http::serve_router(listener, app, state, shutdown_signal()).await?;
     Ok(())
+}
+
+/// Removes uploads never attached in time, and the bytes of deleted messages' attachments,
+/// every [`COLLECT_EVERY`].
+fn spawn_upload_collector(chat: Arc<ChatService>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(COLLECT_EVERY);
+        loop {
+            every.tick().await;
+            match chat.collect_uploads(1000).await {
+                Ok(c) if c.uploads + c.orphan_blobs > 0 => {
+                    tracing::info!(
+                        uploads = c.uploads,
+                        orphan_blobs = c.orphan_blobs,
+                        "collected uploads"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "collecting uploads failed; will retry"),
+            }
+        }
+    });
 }
 
 /// Serves `/metrics` on its own listener, unless `bind` is `off`. An address already in use

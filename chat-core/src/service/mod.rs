@@ -31,6 +31,8 @@ use crate::validation;
 
 mod attachments;
 mod events;
+
+pub use attachments::Collected;
 mod members;
 mod messages;
 mod profiles;
