@@ -46,6 +46,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("client/render.js"),
     ),
     (
+        "/attachments.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/attachments.js"),
+    ),
+    (
         "/mentions.js",
         "text/javascript; charset=utf-8",
         include_str!("client/mentions.js"),

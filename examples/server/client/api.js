@@ -20,6 +20,11 @@ export function setToken(value) {
   token = value;
 }
 
+/** The Authorization header of the session, for requests made outside `call` (uploads). */
+export function authHeaders() {
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
 /** Called when the server says the token is no longer valid (expired, or a new secret). */
 export function whenUnauthenticated(callback) {
   onUnauthenticated = callback;

@@ -7,6 +7,7 @@ import { api, ApiError, setToken, whenUnauthenticated } from './api.js';
 import { Live } from './live.js';
 import { MentionPicker } from './mentions.js';
 import { messageRow, renderText, formatTime } from './render.js';
+import { Uploads, filesOf } from './attachments.js';
 
 const $ = (id) => document.getElementById(id);
 const SESSION_KEY = 'chat-engine.session';
@@ -26,7 +27,7 @@ const state = {
   oldestSeq: null,
   hasMore: false,
   loadingOlder: false,
-  pending: new Map(), // client_msg_id → { text, row, roomId, timer, sent, failed }
+  pending: new Map(), // client_msg_id → { text, attachments, row, roomId, timer, sent, failed }
   typers: new Map(), // user id → { name, until }
   lastTypingSent: 0,
 };
@@ -255,6 +256,7 @@ function closeRoom() {
   state.rows.clear();
   for (const p of state.pending.values()) clearTimeout(p.timer);
   state.pending.clear();
+  uploads.clear();
   state.typers.clear();
   state.oldestSeq = null;
   state.hasMore = false;
@@ -424,6 +426,55 @@ function confirmDelete(button, messageId) {
 
 const input = $('message-input');
 
+// ----- attaching files: the button, drag and drop, and pasting -----
+
+const uploads = new Uploads($('upload-tray'), () => {
+  $('composer').querySelector('button[type="submit"]').disabled = uploads.busy();
+});
+
+function attach(files) {
+  if (!state.room) return;
+  for (const file of files) uploads.add(file, state.room.id);
+}
+
+$('attach').addEventListener('click', () => $('file-input').click());
+$('file-input').addEventListener('change', (e) => {
+  attach([...e.target.files]);
+  e.target.value = '';
+});
+input.addEventListener('paste', (e) => {
+  const files = filesOf(e.clipboardData);
+  if (files.length) {
+    e.preventDefault();
+    attach(files);
+  }
+});
+{
+  const chat = $('chat');
+  let depth = 0; // dragenter and dragleave fire for every child crossed
+  const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes('Files');
+  chat.addEventListener('dragenter', (e) => {
+    if (!hasFiles(e) || !state.room) return;
+    depth += 1;
+    $('drop-hint').hidden = false;
+  });
+  chat.addEventListener('dragleave', () => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) $('drop-hint').hidden = true;
+  });
+  chat.addEventListener('dragover', (e) => {
+    if (hasFiles(e)) e.preventDefault();
+  });
+  chat.addEventListener('drop', (e) => {
+    depth = 0;
+    $('drop-hint').hidden = true;
+    const files = filesOf(e.dataTransfer);
+    if (!files.length) return;
+    e.preventDefault();
+    attach(files);
+  });
+}
+
 new MentionPicker(input, $('mentions'), (prefix) =>
   state.room ? api.lookupMembers(state.room.id, prefix) : Promise.resolve([]));
 
@@ -445,7 +496,13 @@ input.addEventListener('input', () => {
 $('composer').addEventListener('submit', (e) => {
   e.preventDefault();
   const text = input.value;
-  if (!text.trim() || !state.room) return;
+  if (!state.room) return;
+  if (uploads.busy()) {
+    notice('Please wait until your files have uploaded.');
+    return;
+  }
+  if (!text.trim() && uploads.ready().length === 0) return;
+  const attachments = uploads.take();
   input.value = '';
   notice('');
   const id = crypto.randomUUID();
@@ -454,6 +511,7 @@ $('composer').addEventListener('submit', (e) => {
       author_id: state.session.user.id,
       author_name: state.session.user.display_name,
       text,
+      attachments,
       created_at: new Date().toISOString(),
     },
     myId: state.session.user.id,
@@ -463,7 +521,7 @@ $('composer').addEventListener('submit', (e) => {
   row.querySelector('.message-head').append(statusLabel('Sending…'));
   list.append(row);
   scrollToBottom();
-  state.pending.set(id, { text, row, roomId: state.room.id, timer: null, sent: false, failed: false });
+  state.pending.set(id, { text, attachments, row, roomId: state.room.id, timer: null, sent: false, failed: false });
   transmit(id);
 });
 
@@ -481,7 +539,13 @@ function transmit(id) {
   clearTimeout(p.timer);
   p.failed = false;
   p.timer = setTimeout(() => fail(id), SEND_TIMEOUT_MS);
-  p.sent = state.live.send({ type: 'send', room_id: p.roomId, text: p.text, client_msg_id: id });
+  p.sent = state.live.send({
+    type: 'send',
+    room_id: p.roomId,
+    text: p.text,
+    attachment_ids: p.attachments.map((a) => a.id),
+    client_msg_id: id,
+  });
 }
 
 function fail(id) {
@@ -524,9 +588,10 @@ function onAck(frame) {
   }
 }
 
-/** Puts an unsent text back into the composer, ahead of anything typed since. */
-function restoreToComposer(text) {
-  input.value = input.value ? `${text}\n${input.value}` : text;
+/** Puts an unsent message back into the composer (text and files), ahead of anything since. */
+function restoreToComposer(p) {
+  input.value = input.value ? `${p.text}\n${input.value}` : p.text;
+  if (p.attachments.length && state.room && state.room.id === p.roomId) uploads.restore(p.attachments);
   input.focus();
 }
 
@@ -538,13 +603,13 @@ function onLiveError(frame) {
   }
   if (frame.code === 'rate_limited') {
     resolvePending(frame.client_msg_id);
-    restoreToComposer(p.text);
+    restoreToComposer(p);
     const secs = Math.ceil((frame.retry_after_ms || 1000) / 1000);
     notice(`You are sending messages too fast. Please wait ${secs} s before sending again; your message is still in the box.`);
   } else if (['validation', 'forbidden', 'payload_too_large', 'not_found'].includes(frame.code)) {
     // The server will never accept this send as it is: give the text back to edit.
     resolvePending(frame.client_msg_id);
-    restoreToComposer(p.text);
+    restoreToComposer(p);
     notice(`Not sent: ${frame.message}`);
   } else {
     fail(frame.client_msg_id);

@@ -1,3 +1,5 @@
+import { renderAttachments } from './attachments.js';
+
 // Turning messages into DOM. User text only ever becomes text nodes (textContent), never
 // HTML: a message like <img src=x onerror=alert(1)> shows as exactly those characters.
 
@@ -60,6 +62,9 @@ export function messageRow({ message, myId, state = '', actions = [] }) {
     body.append(renderText(message.text, myId));
   }
   row.append(body);
+  if (!message.is_deleted && message.attachments && message.attachments.length) {
+    row.append(renderAttachments(message.attachments));
+  }
   if (actions.length) {
     const bar = el('div', 'actions');
     for (const action of actions) {
