@@ -6,7 +6,7 @@
 //! - **Streamed and atomic.** A put writes the stream into a temporary file under `.tmp/`,
 //!   counting bytes as they arrive, flushes it to disk, and renames it over the key. A reader
 //!   sees the old blob or the new one, never a part; a put refused at the size limit or cut
-//!   off by its client leaves nothing behind. Memory per put is one chunk.
+//!   off by its client leaves nothing behind. Memory per put is at most two 64 KiB buffers.
 //! - **Durable.** The file's data is flushed (`fsync`) before the rename, so an acknowledged
 //!   upload survives a crash of the machine, not just of the process.
 //! - **Safe names.** Files are named by [`BlobKey`] alone, whose alphabet (`[a-z0-9.-]`, no
@@ -33,6 +33,9 @@ use futures::StreamExt;
 use tokio::fs;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio_util::io::ReaderStream;
+
+/// The size of the writes a put makes, whatever the size of the chunks it is given.
+const WRITE_SIZE: usize = 64 * 1024;
 
 /// Temporary files older than this are left-overs of a crash and are removed while listing.
 const STALE_TEMP: Duration = Duration::from_secs(24 * 60 * 60);
@@ -70,6 +73,11 @@ impl FsBlobStore {
 
     async fn write_temp(&self, temp: &Path, mut body: ByteStream<'_>, max: u64) -> Result<u64> {
         let mut file = fs::File::create(temp).await.map_err(unavailable)?;
+        // Every write to a tokio file is a trip to the blocking pool, and a network body
+        // arrives in chunks of a few KiB: gather them into writes of WRITE_SIZE. The file's
+        // own buffer is capped at the same size, so a put holds at most two of them.
+        file.set_max_buf_size(WRITE_SIZE);
+        let mut file = tokio::io::BufWriter::with_capacity(WRITE_SIZE, file);
         let mut size = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(body_error)?;
@@ -80,7 +88,7 @@ impl FsBlobStore {
             file.write_all(&chunk).await.map_err(unavailable)?;
         }
         file.flush().await.map_err(unavailable)?;
-        file.sync_data().await.map_err(unavailable)?;
+        file.get_ref().sync_data().await.map_err(unavailable)?;
         Ok(size)
     }
 }

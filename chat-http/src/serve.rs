@@ -30,6 +30,9 @@ use crate::state::AppState;
 /// above [`MAX_HEADERS`], so the router sees and refuses such requests with a JSON body.
 const PARSED_HEADERS: usize = MAX_HEADERS * 4;
 
+/// The largest read buffer of one connection.
+const MAX_READ_BUFFER: usize = 64 * 1024;
+
 /// How long a client may take to send a request's headers: a slow sender cannot hold a
 /// connection open for free.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -68,6 +71,10 @@ where
 {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.max_headers(PARSED_HEADERS)
+        // The read buffer of a connection grows with what the client sends fast, up to this
+        // bound: 64 KiB holds any request head we accept (8 KiB URI, 100 headers), and keeps
+        // a hundred fast uploads from holding 400 KiB each (hyper's default).
+        .max_buf_size(MAX_READ_BUFFER)
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
     // Every connection task holds a receiver: the signal tells them to finish, and the

@@ -28,6 +28,7 @@ use crate::validation;
 
 pub mod image;
 pub mod sniff;
+pub(crate) mod workers;
 
 /// The image types that are shown inline and get thumbnails. Nothing else is ever served
 /// inline, whatever the allow-list holds: SVG and HTML can carry script.

@@ -147,16 +147,17 @@ impl ChatService {
         let raw = blob::collect_bounded(raw, self.limits.max_attachment_bytes).await?;
         let content_type = attachment.content_type.clone();
         let thumb_px = self.attachments.thumbnail_px;
-        let processed = tokio::task::spawn_blocking(move || {
-            let original_len = raw.len();
-            image::process(raw, &content_type, thumb_px).map(|p| {
-                let digest = Sha256::digest(&p.bytes);
-                (p, original_len, digest)
+        let processed = self
+            .image_workers
+            .run(move || {
+                let original_len = raw.len();
+                image::process(raw, &content_type, thumb_px).map(|p| {
+                    let digest = Sha256::digest(&p.bytes);
+                    (p, original_len, digest)
+                })
             })
-        })
-        .await
-        .map_err(Error::internal)?
-        .map_err(|e| Error::validation("body", e.to_string()))?;
+            .await?
+            .map_err(|e| Error::validation("body", e.to_string()))?;
         let (processed, original_len, digest) = processed;
         let max = self.limits.max_attachment_bytes;
         if processed.bytes.len() != original_len || attachment.content_type == "image/jpeg" {

@@ -54,8 +54,11 @@ pub struct ChatService {
     server_admins: HashSet<UserId>,
     blobs: Arc<dyn BlobStore>,
     attachments: AttachmentPolicy,
-    /// Bounds the images decoded at once (see [`AttachmentPolicy::image_workers`]).
+    /// Bounds the images decoded at once (see [`AttachmentPolicy::image_workers`]): a
+    /// permit is held from reading the image back until its thumbnail is stored.
     image_permits: Arc<tokio::sync::Semaphore>,
+    /// The threads images are decoded on.
+    image_workers: crate::attachment::workers::Workers,
 }
 
 /// Builds a [`ChatService`]; see [`ChatService::builder`].
@@ -144,6 +147,7 @@ impl ChatServiceBuilder {
             image_permits: Arc::new(tokio::sync::Semaphore::new(
                 self.attachments.image_workers.max(1),
             )),
+            image_workers: crate::attachment::workers::Workers::new(self.attachments.image_workers),
             attachments: self.attachments,
         }
     }
