@@ -38,11 +38,7 @@ const CLIENTS: usize = 100;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = child::runtime();
     match args.get(1).map(String::as_str) {
         Some("--serve") => rt.block_on(serve()),
         _ => rt.block_on(measure()),

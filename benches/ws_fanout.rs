@@ -33,11 +33,7 @@ const MESSAGES: usize = 2_000;
 const ROUNDS: usize = 3;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = child::runtime();
     match std::env::args().nth(1).as_deref() {
         Some("--serve-chat") => rt.block_on(serve_chat()),
         Some("--serve-bare") => rt.block_on(serve_bare()),

@@ -26,11 +26,7 @@ const COUNTS: [usize; 2] = [1_000, 10_000];
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = child::runtime();
     match args.get(1).map(String::as_str) {
         Some("--serve-chat") => rt.block_on(serve_chat()),
         Some("--serve-bare") => rt.block_on(serve_bare(None)),

@@ -17,3 +17,12 @@ pub(crate) fn spawn_server(mode: &str) -> (Child, Vec<String>) {
         .unwrap();
     (child, line.split_whitespace().map(str::to_owned).collect())
 }
+
+/// The runtime every benchmark's `main` runs on: two worker threads, as the machine has cores.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}

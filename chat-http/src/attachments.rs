@@ -160,10 +160,14 @@ async fn upload(
     if announced.is_some_and(|len| len > max + framing) {
         return Err(chat_core::blob::too_large(max).into());
     }
-    let attachment = if is_form {
-        let mut form = Multipart::from_request(request, &s)
-            .await
-            .map_err(|e| Error::validation("body", e.body_text()))?;
+    // The form outlives the upload: its file part borrows it while the body streams.
+    let mut form = None;
+    let input = if is_form {
+        let form = form.insert(
+            Multipart::from_request(request, &s)
+                .await
+                .map_err(|e| Error::validation("body", e.body_text()))?,
+        );
         let field = loop {
             match form
                 .next_field()
@@ -175,40 +179,26 @@ async fn upload(
                 None => return Err(Error::validation("body", "the form has no file part").into()),
             }
         };
-        let file_name = field.file_name().unwrap_or_default().to_owned();
-        let declared = field.content_type().map(str::to_owned);
-        let body = field.map_err(std::io::Error::other);
-        s.chat
-            .upload(
-                me,
-                room,
-                UploadInput {
-                    file_name,
-                    declared_type: declared,
-                    body: Box::pin(body),
-                },
-            )
-            .await?
+        UploadInput {
+            file_name: field.file_name().unwrap_or_default().to_owned(),
+            declared_type: field.content_type().map(str::to_owned),
+            body: Box::pin(field.map_err(std::io::Error::other)),
+        }
     } else {
-        let file_name = query
-            .file_name
-            .ok_or_else(|| Error::validation("file_name", "name the file in ?file_name="))?;
-        let body = request
-            .into_body()
-            .into_data_stream()
-            .map_err(std::io::Error::other);
-        s.chat
-            .upload(
-                me,
-                room,
-                UploadInput {
-                    file_name,
-                    declared_type: declared,
-                    body: Box::pin(body),
-                },
-            )
-            .await?
+        UploadInput {
+            file_name: query
+                .file_name
+                .ok_or_else(|| Error::validation("file_name", "name the file in ?file_name="))?,
+            declared_type: declared,
+            body: Box::pin(
+                request
+                    .into_body()
+                    .into_data_stream()
+                    .map_err(std::io::Error::other),
+            ),
+        }
     };
+    let attachment = s.chat.upload(me, room, input).await?;
     Ok((StatusCode::CREATED, ApiJson(attachment)))
 }
 
