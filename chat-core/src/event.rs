@@ -22,6 +22,18 @@ pub struct Event {
     pub created_at: Timestamp,
 }
 
+/// The `kind` of the event each direct room lives in. Such events are the engine's own: they
+/// are left out of a user's event list, and no one can create one by hand.
+pub const DIRECT_EVENT_KIND: &str = "chat-engine/direct";
+
+impl Event {
+    /// Whether this is the event of a direct room.
+    #[must_use]
+    pub fn is_direct(&self) -> bool {
+        self.kind == DIRECT_EVENT_KIND
+    }
+}
+
 /// A member's role in an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -81,7 +81,7 @@ pub use blob::{BlobKey, BlobStore, ByteStream, MemoryBlobStore};
 pub use change::{ChangeKind, ChangePage, MessageChange, RoomChange};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{BoxError, Error, Result};
-pub use event::{Event, EventMember, EventRole, EventSummary, NewEvent};
+pub use event::{DIRECT_EVENT_KIND, Event, EventMember, EventRole, EventSummary, NewEvent};
 pub use fanout::{Broker, Delivery, InProcessBroker, Subscription, TypingSignal};
 pub use id::{AttachmentId, EventId, MessageId, RoomId, UserId};
 pub use limits::Limits;
@@ -95,7 +95,7 @@ pub use room::{
 pub use search::SearchRequest;
 pub use service::{ChatService, ChatServiceBuilder};
 pub use store::{
-    AccountStore, Admission, Appended, EventStore, MessageStore, NewMessage, ProfileStore,
-    RoomStanding, RoomStore, Store,
+    AccountStore, Admission, Appended, AttachmentStore, EventStore, MessageStore, NewDirectRoom,
+    NewMessage, ProfileStore, RoomStanding, RoomStore, Store,
 };
 pub use user::{MemberMatch, ProfileInput, User};

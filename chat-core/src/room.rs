@@ -56,6 +56,10 @@ pub enum RoomKind {
     Topic,
     /// Only moderators and event admins post; everyone reads.
     Announcement,
+    /// A private conversation of a fixed set of people (see
+    /// [`ChatService::open_direct_room`](crate::ChatService::open_direct_room)). Made only
+    /// that way, never by `create_room`.
+    Direct,
 }
 
 /// Who may join a room.

@@ -123,6 +123,12 @@ pub trait RoomStore: EventStore {
     /// A room, if stored.
     async fn get_room(&self, id: RoomId) -> Result<Option<Room>>;
 
+    /// The direct room of the set of people `direct.key` names, creating it (with its event
+    /// and every person as a member of both) if there is none yet. Atomic: racing calls with
+    /// one key create one room, and every caller gets it. Returns the room and whether this
+    /// call created it.
+    async fn open_direct_room(&self, direct: NewDirectRoom) -> Result<(Room, bool)>;
+
     /// An event's rooms, oldest first.
     async fn rooms_of_event(&self, event: EventId) -> Result<Vec<Room>>;
 
@@ -194,6 +200,19 @@ pub trait RoomStore: EventStore {
         prefix: &str,
         limit: u32,
     ) -> Result<Vec<MemberMatch>>;
+}
+
+/// A direct room to store, as [`RoomStore::open_direct_room`] takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDirectRoom {
+    /// Names the set of people: their ids, sorted, joined by commas. Unique per store.
+    pub key: String,
+    /// Its event (kind [`DIRECT_EVENT_KIND`](crate::event::DIRECT_EVENT_KIND)).
+    pub event: Event,
+    /// The room (kind [`RoomKind::Direct`](crate::RoomKind::Direct), private).
+    pub room: Room,
+    /// Everyone in it, each a member of the event and of the room.
+    pub members: Vec<UserId>,
 }
 
 /// A room and one user's standing in it, as [`RoomStore::room_standing`] reads them.

@@ -23,6 +23,7 @@
 //! - [`auth`]: the [`Authenticator`] trait and [`JwtAuthenticator`].
 //! - [`attachments`]: streamed uploads, and downloads safe to open in a browser (signed
 //!   links, ranges, `nosniff`, a sandboxing CSP).
+//! - [`direct`]: direct rooms of a set of people (`POST /v1/dms`).
 //! - [`accounts`]: optional email-and-password sign-up and sign-in that issue those JWTs.
 //! - [`error`]: errors as `{"error": {...}}` responses with the design's status codes.
 //! - [`extract`]: extractors whose rejections are such errors, and the authenticated [`Caller`](extract::Caller).
@@ -39,6 +40,7 @@
 pub mod accounts;
 pub mod attachments;
 pub mod auth;
+pub mod direct;
 pub mod error;
 pub mod extract;
 pub mod observability;
@@ -101,6 +103,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             rest::routes()
                 .merge(accounts::routes())
                 .merge(attachments::routes())
+                .merge(direct::routes())
                 .routes(routes!(ws::upgrade)),
         )
         .routes(routes!(healthz))

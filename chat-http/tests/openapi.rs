@@ -45,6 +45,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("put", "/v1/messages/{message_id}/reactions/{key}"),
     ("delete", "/v1/messages/{message_id}/reactions/{key}"),
     ("post", "/v1/rooms/{room_id}/uploads"),
+    ("post", "/v1/dms"),
     ("get", "/v1/attachments/{attachment_id}"),
     ("get", "/v1/attachments/{attachment_id}/thumbnail"),
     ("get", "/v1/attachments/{attachment_id}/links"),

@@ -36,13 +36,14 @@ mod state;
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
-use chat_core::store::AttachmentStore;
+use chat_core::store::{AttachmentStore, NewDirectRoom};
 use chat_core::{
     Account, AccountStore, Admission, Appended, AttachmentId, ChangeKind, Error, Event, EventId,
     EventMember, EventStore, EventSummary, HistoryCursor, MemberMatch, Message, MessageId,
     MessageStore, NewMessage, ProfileStore, Result, Room, RoomChange, RoomId, RoomMember,
     RoomPatch, RoomSeq, RoomStore, SendHistory, SystemMetrics, Timestamp, Upload, User, UserId,
 };
+use chat_core::{EventRole, RoomRole};
 
 use crate::state::{RoomState, State};
 
@@ -204,6 +205,33 @@ impl RoomStore for MemoryStore {
 
     async fn get_room(&self, id: RoomId) -> Result<Option<Room>> {
         Ok(self.read().rooms.get(&id).map(|r| r.room.clone()))
+    }
+
+    async fn open_direct_room(&self, direct: NewDirectRoom) -> Result<(Room, bool)> {
+        let mut s = self.write();
+        if let Some(existing) = s.direct_rooms.get(&direct.key) {
+            let room = s.rooms.get(existing).map(|r| r.room.clone());
+            return room.map(|r| (r, false)).ok_or(ROOM_NOT_FOUND);
+        }
+        if direct.members.iter().any(|u| !s.users.contains_key(u)) {
+            return Err(Error::NotFound { what: "user" });
+        }
+        let at = direct.room.created_at;
+        let (event, room) = (direct.event, direct.room);
+        s.events.insert(event.id, event.clone());
+        s.event_rooms.entry(event.id).or_default().insert(room.id);
+        s.rooms.insert(room.id, RoomState::new(room.clone()));
+        for user in direct.members {
+            s.insert_event_member(EventMember {
+                event_id: event.id,
+                user_id: user,
+                role: EventRole::Member,
+                joined_at: at,
+            });
+            s.insert_room_member(RoomMember::new(room.id, user, RoomRole::Member, at));
+        }
+        s.direct_rooms.insert(direct.key, room.id);
+        Ok((room, true))
     }
 
     async fn rooms_of_event(&self, event: EventId) -> Result<Vec<Room>> {

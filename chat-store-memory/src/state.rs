@@ -128,6 +128,8 @@ pub(crate) struct State {
     postings: HashMap<String, HashMap<RoomId, BTreeSet<MessageId>>>,
     /// Upload records by attachment id.
     pub(crate) uploads: HashMap<AttachmentId, Upload>,
+    /// Direct rooms by the key of their set of people.
+    pub(crate) direct_rooms: HashMap<String, RoomId>,
 }
 
 impl State {

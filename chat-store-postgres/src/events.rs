@@ -14,17 +14,7 @@ use crate::dt;
 impl EventStore for PostgresStore {
     async fn create_event(&self, event: Event, owner: EventMember) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(&format!(
-            "INSERT INTO events ({EVENT_COLS}) VALUES ($1, $2, $3, $4, $5)"
-        ))
-        .bind(event.id.as_uuid())
-        .bind(&event.name)
-        .bind(&event.kind)
-        .bind(event.created_by.as_uuid())
-        .bind(dt(event.created_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| fk_as_not_found(e, &[("events_created_by_fkey", "user")]))?;
+        insert_event(&mut tx, &event).await?;
         insert_event_member(&mut tx, &owner).await?;
         tx.commit().await.map_err(db_err)
     }
@@ -100,7 +90,26 @@ impl EventStore for PostgresStore {
     }
 }
 
-async fn insert_event_member(conn: &mut PgConnection, m: &EventMember) -> Result<EventMember> {
+/// Inserts a new event.
+pub(crate) async fn insert_event(conn: &mut PgConnection, event: &Event) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO events ({EVENT_COLS}) VALUES ($1, $2, $3, $4, $5)"
+    ))
+    .bind(event.id.as_uuid())
+    .bind(&event.name)
+    .bind(&event.kind)
+    .bind(event.created_by.as_uuid())
+    .bind(dt(event.created_at))
+    .execute(conn)
+    .await
+    .map_err(|e| fk_as_not_found(e, &[("events_created_by_fkey", "user")]))?;
+    Ok(())
+}
+
+pub(crate) async fn insert_event_member(
+    conn: &mut PgConnection,
+    m: &EventMember,
+) -> Result<EventMember> {
     let row: EventMemberRow = sqlx::query_as(&format!(
         "INSERT INTO event_members ({EVENT_MEMBER_COLS}) VALUES ($1, $2, $3, $4)
          ON CONFLICT (event_id, user_id) DO UPDATE SET role = EXCLUDED.role

@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 use chat_core::{
-    ChangeKind, Error, EventId, MemberMatch, Result, Room, RoomChange, RoomId, RoomMember,
-    RoomPatch, RoomSeq, RoomStanding, RoomStore, Timestamp, UserId,
+    ChangeKind, Error, EventId, EventMember, EventRole, MemberMatch, NewDirectRoom, Result, Room,
+    RoomChange, RoomId, RoomMember, RoomPatch, RoomRole, RoomSeq, RoomStanding, RoomStore,
+    Timestamp, UserId,
 };
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
@@ -16,45 +17,104 @@ use crate::rows::{
 
 use crate::PostgresStore;
 use crate::change_log::{log_change, next_seq};
+use crate::events::{insert_event, insert_event_member};
 use crate::{dt, limit, uuids};
+
+/// Inserts a new room (at seq 0).
+async fn insert_room(conn: &mut PgConnection, room: &Room) -> Result<Room> {
+    let row: RoomRow = sqlx::query_as(&format!(
+        "INSERT INTO rooms (id, event_id, name, kind, visibility, archived, slow_mode_secs,
+             created_by, created_at, last_message_at, last_seq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)
+         RETURNING {ROOM_COLS}"
+    ))
+    .bind(room.id.as_uuid())
+    .bind(room.event_id.as_uuid())
+    .bind(&room.name)
+    .bind(room_kind_str(room.kind))
+    .bind(visibility_str(room.visibility))
+    .bind(room.archived)
+    .bind(i32::try_from(room.slow_mode_secs).unwrap_or(i32::MAX))
+    .bind(room.created_by.as_uuid())
+    .bind(dt(room.created_at))
+    .bind(room.last_message_at.map(dt))
+    .fetch_one(conn)
+    .await
+    .map_err(|e| match e {
+        sqlx::Error::Database(ref d) if d.constraint() == Some("rooms_event_name") => {
+            Error::conflict("a room with this name exists in the event")
+        }
+        e => fk_as_not_found(
+            e,
+            &[
+                ("rooms_event_id_fkey", "event"),
+                ("rooms_created_by_fkey", "user"),
+            ],
+        ),
+    })?;
+    Room::try_from(row)
+}
 
 #[async_trait]
 impl RoomStore for PostgresStore {
     async fn create_room(&self, room: Room, creator: RoomMember) -> Result<Room> {
         let mut tx = self.begin().await?;
-        let row: RoomRow = sqlx::query_as(&format!(
-            "INSERT INTO rooms (id, event_id, name, kind, visibility, archived, slow_mode_secs,
-                 created_by, created_at, last_message_at, last_seq)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)
-             RETURNING {ROOM_COLS}"
-        ))
-        .bind(room.id.as_uuid())
-        .bind(room.event_id.as_uuid())
-        .bind(&room.name)
-        .bind(room_kind_str(room.kind))
-        .bind(visibility_str(room.visibility))
-        .bind(room.archived)
-        .bind(i32::try_from(room.slow_mode_secs).unwrap_or(i32::MAX))
-        .bind(room.created_by.as_uuid())
-        .bind(dt(room.created_at))
-        .bind(room.last_message_at.map(dt))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| match e {
-            sqlx::Error::Database(ref d) if d.constraint() == Some("rooms_event_name") => {
-                Error::conflict("a room with this name exists in the event")
-            }
-            e => fk_as_not_found(
-                e,
-                &[
-                    ("rooms_event_id_fkey", "event"),
-                    ("rooms_created_by_fkey", "user"),
-                ],
-            ),
-        })?;
+        let room = insert_room(&mut tx, &room).await?;
         upsert_room_member(&mut tx, &creator).await?;
         tx.commit().await.map_err(db_err)?;
-        Room::try_from(row)
+        Ok(room)
+    }
+
+    async fn open_direct_room(&self, direct: NewDirectRoom) -> Result<(Room, bool)> {
+        let mut tx = self.begin().await?;
+        // Racing opens of one set of people queue here, so the first creates the room and
+        // the others find it. The lock is the key's hash: a collision only serialises two
+        // unrelated opens.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(&direct.key)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let existing: Option<RoomRow> = sqlx::query_as(&format!(
+            "SELECT {ROOM_COLS} FROM rooms
+             WHERE id = (SELECT room_id FROM direct_rooms WHERE key = $1)"
+        ))
+        .bind(&direct.key)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if let Some(row) = existing {
+            tx.commit().await.map_err(db_err)?;
+            return Ok((Room::try_from(row)?, false));
+        }
+        let at = direct.room.created_at;
+        insert_event(&mut tx, &direct.event).await?;
+        let room = insert_room(&mut tx, &direct.room).await?;
+        for user in &direct.members {
+            insert_event_member(
+                &mut tx,
+                &EventMember {
+                    event_id: direct.event.id,
+                    user_id: *user,
+                    role: EventRole::Member,
+                    joined_at: at,
+                },
+            )
+            .await?;
+            upsert_room_member(
+                &mut tx,
+                &RoomMember::new(room.id, *user, RoomRole::Member, at),
+            )
+            .await?;
+        }
+        sqlx::query("INSERT INTO direct_rooms (key, room_id) VALUES ($1, $2)")
+            .bind(&direct.key)
+            .bind(room.id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok((room, true))
     }
 
     async fn get_room(&self, id: RoomId) -> Result<Option<Room>> {

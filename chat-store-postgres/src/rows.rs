@@ -143,6 +143,7 @@ pub(crate) fn room_kind_str(k: RoomKind) -> &'static str {
         RoomKind::Main => "main",
         RoomKind::Topic => "topic",
         RoomKind::Announcement => "announcement",
+        RoomKind::Direct => "direct",
     }
 }
 
@@ -187,6 +188,7 @@ impl TryFrom<RoomRow> for Room {
                 "main" => RoomKind::Main,
                 "topic" => RoomKind::Topic,
                 "announcement" => RoomKind::Announcement,
+                "direct" => RoomKind::Direct,
                 other => return Err(unknown("room kind", other)),
             },
             visibility: match r.visibility.as_str() {

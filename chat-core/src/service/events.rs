@@ -20,6 +20,12 @@ impl ChatService {
         } else {
             validation::validate_name("kind", &input.kind, self.limits.max_event_kind_chars)?
         };
+        if kind == crate::event::DIRECT_EVENT_KIND {
+            return Err(Error::validation(
+                "kind",
+                "is reserved for the events of direct rooms",
+            ));
+        }
         self.require_profile(actor).await?;
         let now = self.clock.now();
         let event = Event {
@@ -44,7 +50,11 @@ impl ChatService {
     /// # Errors
     /// Only store failures.
     pub async fn list_my_events(&self, actor: UserId) -> Result<Vec<EventSummary>> {
-        self.store.events_of_user(actor).await
+        // The events of direct rooms are the engine's own; their rooms are listed with the
+        // caller's other rooms.
+        let mut events = self.store.events_of_user(actor).await?;
+        events.retain(|s| !s.event.is_direct());
+        Ok(events)
     }
 
     /// One event the caller belongs to.

@@ -2,7 +2,7 @@
 //!
 //! One file per use-case area: `profiles` (profiles and accounts), `events`, `rooms`,
 //! `members` (roles, mutes, bans, read state), `messages` (the send pipeline, edits,
-//! deletions, reactions), `attachments` (uploads, reading and collecting them), `timeline` (history, the change log, live subscriptions, typing) and
+//! deletions, reactions), `direct` (direct rooms), `attachments` (uploads, reading and collecting them), `timeline` (history, the change log, live subscriptions, typing) and
 //! `search`. This file holds the service, its builder and the helpers every area shares.
 //!
 //! Each method takes the authenticated caller (`actor`) first. Transports authenticate; the
@@ -30,6 +30,7 @@ use crate::user::{ProfileInput, User};
 use crate::validation;
 
 mod attachments;
+mod direct;
 mod events;
 
 pub use attachments::Collected;

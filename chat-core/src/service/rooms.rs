@@ -17,15 +17,32 @@ impl ChatService {
     /// create a topic room; main and announcement rooms need an event owner or admin.
     ///
     /// # Errors
-    /// [`Error::Validation`] on `name`; [`Error::NotFound`] for a hidden event;
-    /// [`Error::Forbidden`] for a plain member creating a main or announcement room;
+    /// [`Error::Validation`] on `name`, or on `kind` for a direct room;
+    /// [`Error::NotFound`] for a hidden event; [`Error::Forbidden`] for a plain member
+    /// creating a main or announcement room, or for any room in a direct room's event;
     /// [`Error::Conflict`] when the name is taken in the event.
     pub async fn create_room(&self, actor: UserId, event: EventId, input: NewRoom) -> Result<Room> {
         let name = validation::validate_name("name", &input.name, self.limits.max_name_chars)?;
+        if input.kind == RoomKind::Direct {
+            return Err(Error::validation(
+                "kind",
+                "direct rooms are opened with open_direct_room (POST /v1/dms)",
+            ));
+        }
         let role = self
             .event_role(actor, event)
             .await?
             .ok_or(Error::NotFound { what: "event" })?;
+        if self
+            .store
+            .get_event(event)
+            .await?
+            .is_some_and(|e| e.is_direct())
+        {
+            return Err(Error::Forbidden {
+                reason: "a direct conversation has exactly one room",
+            });
+        }
         if input.kind != RoomKind::Topic && !role.is_admin() {
             return Err(Error::Forbidden {
                 reason: "event admin role required for this room kind",
@@ -249,14 +266,20 @@ impl ChatService {
             .await
     }
 
-    /// Leaves a room. A banned member cannot leave (the ban is kept in the membership).
+    /// Leaves a room. A banned member cannot leave (the ban is kept in the membership), and no
+    /// one leaves a direct room (its set of people is what names it).
     ///
     /// # Errors
     /// [`Error::NotFound`] for a hidden room or when not a member; [`Error::Forbidden`] when
-    /// banned.
+    /// banned, or in a direct room.
     pub async fn leave_room(&self, actor: UserId, room: RoomId) -> Result<()> {
         let ctx = self.room_context(actor, room).await?;
         ctx.access().require_see()?;
+        if ctx.room.kind == RoomKind::Direct {
+            return Err(Error::Forbidden {
+                reason: "a direct room keeps its members",
+            });
+        }
         match &ctx.member {
             None => Err(Error::NotFound { what: "membership" }),
             Some(m) if m.banned => Err(Error::Forbidden {

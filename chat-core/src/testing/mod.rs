@@ -103,6 +103,8 @@ macro_rules! for_each_conformance_case {
             attachments_attach_once_by_their_uploader
             attachment_reads_follow_room_access
             unattached_uploads_are_collected_after_the_ttl
+            direct_rooms_are_one_per_set_of_people
+            direct_room_idempotent_under_16_concurrent_opens
         }
     };
 }

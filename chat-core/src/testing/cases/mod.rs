@@ -15,6 +15,7 @@ use crate::{
 };
 
 mod attachments;
+mod direct;
 mod events;
 mod messages;
 mod permissions;
@@ -25,6 +26,7 @@ mod sends;
 mod timeline;
 
 pub use attachments::*;
+pub use direct::*;
 pub use events::*;
 pub use messages::*;
 pub use permissions::*;
