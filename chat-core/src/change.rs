@@ -50,6 +50,9 @@ pub enum ChangeKind {
     MessageDeleted(Message),
     /// A message's reactions changed.
     ReactionsChanged(Message),
+    /// A reply to this message was posted or deleted: its `reply_count` and `last_reply_at`
+    /// changed.
+    ThreadUpdated(Message),
     /// Someone joined or was invited.
     MemberJoined(RoomMember),
     /// A member's role, mute or ban changed.
@@ -72,6 +75,7 @@ impl ChangeKind {
             Self::MessageEdited(_) => "message_edited",
             Self::MessageDeleted(_) => "message_deleted",
             Self::ReactionsChanged(_) => "reactions_changed",
+            Self::ThreadUpdated(_) => "thread_updated",
             Self::MemberJoined(_) => "member_joined",
             Self::MemberUpdated(_) => "member_updated",
             Self::MemberLeft { .. } => "member_left",
@@ -86,7 +90,8 @@ impl ChangeKind {
             Self::MessagePosted(m)
             | Self::MessageEdited(m)
             | Self::MessageDeleted(m)
-            | Self::ReactionsChanged(m) => Some(m),
+            | Self::ReactionsChanged(m)
+            | Self::ThreadUpdated(m) => Some(m),
             _ => None,
         }
     }
@@ -104,15 +109,18 @@ pub enum MessageChange {
     Deleted,
     /// [`ChangeKind::ReactionsChanged`].
     ReactionsChanged,
+    /// [`ChangeKind::ThreadUpdated`].
+    ThreadUpdated,
 }
 
 impl MessageChange {
     /// Every message change.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Posted,
         Self::Edited,
         Self::Deleted,
         Self::ReactionsChanged,
+        Self::ThreadUpdated,
     ];
 
     /// The change with `message` as its payload.
@@ -123,6 +131,7 @@ impl MessageChange {
             Self::Edited => ChangeKind::MessageEdited(message),
             Self::Deleted => ChangeKind::MessageDeleted(message),
             Self::ReactionsChanged => ChangeKind::ReactionsChanged(message),
+            Self::ThreadUpdated => ChangeKind::ThreadUpdated(message),
         }
     }
 
@@ -134,6 +143,7 @@ impl MessageChange {
             Self::Edited => "message_edited",
             Self::Deleted => "message_deleted",
             Self::ReactionsChanged => "reactions_changed",
+            Self::ThreadUpdated => "thread_updated",
         }
     }
 
@@ -153,6 +163,7 @@ impl ChangeKind {
             Self::MessageEdited(m) => Some((MessageChange::Edited, m)),
             Self::MessageDeleted(m) => Some((MessageChange::Deleted, m)),
             Self::ReactionsChanged(m) => Some((MessageChange::ReactionsChanged, m)),
+            Self::ThreadUpdated(m) => Some((MessageChange::ThreadUpdated, m)),
             _ => None,
         }
     }

@@ -74,6 +74,12 @@ pub struct Message {
     pub attachments: Vec<Attachment>,
     /// The message this one replies to, in the same room.
     pub reply_to: Option<MessageId>,
+    /// Replies to this message that are not deleted (its thread).
+    #[serde(default)]
+    pub reply_count: u32,
+    /// When the newest of those replies was posted.
+    #[serde(default)]
+    pub last_reply_at: Option<Timestamp>,
     /// Reaction key → the users who reacted with it, in reaction order.
     pub reactions: BTreeMap<String, Vec<UserId>>,
     /// The sender's idempotency key.
@@ -167,6 +173,10 @@ impl HistoryCursor {
 pub struct HistoryPage {
     /// Newest first for `before`, oldest first for `after`.
     pub messages: Vec<Message>,
-    /// Whether more messages lie beyond this page in the same direction.
+    /// Whether more messages lie beyond this page in the same direction (for a page
+    /// `around` a seq: older ones).
     pub has_more: bool,
+    /// For a page `around` a seq only: whether newer messages follow it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_newer: Option<bool>,
 }

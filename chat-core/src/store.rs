@@ -272,6 +272,8 @@ impl NewMessage {
             mentions: self.mentions,
             attachments: self.attachments,
             reply_to: self.reply_to,
+            reply_count: 0,
+            last_reply_at: None,
             reactions: std::collections::BTreeMap::new(),
             client_msg_id: self.client_msg_id,
             is_edited: false,
@@ -287,8 +289,14 @@ impl NewMessage {
 /// What [`MessageStore::append_message`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Appended {
-    /// A new message, with its `MessagePosted` change.
-    Created(RoomChange),
+    /// A new message, with its changes.
+    Created {
+        /// Its `MessagePosted` change.
+        posted: RoomChange,
+        /// For a reply, the `ThreadUpdated` change of the message it replies to, logged under
+        /// the next seq in the same transaction.
+        thread: Option<RoomChange>,
+    },
     /// The `client_msg_id` was used before: the original message; nothing was stored.
     Replayed(Message),
 }
@@ -319,8 +327,10 @@ impl Admission<'_> {
 pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
     /// Atomically: replays a known `(author, client_msg_id)`; otherwise admits the send through
     /// `admission` (reading the author's newest `policy.history_limit()` sends after
-    /// `created_at - policy.lookback()`, and their last send in the room), assigns the next seq, stores the message, updates the room's
-    /// `last_seq` and `last_message_at`, and logs `MessagePosted`.
+    /// `created_at - policy.lookback()`, and their last send in the room), assigns the next
+    /// seq, stores the message, updates the room's `last_seq` and `last_message_at`, and logs
+    /// `MessagePosted`. For a reply it also raises the parent's `reply_count`, sets its
+    /// `last_reply_at` and logs `ThreadUpdated` for it under the following seq.
     ///
     /// # Errors
     /// [`Error::RateLimited`](crate::Error::RateLimited) when refused;
@@ -346,11 +356,18 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
     ) -> Result<RoomChange>;
 
     /// Turns the message into a tombstone (text, mentions, attachments and reactions cleared),
-    /// discards its uploads and logs `MessageDeleted`. `None` when it was already deleted: deleting is idempotent.
+    /// discards its uploads and logs `MessageDeleted`; for a reply, also lowers the parent's
+    /// `reply_count`, sets its `last_reply_at` to its newest remaining reply, and logs
+    /// `ThreadUpdated` for it. Returns the changes in log order, none when the message was
+    /// already deleted: deleting is idempotent.
     ///
     /// # Errors
     /// [`Error::NotFound`](crate::Error::NotFound).
-    async fn delete_message(&self, id: MessageId, at: Timestamp) -> Result<Option<RoomChange>>;
+    async fn delete_message(&self, id: MessageId, at: Timestamp) -> Result<Vec<RoomChange>>;
+
+    /// Up to `limit` replies to `parent` (tombstones included) with seq above `after`,
+    /// oldest first.
+    async fn replies(&self, parent: MessageId, after: RoomSeq, limit: u32) -> Result<Vec<Message>>;
 
     /// Adds (`present`) or removes `user`'s reaction `key`, logging `ReactionsChanged`;
     /// `None` when nothing changed.

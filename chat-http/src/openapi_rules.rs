@@ -78,14 +78,15 @@ pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
         ("/v1/rooms/{room_id}/changes", "get"),
         ("/v1/rooms/{room_id}/members/lookup", "get"),
         ("/v1/search", "get"),
+        ("/v1/messages/{message_id}/replies", "get"),
     ] {
         constrain_param(&mut paths[path][method], "limit", page.clone());
     }
-    for cursor in ["before", "after"] {
+    for cursor in ["before", "after", "around"] {
         constrain_param(
             &mut paths["/v1/rooms/{room_id}/messages"]["get"],
             cursor,
-            json!({"description": "a seq; give `before` or `after`, not both (neither: the newest page)"}),
+            json!({"description": "a seq; give one of `before`, `after` and `around` (none: the newest page)"}),
         );
     }
     constrain_param(
@@ -238,7 +239,7 @@ fn server_frames(config: &HttpConfig) -> Value {
         "room_id": room, "seq": seq,
         "at": {"$ref": "#/components/schemas/Timestamp"},
         "kind": {"type": "string", "enum": ["message_posted", "message_edited", "message_deleted",
-            "reactions_changed", "member_joined", "member_updated", "member_left", "room_updated"]},
+            "reactions_changed", "thread_updated", "member_joined", "member_updated", "member_left", "room_updated"]},
         "data": {"description": "what `RoomChange` carries for the kind: a `Message` (messages as they are now), a `RoomMember`, `{user_id}` or a `Room`"}
     });
     let error_props = json!({

@@ -42,7 +42,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(typing))
         .routes(routes!(history, send_message))
         .routes(routes!(changes))
-        .routes(routes!(edit_message, delete_message))
+        .routes(routes!(get_message, edit_message, delete_message))
+        .routes(routes!(replies))
         .routes(routes!(add_reaction, remove_reaction))
         .routes(routes!(search))
         .routes(routes!(system_metrics))
@@ -374,6 +375,9 @@ pub struct HistoryQuery {
     pub before: Option<u64>,
     /// Messages above this seq, oldest first.
     pub after: Option<u64>,
+    /// The page centred on this seq, newest first: to open a search result or a reply in
+    /// context. `has_more` then says whether older messages exist, `has_newer` newer ones.
+    pub around: Option<u64>,
     /// Page size, 1 to 100 (default 50).
     pub limit: Option<i64>,
 }
@@ -385,18 +389,55 @@ async fn history(
     ApiPath(room): ApiPath<RoomId>,
     ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> ApiResult<HistoryPage> {
-    let cursor = match (q.before, q.after) {
-        (Some(_), Some(_)) => {
+    let cursor = match (q.before, q.after, q.around) {
+        (None, None, Some(around)) => {
+            return Ok(ApiJson(
+                s.chat
+                    .history_around(me, room, RoomSeq(around), q.limit)
+                    .await?,
+            ));
+        }
+        (None, Some(after), None) => HistoryCursor::After(RoomSeq(after)),
+        (Some(before), None, None) => HistoryCursor::Before(RoomSeq(before)),
+        (None, None, None) => HistoryCursor::LATEST,
+        _ => {
             return Err(ApiError(chat_core::Error::validation(
                 "query",
-                "give before or after, not both",
+                "give one of before, after and around",
             )));
         }
-        (None, Some(after)) => HistoryCursor::After(RoomSeq(after)),
-        (Some(before), None) => HistoryCursor::Before(RoomSeq(before)),
-        (None, None) => HistoryCursor::LATEST,
     };
     Ok(ApiJson(s.chat.history(me, room, cursor, q.limit).await?))
+}
+
+#[utoipa::path(get, path = "/messages/{message_id}", tag = "messages", params(("message_id" = MessageId, Path)), responses((status = 200, body = Message, description = "the message (a tombstone if deleted), with its reply count"), (status = "default", body = ErrorEnvelope, description = "an error; not_found for anyone who may not read its room")), security(("bearer" = [])))]
+async fn get_message(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(id): ApiPath<MessageId>,
+) -> ApiResult<Message> {
+    Ok(ApiJson(s.chat.get_message(me, id).await?))
+}
+
+/// Query of `GET /v1/messages/{id}/replies`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RepliesQuery {
+    /// Replies after this one's seq (the last of the previous page); none for the first page.
+    pub after: Option<u64>,
+    /// Page size, 1 to 100 (default 50).
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/messages/{message_id}/replies", tag = "messages", params(("message_id" = MessageId, Path), RepliesQuery), responses((status = 200, body = HistoryPage, description = "a page of the message's thread, oldest first"), (status = "default", body = ErrorEnvelope, description = "an error; not_found for anyone who may not read its room")), security(("bearer" = [])))]
+async fn replies(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(id): ApiPath<MessageId>,
+    ApiQuery(q): ApiQuery<RepliesQuery>,
+) -> ApiResult<HistoryPage> {
+    let after = RoomSeq(q.after.unwrap_or(0));
+    Ok(ApiJson(s.chat.replies(me, id, after, q.limit).await?))
 }
 
 #[utoipa::path(post, path = "/rooms/{room_id}/messages", tag = "messages", params(("room_id" = RoomId, Path)), request_body = SendMessage, responses((status = 201, body = Sent, description = "the new message"), (status = 200, body = Sent, description = "a retried `client_msg_id`: the original message, nothing stored"), (status = 200, body = Sent, description = "a replayed client_msg_id: the original message"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]

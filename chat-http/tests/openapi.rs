@@ -46,6 +46,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("delete", "/v1/messages/{message_id}/reactions/{key}"),
     ("post", "/v1/rooms/{room_id}/uploads"),
     ("post", "/v1/dms"),
+    ("get", "/v1/messages/{message_id}"),
+    ("get", "/v1/messages/{message_id}/replies"),
     ("get", "/v1/attachments/{attachment_id}"),
     ("get", "/v1/attachments/{attachment_id}/thumbnail"),
     ("get", "/v1/attachments/{attachment_id}/links"),
@@ -219,12 +221,15 @@ async fn the_document_states_the_enforced_limits() {
     let key = param("/v1/messages/{message_id}/reactions/{key}", "put", "key");
     assert_eq!(key["schema"]["maxLength"], 32);
     assert_eq!(key["schema"]["pattern"], "^\\S+$");
-    assert!(
-        param("/v1/rooms/{room_id}/messages", "get", "before")["description"]
-            .as_str()
-            .unwrap()
-            .contains("not both")
-    );
+    for cursor in ["before", "after", "around"] {
+        assert!(
+            param("/v1/rooms/{room_id}/messages", "get", cursor)["description"]
+                .as_str()
+                .unwrap()
+                .contains("give one of"),
+            "{cursor}"
+        );
+    }
 
     // The patterns mean what the server means.
     let name_pattern = schema("ProfileInput", "display_name")["pattern"]

@@ -437,9 +437,11 @@ impl MessageStore for MemoryStore {
                 u.message_id = Some(msg.id);
             }
         }
-        s.insert_message(msg)
-            .map(Appended::Created)
-            .ok_or(ROOM_NOT_FOUND)
+        let (parent, at) = (msg.reply_to, msg.created_at);
+        let posted = s.insert_message(msg).ok_or(ROOM_NOT_FOUND)?;
+        // A reply raises its parent's count under the next seq, in the same critical section.
+        let thread = parent.and_then(|p| s.update_thread(p, at));
+        Ok(Appended::Created { posted, thread })
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>> {
@@ -474,13 +476,14 @@ impl MessageStore for MemoryStore {
         .ok_or(MESSAGE_NOT_FOUND)
     }
 
-    async fn delete_message(&self, id: MessageId, at: Timestamp) -> Result<Option<RoomChange>> {
+    async fn delete_message(&self, id: MessageId, at: Timestamp) -> Result<Vec<RoomChange>> {
         let mut s = self.write();
         let old = s.message(id).ok_or(MESSAGE_NOT_FOUND)?;
         if old.is_deleted {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let old_text = old.text.clone();
+        let parent = old.reply_to;
         let attached: Vec<AttachmentId> = old.attachments.iter().map(|a| a.id).collect();
         for a in attached {
             if let Some(u) = s.uploads.get_mut(&a) {
@@ -501,7 +504,13 @@ impl MessageStore for MemoryStore {
             },
             Some(old_text),
         );
-        change.map(Some).ok_or(MESSAGE_NOT_FOUND)
+        let mut changes = vec![change.ok_or(MESSAGE_NOT_FOUND)?];
+        changes.extend(parent.and_then(|p| s.update_thread(p, at)));
+        Ok(changes)
+    }
+
+    async fn replies(&self, parent: MessageId, after: RoomSeq, limit: u32) -> Result<Vec<Message>> {
+        Ok(self.read().replies(parent, after, limit as usize))
     }
 
     async fn set_reaction(

@@ -25,6 +25,8 @@ pub(crate) struct RoomState {
     pub(crate) changes: Vec<LoggedChange>,
     /// Each author's latest send here, for slow mode.
     pub(crate) last_send: HashMap<UserId, Timestamp>,
+    /// message → the seqs of its replies: threads in O(log n + page).
+    pub(crate) replies: HashMap<MessageId, BTreeSet<RoomSeq>>,
 }
 
 impl RoomState {
@@ -36,6 +38,7 @@ impl RoomState {
             messages: BTreeMap::new(),
             changes: Vec::new(),
             last_send: HashMap::new(),
+            replies: HashMap::new(),
         }
     }
 
@@ -272,6 +275,9 @@ impl State {
         r.last_send.insert(msg.author_id, msg.created_at);
         let message = msg.into_message(seq, author_name, author_avatar);
         r.messages.insert(seq, message.clone());
+        if let Some(parent) = message.reply_to {
+            r.replies.entry(parent).or_default().insert(seq);
+        }
         let change = r.push(
             seq,
             message.created_at,
@@ -316,6 +322,52 @@ impl State {
             }
         }
         Some(change)
+    }
+
+    /// Recounts the live replies of `parent` and logs `ThreadUpdated` for it. The walk is
+    /// over its own replies only, through the per-room reply index.
+    pub(crate) fn update_thread(&mut self, parent: MessageId, at: Timestamp) -> Option<RoomChange> {
+        let (room, _) = *self.message_locations.get(&parent)?;
+        let r = self.rooms.get(&room)?;
+        let live = r
+            .replies
+            .get(&parent)
+            .into_iter()
+            .flatten()
+            .filter_map(|seq| r.messages.get(seq))
+            .filter(|m| !m.is_deleted);
+        let (count, last) = live.fold((0u32, None), |(n, last), m| {
+            (n + 1, last.max(Some(m.created_at)))
+        });
+        self.change_message(
+            parent,
+            at,
+            |m| {
+                m.reply_count = count;
+                m.last_reply_at = last;
+                ChangeKind::ThreadUpdated
+            },
+            None,
+        )
+    }
+
+    /// Up to `limit` replies to `parent` after `after`, oldest first.
+    pub(crate) fn replies(&self, parent: MessageId, after: RoomSeq, limit: usize) -> Vec<Message> {
+        let Some((room, _)) = self.message_locations.get(&parent) else {
+            return Vec::new();
+        };
+        let Some(r) = self.rooms.get(room) else {
+            return Vec::new();
+        };
+        r.replies
+            .get(&parent)
+            .map(|seqs| {
+                seqs.range(after.next()..)
+                    .filter_map(|seq| r.messages.get(seq).cloned())
+                    .take(limit)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn index(&mut self, room: RoomId, id: MessageId, text: &str) {

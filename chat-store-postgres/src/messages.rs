@@ -59,6 +59,26 @@ async fn rewrite_message(
     log_change(conn, room, seq, at, kind(row.into())).await
 }
 
+/// Recounts the live replies of `parent` (locked by the caller), sets its `last_reply_at`, and
+/// logs `ThreadUpdated` for it under the room's next seq.
+async fn update_thread(
+    conn: &mut PgConnection,
+    parent: MessageId,
+    room: RoomId,
+    at: Timestamp,
+) -> Result<RoomChange> {
+    // A statement of its own after the lock, so its snapshot sees every reply committed by a
+    // transaction that held the lock before.
+    let sql = format!(
+        "UPDATE messages SET (reply_count, last_reply_at) =
+             (SELECT count(*), max(created_at) FROM messages
+              WHERE reply_to = $1 AND NOT is_deleted)
+         WHERE id = $1 RETURNING {MESSAGE_COLS}"
+    );
+    let update = sqlx::query_as(&sql).bind(parent.as_uuid());
+    rewrite_message(conn, room, at, update, ChangeKind::ThreadUpdated).await
+}
+
 async fn message_for_update(conn: &mut PgConnection, id: MessageId) -> Result<Message> {
     let row: Option<MessageRow> = sqlx::query_as(&format!(
         "SELECT {MESSAGE_COLS} FROM messages WHERE id = $1 FOR UPDATE"
@@ -148,6 +168,11 @@ impl MessageStore for PostgresStore {
         })?;
 
         let message = msg.into_message(RoomSeq::ZERO, author_name, author_avatar);
+        if let Some(parent) = message.reply_to {
+            // Message rows are locked before the room's row, as edits and deletions do, so a
+            // reply racing a reaction on its parent cannot deadlock.
+            message_for_update(&mut tx, parent).await?;
+        }
         let seq: i64 = sqlx::query_scalar(
             "WITH room AS (
                  UPDATE rooms SET last_seq = last_seq + 1, last_message_at = $14,
@@ -187,15 +212,22 @@ impl MessageStore for PostgresStore {
         // Only a send with attachments pays this round trip (guarantee 7); a conflict drops
         // the transaction, and with it the message.
         claim_uploads(&mut tx, &message).await?;
+        let thread = match message.reply_to {
+            Some(parent) => Some(update_thread(&mut tx, parent, message.room_id, now).await?),
+            None => None,
+        };
         tx.commit().await.map_err(db_err)?;
         let seq = RoomSeq(u64::try_from(seq).unwrap_or(0));
         let message = Message { seq, ..message };
-        Ok(Appended::Created(RoomChange {
-            room_id: message.room_id,
-            seq,
-            at: now,
-            kind: ChangeKind::MessagePosted(message),
-        }))
+        Ok(Appended::Created {
+            posted: RoomChange {
+                room_id: message.room_id,
+                seq,
+                at: now,
+                kind: ChangeKind::MessagePosted(message),
+            },
+            thread,
+        })
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>> {
@@ -237,11 +269,15 @@ impl MessageStore for PostgresStore {
         Ok(change)
     }
 
-    async fn delete_message(&self, id: MessageId, at: Timestamp) -> Result<Option<RoomChange>> {
+    async fn delete_message(&self, id: MessageId, at: Timestamp) -> Result<Vec<RoomChange>> {
         let mut tx = self.begin().await?;
         let old = message_for_update(&mut tx, id).await?;
         if old.is_deleted {
-            return Ok(None);
+            return Ok(Vec::new());
+        }
+        if let Some(parent) = old.reply_to {
+            // A reply's row, then its parent's, then the room's: the order sends keep too.
+            message_for_update(&mut tx, parent).await?;
         }
         let sql = format!(
             "UPDATE messages SET text = '', tokens = '{{}}', mentions = '{{}}', attachments = '[]'::jsonb,
@@ -252,10 +288,29 @@ impl MessageStore for PostgresStore {
         if !old.attachments.is_empty() {
             discard_uploads(&mut tx, id).await?;
         }
-        let change =
-            rewrite_message(&mut tx, old.room_id, at, update, ChangeKind::MessageDeleted).await?;
+        let mut changes = vec![
+            rewrite_message(&mut tx, old.room_id, at, update, ChangeKind::MessageDeleted).await?,
+        ];
+        if let Some(parent) = old.reply_to {
+            changes.push(update_thread(&mut tx, parent, old.room_id, at).await?);
+        }
         tx.commit().await.map_err(db_err)?;
-        Ok(Some(change))
+        Ok(changes)
+    }
+
+    async fn replies(&self, parent: MessageId, after: RoomSeq, limit: u32) -> Result<Vec<Message>> {
+        // The partial index `messages_replies` (reply_to, seq) serves this as one range.
+        let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLS} FROM messages
+             WHERE reply_to = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        ))
+        .bind(parent.as_uuid())
+        .bind(seq_to_db(after))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(Message::from).collect())
     }
 
     async fn set_reaction(

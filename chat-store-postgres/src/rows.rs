@@ -23,7 +23,7 @@ macro_rules! message_cols {
     () => {
         "id, room_id, seq, author_id, author_name, author_avatar, text, mentions, attachments, \
          reply_to, reactions, client_msg_id, is_edited, edited_at, is_deleted, deleted_at, \
-         is_ai_generated, created_at"
+         is_ai_generated, created_at, reply_count, last_reply_at"
     };
 }
 pub(crate) use message_cols;
@@ -257,6 +257,8 @@ pub(crate) struct MessageRow {
     deleted_at: Option<OffsetDateTime>,
     is_ai_generated: bool,
     created_at: OffsetDateTime,
+    reply_count: i32,
+    last_reply_at: Option<OffsetDateTime>,
 }
 
 impl From<MessageRow> for Message {
@@ -272,6 +274,8 @@ impl From<MessageRow> for Message {
             mentions: r.mentions.into_iter().map(UserId::from).collect(),
             attachments: r.attachments.0,
             reply_to: r.reply_to.map(MessageId::from),
+            reply_count: u32::try_from(r.reply_count).unwrap_or(0),
+            last_reply_at: r.last_reply_at.map(ts),
             reactions: r.reactions.0,
             client_msg_id: r.client_msg_id,
             is_edited: r.is_edited,

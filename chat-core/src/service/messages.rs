@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use super::{ChatService, RoomContext, hide_as_message};
+use crate::change::ChangeKind;
 use crate::error::{Error, Result};
 use crate::id::{MessageId, RoomId, UserId};
 use crate::mention;
@@ -91,8 +92,11 @@ impl ChatService {
                 message,
                 replayed: true,
             }),
-            Appended::Created(change) => {
-                let change = self.publish(change);
+            Appended::Created { posted, thread } => {
+                let change = self.publish(posted);
+                if let Some(thread) = thread {
+                    self.publish(thread);
+                }
                 let message = change.kind.message().cloned().ok_or_else(|| {
                     Error::internal("append_message returned a change without a message")
                 })?;
@@ -213,15 +217,16 @@ impl ChatService {
             ctx.access().require_moderate()?;
         }
         ctx.access().require_writable()?;
-        match self.store.delete_message(id, self.clock.now()).await? {
-            Some(change) => {
-                let change = self.publish(change);
-                change
-                    .kind
-                    .message()
-                    .cloned()
-                    .ok_or_else(|| Error::internal("delete returned no message"))
+        let changes = self.store.delete_message(id, self.clock.now()).await?;
+        let mut tombstone = None;
+        for change in changes {
+            let change = self.publish(change);
+            if let ChangeKind::MessageDeleted(m) = &change.kind {
+                tombstone = Some(m.clone());
             }
+        }
+        match tombstone {
+            Some(tombstone) => Ok(tombstone),
             None => self
                 .store
                 .get_message(id)

@@ -4,8 +4,8 @@ use super::ChatService;
 use crate::change::ChangePage;
 use crate::error::{Error, Result};
 use crate::fanout::{Subscription, TypingSignal};
-use crate::id::{RoomId, UserId};
-use crate::message::{HistoryCursor, HistoryPage};
+use crate::id::{MessageId, RoomId, UserId};
+use crate::message::{HistoryCursor, HistoryPage, Message};
 use crate::room::{Room, RoomSeq};
 use crate::validation;
 
@@ -29,7 +29,90 @@ impl ChatService {
         let mut messages = self.store.history(room, cursor, limit + 1).await?;
         let has_more = messages.len() > limit as usize;
         messages.truncate(limit as usize);
-        Ok(HistoryPage { messages, has_more })
+        Ok(HistoryPage {
+            messages,
+            has_more,
+            has_newer: None,
+        })
+    }
+
+    /// The page of history centred on `seq`, newest first: what opens a search result or a
+    /// reply in context. It holds up to half the page at or before `seq` and the rest after
+    /// it; `has_more` says whether older messages exist, `has_newer` whether newer ones do.
+    /// `seq` may be any position in the log (an edit's seq too).
+    ///
+    /// # Errors
+    /// As [`history`](Self::history); [`Error::Validation`] on `around` beyond the room's
+    /// last seq.
+    pub async fn history_around(
+        &self,
+        actor: UserId,
+        room: RoomId,
+        seq: RoomSeq,
+        limit: Option<i64>,
+    ) -> Result<HistoryPage> {
+        let limit = validation::validate_page_size(limit, &self.limits)?;
+        let ctx = self.room_context(actor, room).await?;
+        ctx.access().require_read()?;
+        require_seen("around", seq, &ctx.room)?;
+        let older_half = limit.div_ceil(2);
+        let newer_half = limit - older_half;
+        let mut older = self
+            .store
+            .history(room, HistoryCursor::Before(seq.next()), older_half + 1)
+            .await?;
+        let mut newer = self
+            .store
+            .history(room, HistoryCursor::After(seq), newer_half + 1)
+            .await?;
+        let has_more = older.len() > older_half as usize;
+        let has_newer = newer.len() > newer_half as usize;
+        older.truncate(older_half as usize);
+        newer.truncate(newer_half as usize);
+        newer.reverse();
+        newer.append(&mut older);
+        Ok(HistoryPage {
+            messages: newer,
+            has_more,
+            has_newer: Some(has_newer),
+        })
+    }
+
+    /// One message, for someone who may read its room.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] (`message`) for anyone else, and for an unknown id.
+    pub async fn get_message(&self, actor: UserId, id: MessageId) -> Result<Message> {
+        let (message, ctx) = self.message_context(actor, id).await?;
+        ctx.access()
+            .require_read()
+            .map_err(|_| Error::NotFound { what: "message" })?;
+        Ok(message)
+    }
+
+    /// A page of the replies to a message (its thread), oldest first, after the reply with
+    /// seq `after` (`RoomSeq::ZERO` for the first page); `has_more` says whether more follow.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] (`message`) for a message the caller may not read;
+    /// [`Error::Validation`] on `limit`.
+    pub async fn replies(
+        &self,
+        actor: UserId,
+        id: MessageId,
+        after: RoomSeq,
+        limit: Option<i64>,
+    ) -> Result<HistoryPage> {
+        let limit = validation::validate_page_size(limit, &self.limits)?;
+        self.get_message(actor, id).await?;
+        let mut messages = self.store.replies(id, after, limit + 1).await?;
+        let has_more = messages.len() > limit as usize;
+        messages.truncate(limit as usize);
+        Ok(HistoryPage {
+            messages,
+            has_more,
+            has_newer: None,
+        })
     }
 
     /// A page of the room's change log after `after`: what a reconnecting client replays.

@@ -88,8 +88,8 @@ pub async fn deleted_and_replaced_text_is_gone_from_every_read_path(store: Arc<d
             );
         }
     }
-    // Still one entry per seq: the posting and the reaction of the deleted message are there,
-    // showing the tombstone.
+    // Still one entry per seq: the posting, the reaction and the thread update of the deleted
+    // message are there, showing the tombstone.
     let seqs: Vec<u64> = log.changes.iter().map(|c| c.seq.get()).collect();
     assert_eq!(seqs, (1..=log.last_seq.get()).collect::<Vec<_>>());
     let about_secret: Vec<_> = log
@@ -102,7 +102,11 @@ pub async fn deleted_and_replaced_text_is_gone_from_every_read_path(store: Arc<d
                 .map(|m| (c, m))
         })
         .collect();
-    assert_eq!(about_secret.len(), 3, "posted, reaction, deletion");
+    assert_eq!(
+        about_secret.len(),
+        4,
+        "posted, reaction, its thread (the reply), deletion"
+    );
     for (change, message) in about_secret {
         assert!(
             message.is_deleted,

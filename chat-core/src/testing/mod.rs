@@ -105,6 +105,8 @@ macro_rules! for_each_conformance_case {
             unattached_uploads_are_collected_after_the_ttl
             direct_rooms_are_one_per_set_of_people
             direct_room_idempotent_under_16_concurrent_opens
+            threads_count_replies_in_the_room_log
+            history_around_centres_on_a_seq
         }
     };
 }

@@ -358,7 +358,7 @@ function placeMessage(message, replace) {
 
 function onChange(change) {
   if (!state.room || change.room_id !== state.room.id) return;
-  const message = ['message_posted', 'message_edited', 'message_deleted', 'reactions_changed'].includes(change.kind)
+  const message = ['message_posted', 'message_edited', 'message_deleted', 'reactions_changed', 'thread_updated'].includes(change.kind)
     ? change.data
     : null;
   if (!message) return;

@@ -23,6 +23,7 @@ mod profiles;
 mod rooms;
 mod search;
 mod sends;
+mod threads;
 mod timeline;
 
 pub use attachments::*;
@@ -34,6 +35,7 @@ pub use profiles::*;
 pub use rooms::*;
 pub use search::*;
 pub use sends::*;
+pub use threads::*;
 pub use timeline::*;
 
 pub(super) fn relaxed() -> Limits {
