@@ -294,8 +294,8 @@ pub enum Appended {
         /// Its `MessagePosted` change.
         posted: RoomChange,
         /// For a reply, the `ThreadUpdated` change of the message it replies to, logged under
-        /// the next seq in the same transaction.
-        thread: Option<RoomChange>,
+        /// the next seq in the same transaction. Boxed: most sends are not replies.
+        thread: Option<Box<RoomChange>>,
     },
     /// The `client_msg_id` was used before: the original message; nothing was stored.
     Replayed(Message),

@@ -440,7 +440,7 @@ impl MessageStore for MemoryStore {
         let (parent, at) = (msg.reply_to, msg.created_at);
         let posted = s.insert_message(msg).ok_or(ROOM_NOT_FOUND)?;
         // A reply raises its parent's count under the next seq, in the same critical section.
-        let thread = parent.and_then(|p| s.update_thread(p, at));
+        let thread = parent.and_then(|p| s.update_thread(p, at)).map(Box::new);
         Ok(Appended::Created { posted, thread })
     }
 

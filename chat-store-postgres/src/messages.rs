@@ -213,7 +213,9 @@ impl MessageStore for PostgresStore {
         // the transaction, and with it the message.
         claim_uploads(&mut tx, &message).await?;
         let thread = match message.reply_to {
-            Some(parent) => Some(update_thread(&mut tx, parent, message.room_id, now).await?),
+            Some(parent) => Some(Box::new(
+                update_thread(&mut tx, parent, message.room_id, now).await?,
+            )),
             None => None,
         };
         tx.commit().await.map_err(db_err)?;

@@ -95,7 +95,7 @@ impl ChatService {
             Appended::Created { posted, thread } => {
                 let change = self.publish(posted);
                 if let Some(thread) = thread {
-                    self.publish(thread);
+                    self.publish(*thread);
                 }
                 let message = change.kind.message().cloned().ok_or_else(|| {
                     Error::internal("append_message returned a change without a message")
