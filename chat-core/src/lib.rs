@@ -85,12 +85,14 @@ pub use event::{DIRECT_EVENT_KIND, Event, EventMember, EventRole, EventSummary, 
 pub use fanout::{Broker, Delivery, InProcessBroker, Subscription, TypingSignal};
 pub use id::{AttachmentId, EventId, MessageId, RoomId, UserId};
 pub use limits::Limits;
-pub use message::{Attachment, HistoryCursor, HistoryPage, Message, SendMessage, Sent, Thumbnail};
+pub use message::{
+    Attachment, HistoryCursor, HistoryPage, MentionPage, Message, SendMessage, Sent, Thumbnail,
+};
 pub use metrics::SystemMetrics;
 pub use rate_limit::{RateLimitPolicy, SendHistory, SlidingWindow, SlowMode, TypingThrottle};
 pub use room::{
     NewRoom, Room, RoomFilter, RoomKind, RoomMember, RoomPatch, RoomRole, RoomSeq, RoomView,
-    Visibility,
+    UNREAD_CAP, Unread, Visibility,
 };
 pub use search::SearchRequest;
 pub use service::{ChatService, ChatServiceBuilder};

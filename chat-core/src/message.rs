@@ -151,6 +151,16 @@ pub struct Sent {
     pub replayed: bool,
 }
 
+/// A page of the messages that mention someone, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MentionPage {
+    /// The messages, newest first; pass the last one's id as `before` for the next page.
+    pub messages: Vec<Message>,
+    /// Whether older mentions remain.
+    pub has_more: bool,
+}
+
 /// Where a history page starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -187,6 +187,33 @@ pub struct RoomView {
     pub room: Room,
     /// The caller's membership, if they joined.
     pub membership: Option<RoomMember>,
+    /// What the caller has not read yet, for a room they belong to (in room lists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unread: Option<Unread>,
+}
+
+/// Counts beyond this are reported as this value, which clients show as "999+". Counting
+/// stops there, so a count costs at most this many index entries whatever the history.
+pub const UNREAD_CAP: u32 = 1000;
+
+/// What one member has not read in one room: messages after their `last_read_seq`.
+///
+/// Counted from the room's messages by seq, through the index every history page uses:
+/// messages by others that are not deleted, and of those, the ones that mention the member.
+/// Edits and reactions take seqs too, so `last_seq - last_read_seq` would overcount; these
+/// do not. The cost is O(unread), capped at [`UNREAD_CAP`], and O(1) for a room read to
+/// its end: never a scan of history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Unread {
+    /// The room.
+    pub room_id: RoomId,
+    /// The member's read position.
+    pub last_read_seq: RoomSeq,
+    /// Unread messages by others, not deleted; [`UNREAD_CAP`] means "999+".
+    pub messages: u32,
+    /// Of those, the ones that mention the member; [`UNREAD_CAP`] means "999+".
+    pub mentions: u32,
 }
 
 /// Which rooms to list.

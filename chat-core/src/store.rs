@@ -411,6 +411,21 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Message>>;
 
+    /// What `user` has not read in each room they belong to and are not banned from (see
+    /// [`Unread`](crate::room::Unread) for what counts), each count stopping at
+    /// [`UNREAD_CAP`](crate::room::UNREAD_CAP). Rooms read to the end may be left out.
+    async fn unread_counts(&self, user: UserId) -> Result<Vec<crate::room::Unread>>;
+
+    /// Up to `limit` messages of `rooms` that mention `user`, not deleted, newest first
+    /// (by id, which is time order across rooms), with an id below `before` if given.
+    async fn mentions_of(
+        &self,
+        user: UserId,
+        rooms: &[RoomId],
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
+
     /// Counts for operators, as of `now`.
     async fn system_metrics(&self, now: Timestamp) -> Result<SystemMetrics>;
 }

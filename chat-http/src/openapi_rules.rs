@@ -79,6 +79,7 @@ pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
         ("/v1/rooms/{room_id}/members/lookup", "get"),
         ("/v1/search", "get"),
         ("/v1/messages/{message_id}/replies", "get"),
+        ("/v1/me/mentions", "get"),
     ] {
         constrain_param(&mut paths[path][method], "limit", page.clone());
     }

@@ -5,9 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chat_core::{
     ChangePage, Event, EventId, EventMember, EventRole, EventSummary, HistoryCursor, HistoryPage,
-    MemberMatch, Message, MessageId, NewEvent, NewRoom, ProfileInput, Room, RoomFilter, RoomMember,
-    RoomPatch, RoomRole, RoomSeq, RoomView, SearchRequest, SendMessage, Sent, SystemMetrics,
-    Timestamp, User, UserId,
+    MemberMatch, MentionPage, Message, MessageId, NewEvent, NewRoom, ProfileInput, Room,
+    RoomFilter, RoomMember, RoomPatch, RoomRole, RoomSeq, RoomView, SearchRequest, SendMessage,
+    Sent, SystemMetrics, Timestamp, Unread, User, UserId,
 };
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -25,6 +25,8 @@ type ApiResult<T> = Result<ApiJson<T>, ApiError>;
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_me, put_me))
+        .routes(routes!(my_unread))
+        .routes(routes!(my_mentions))
         .routes(routes!(get_user))
         .routes(routes!(list_events, create_event))
         .routes(routes!(get_event))
@@ -61,6 +63,30 @@ async fn put_me(
     ApiJson(input): ApiJson<ProfileInput>,
 ) -> ApiResult<User> {
     Ok(ApiJson(s.chat.upsert_profile(me, input).await?))
+}
+
+#[utoipa::path(get, path = "/me/unread", tag = "profiles", responses((status = 200, body = Vec<Unread>, description = "per room with anything unread: messages by others after the caller's read position, not deleted, and those that mention the caller; each stops at 1000 (\"999+\"). O(unread) per room, never a scan of history"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+async fn my_unread(State(s): State<AppState>, Caller(me): Caller) -> ApiResult<Vec<Unread>> {
+    Ok(ApiJson(s.chat.unread_counts(me).await?))
+}
+
+/// Query of `GET /v1/me/mentions`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MentionsQuery {
+    /// The id of the last message of the previous page; none for the newest.
+    pub before: Option<MessageId>,
+    /// Page size, 1 to 100 (default 50).
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/me/mentions", tag = "profiles", params(MentionsQuery), responses((status = 200, body = MentionPage, description = "messages that mention the caller, newest first, from rooms the caller can still read"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+async fn my_mentions(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiQuery(q): ApiQuery<MentionsQuery>,
+) -> ApiResult<MentionPage> {
+    Ok(ApiJson(s.chat.mention_feed(me, q.before, q.limit).await?))
 }
 
 #[utoipa::path(get, path = "/users/{user_id}", tag = "profiles", params(("user_id" = UserId, Path)), responses((status = 200, body = User, description = "the profile of a user who shares an event with the caller"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]

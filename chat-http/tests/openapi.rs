@@ -46,6 +46,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("delete", "/v1/messages/{message_id}/reactions/{key}"),
     ("post", "/v1/rooms/{room_id}/uploads"),
     ("post", "/v1/dms"),
+    ("get", "/v1/me/unread"),
+    ("get", "/v1/me/mentions"),
     ("get", "/v1/messages/{message_id}"),
     ("get", "/v1/messages/{message_id}/replies"),
     ("get", "/v1/attachments/{attachment_id}"),

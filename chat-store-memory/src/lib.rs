@@ -43,7 +43,7 @@ use chat_core::{
     MessageStore, NewMessage, ProfileStore, Result, Room, RoomChange, RoomId, RoomMember,
     RoomPatch, RoomSeq, RoomStore, SendHistory, SystemMetrics, Timestamp, Upload, User, UserId,
 };
-use chat_core::{EventRole, RoomRole};
+use chat_core::{EventRole, RoomRole, Unread};
 
 use crate::state::{RoomState, State};
 
@@ -511,6 +511,23 @@ impl MessageStore for MemoryStore {
 
     async fn replies(&self, parent: MessageId, after: RoomSeq, limit: u32) -> Result<Vec<Message>> {
         Ok(self.read().replies(parent, after, limit as usize))
+    }
+
+    async fn unread_counts(&self, user: UserId) -> Result<Vec<Unread>> {
+        Ok(self.read().unread(user))
+    }
+
+    async fn mentions_of(
+        &self,
+        user: UserId,
+        rooms: &[RoomId],
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        let rooms = rooms.iter().copied().collect();
+        Ok(self
+            .read()
+            .mentions_of(user, &rooms, before, limit as usize))
     }
 
     async fn set_reaction(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chat_core::{
     Account, AttachmentId, ChangeKind, Event, EventId, EventMember, Message, MessageChange,
     MessageId, NewMessage, Room, RoomChange, RoomId, RoomMember, RoomSeq, SystemMetrics, Timestamp,
-    Upload, User, UserId, search,
+    UNREAD_CAP, Unread, Upload, User, UserId, search,
 };
 
 const HOUR: Duration = Duration::from_secs(60 * 60);
@@ -133,6 +133,9 @@ pub(crate) struct State {
     pub(crate) uploads: HashMap<AttachmentId, Upload>,
     /// Direct rooms by the key of their set of people.
     pub(crate) direct_rooms: HashMap<String, RoomId>,
+    /// user → the live messages that mention them (UUIDv7 ids: time order), for the
+    /// mention feed.
+    mentioned_in: HashMap<UserId, BTreeSet<MessageId>>,
 }
 
 impl State {
@@ -296,6 +299,12 @@ impl State {
         self.sends_by_time
             .insert((message.created_at, message.id), message.author_id);
         self.index(message.room_id, message.id, &message.text);
+        for user in &message.mentions {
+            self.mentioned_in
+                .entry(*user)
+                .or_default()
+                .insert(message.id);
+        }
         Some(change)
     }
 
@@ -311,8 +320,19 @@ impl State {
         let (room, msg_seq) = *self.message_locations.get(&id)?;
         let r = self.rooms.get_mut(&room)?;
         let message = r.messages.get_mut(&msg_seq)?;
+        let old_mentions = message.mentions.clone();
         let kind = update(message);
         let snapshot = message.clone();
+        if snapshot.mentions != old_mentions {
+            for user in &old_mentions {
+                if let Some(ids) = self.mentioned_in.get_mut(user) {
+                    ids.remove(&id);
+                }
+            }
+            for user in &snapshot.mentions {
+                self.mentioned_in.entry(*user).or_default().insert(id);
+            }
+        }
         let seq = r.advance();
         let change = r.push(seq, at, kind(snapshot.clone()));
         if let Some(old_text) = reindex {
@@ -349,6 +369,61 @@ impl State {
             },
             None,
         )
+    }
+
+    /// What `user` has not read in each room they belong to (and are not banned from) that has
+    /// changed since they read it; each count walks the messages after the read position,
+    /// stopping at the cap.
+    pub(crate) fn unread(&self, user: UserId) -> Vec<Unread> {
+        let cap = UNREAD_CAP as usize;
+        let count = |it: &mut dyn Iterator<Item = &Message>| {
+            u32::try_from(it.take(cap).count()).unwrap_or(UNREAD_CAP)
+        };
+        self.user_rooms
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter_map(|room| self.rooms.get(room))
+            .filter_map(|r| {
+                let m = r.members.get(&user).filter(|m| !m.banned)?;
+                if r.room.last_seq <= m.last_read_seq {
+                    return None;
+                }
+                let after = || {
+                    r.messages
+                        .range(m.last_read_seq.next()..)
+                        .map(|(_, msg)| msg)
+                        .filter(|msg| !msg.is_deleted && msg.author_id != user)
+                };
+                Some(Unread {
+                    room_id: r.room.id,
+                    last_read_seq: m.last_read_seq,
+                    messages: count(&mut after()),
+                    mentions: count(&mut after().filter(|msg| msg.mentions.contains(&user))),
+                })
+            })
+            .collect()
+    }
+
+    /// Up to `limit` live messages of `rooms` mentioning `user`, newest first, below `before`.
+    pub(crate) fn mentions_of(
+        &self,
+        user: UserId,
+        rooms: &HashSet<RoomId>,
+        before: Option<MessageId>,
+        limit: usize,
+    ) -> Vec<Message> {
+        let Some(ids) = self.mentioned_in.get(&user) else {
+            return Vec::new();
+        };
+        let upper = before.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        ids.range((std::ops::Bound::Unbounded, upper))
+            .rev()
+            .filter_map(|id| self.message(*id))
+            .filter(|m| !m.is_deleted && rooms.contains(&m.room_id))
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     /// Up to `limit` replies to `parent` after `after`, oldest first.

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chat_core::{
     Admission, Appended, ChangeKind, Error, HistoryCursor, Message, MessageChange, MessageId,
     MessageStore, NewMessage, Result, Room, RoomChange, RoomId, RoomSeq, SendHistory,
-    SystemMetrics, Timestamp, UserId,
+    SystemMetrics, Timestamp, UNREAD_CAP, Unread, UserId,
 };
 use sqlx::types::Json;
 use sqlx::{Connection, PgConnection, Row};
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::error::db_err;
 use crate::rows::{
     ChangeRow, MESSAGE_COLS, MessageRow, ROOM_COLS, RoomRow, change_cols, message_change_json,
-    message_cols, seq_to_db,
+    message_cols, seq_from_db, seq_to_db,
 };
 
 use crate::PostgresStore;
@@ -298,6 +298,64 @@ impl MessageStore for PostgresStore {
         }
         tx.commit().await.map_err(db_err)?;
         Ok(changes)
+    }
+
+    async fn unread_counts(&self, user: UserId) -> Result<Vec<Unread>> {
+        // Rooms read to their end are skipped on the rooms row alone. For the others, two walks
+        // of the unique (room_id, seq) index after the read position, each stopping at the
+        // cap: O(unread), never a scan of history.
+        let rows: Vec<(Uuid, i64, i64, i64)> = sqlx::query_as(
+            "SELECT rm.room_id, rm.last_read_seq,
+                 (SELECT count(*) FROM (SELECT 1 FROM messages m
+                     WHERE m.room_id = rm.room_id AND m.seq > rm.last_read_seq
+                       AND m.author_id <> $1 AND NOT m.is_deleted LIMIT $2) x),
+                 (SELECT count(*) FROM (SELECT 1 FROM messages m
+                     WHERE m.room_id = rm.room_id AND m.seq > rm.last_read_seq
+                       AND m.author_id <> $1 AND NOT m.is_deleted
+                       AND m.mentions @> ARRAY[$1]::uuid[] LIMIT $2) y)
+             FROM room_members rm JOIN rooms r ON r.id = rm.room_id
+             WHERE rm.user_id = $1 AND NOT rm.banned AND r.last_seq > rm.last_read_seq",
+        )
+        .bind(user.as_uuid())
+        .bind(i64::from(UNREAD_CAP))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let count = |n: i64| u32::try_from(n).unwrap_or(UNREAD_CAP);
+        Ok(rows
+            .into_iter()
+            .map(|(room, read, messages, mentions)| Unread {
+                room_id: RoomId::from(room),
+                last_read_seq: seq_from_db(read),
+                messages: count(messages),
+                mentions: count(mentions),
+            })
+            .collect())
+    }
+
+    async fn mentions_of(
+        &self,
+        user: UserId,
+        rooms: &[RoomId],
+        before: Option<MessageId>,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        // The partial GIN index `messages_mentions` finds the user's mentions; ids are UUIDv7,
+        // so ordering by id is time order across rooms.
+        let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLS} FROM messages
+             WHERE mentions @> ARRAY[$1]::uuid[] AND NOT is_deleted AND room_id = ANY($2)
+               AND ($3::uuid IS NULL OR id < $3)
+             ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(user.as_uuid())
+        .bind(uuids(rooms))
+        .bind(before.map(|b| b.as_uuid()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(Message::from).collect())
     }
 
     async fn replies(&self, parent: MessageId, after: RoomSeq, limit: u32) -> Result<Vec<Message>> {

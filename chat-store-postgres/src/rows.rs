@@ -35,7 +35,7 @@ pub(crate) fn seq_to_db(seq: RoomSeq) -> i64 {
     i64::try_from(seq.get()).unwrap_or(i64::MAX)
 }
 
-fn seq_from_db(seq: i64) -> RoomSeq {
+pub(crate) fn seq_from_db(seq: i64) -> RoomSeq {
     RoomSeq(u64::try_from(seq).unwrap_or(0))
 }
 

@@ -115,6 +115,7 @@ impl ChatService {
             RoomView {
                 room,
                 membership: Some(membership),
+                unread: None,
             },
             created,
         ))

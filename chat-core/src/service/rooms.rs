@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use super::ChatService;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::id::{EventId, RoomId, UserId};
+use crate::id::{EventId, MessageId, RoomId, UserId};
 use crate::permission::RoomAccess;
 use crate::room::{
-    NewRoom, Room, RoomFilter, RoomKind, RoomMember, RoomPatch, RoomRole, RoomSeq, RoomView,
+    NewRoom, Room, RoomFilter, RoomKind, RoomMember, RoomPatch, RoomRole, RoomSeq, RoomView, Unread,
 };
 use crate::validation;
 
@@ -67,7 +67,8 @@ impl ChatService {
     }
 
     /// The rooms the caller can see: every public room of their events and the private rooms
-    /// they belong to, with their membership, optionally filtered.
+    /// they belong to (direct rooms included), with their membership and, where they are a
+    /// member, what they have not read; optionally filtered.
     ///
     /// # Errors
     /// [`Error::Validation`] on `name_contains` (same rules as a search query's length).
@@ -87,6 +88,13 @@ impl ChatService {
             .into_iter()
             .map(|m| (m.room_id, m))
             .collect();
+        let unread: HashMap<RoomId, Unread> = self
+            .store
+            .unread_counts(actor)
+            .await?
+            .into_iter()
+            .map(|u| (u.room_id, u))
+            .collect();
         let mut out = Vec::new();
         for summary in self.store.events_of_user(actor).await? {
             if filter.event_id.is_some_and(|e| e != summary.event.id) {
@@ -104,14 +112,75 @@ impl ChatService {
                     .as_ref()
                     .is_none_or(|n| room.name.to_lowercase().contains(n));
                 if access.can_see() && name_ok {
+                    // A member of a room read to its end has nothing unread.
+                    let unread = member.filter(|m| !m.banned).map(|m| {
+                        unread.get(&room.id).copied().unwrap_or(Unread {
+                            room_id: room.id,
+                            last_read_seq: m.last_read_seq,
+                            messages: 0,
+                            mentions: 0,
+                        })
+                    });
                     out.push(RoomView {
                         membership: member.cloned(),
                         room,
+                        unread,
                     });
                 }
             }
         }
         Ok(out)
+    }
+
+    /// What the caller has not read, in every room they belong to that has something unread
+    /// (see [`Unread`]).
+    ///
+    /// # Errors
+    /// Only store failures.
+    pub async fn unread_counts(&self, actor: UserId) -> Result<Vec<Unread>> {
+        let mut counts = self.store.unread_counts(actor).await?;
+        counts.retain(|u| u.messages > 0 || u.mentions > 0);
+        Ok(counts)
+    }
+
+    /// The messages that mention the caller, newest first, from rooms they can still read
+    /// (members, not banned, whose event they still belong to); `before` is the id of the
+    /// last message of the previous page.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `limit`.
+    pub async fn mention_feed(
+        &self,
+        actor: UserId,
+        before: Option<MessageId>,
+        limit: Option<i64>,
+    ) -> Result<crate::message::MentionPage> {
+        let limit = validation::validate_page_size(limit, &self.limits)?;
+        let events: std::collections::HashSet<_> = self
+            .store
+            .events_of_user(actor)
+            .await?
+            .into_iter()
+            .map(|s| s.event.id)
+            .collect();
+        let mut readable = Vec::new();
+        for m in self.store.memberships_of_user(actor).await? {
+            if m.banned {
+                continue;
+            }
+            if let Some(room) = self.store.get_room(m.room_id).await? {
+                if events.contains(&room.event_id) {
+                    readable.push(room.id);
+                }
+            }
+        }
+        let mut messages = self
+            .store
+            .mentions_of(actor, &readable, before, limit + 1)
+            .await?;
+        let has_more = messages.len() > limit as usize;
+        messages.truncate(limit as usize);
+        Ok(crate::message::MentionPage { messages, has_more })
     }
 
     /// One room the caller can see.
@@ -124,6 +193,7 @@ impl ChatService {
         Ok(RoomView {
             membership: ctx.member,
             room: ctx.room,
+            unread: None,
         })
     }
 

@@ -107,6 +107,8 @@ macro_rules! for_each_conformance_case {
             direct_room_idempotent_under_16_concurrent_opens
             threads_count_replies_in_the_room_log
             history_around_centres_on_a_seq
+            unread_counts_follow_the_rules
+            mention_feed_newest_first_from_readable_rooms
         }
     };
 }

@@ -25,6 +25,7 @@ mod search;
 mod sends;
 mod threads;
 mod timeline;
+mod unread;
 
 pub use attachments::*;
 pub use direct::*;
@@ -37,6 +38,7 @@ pub use search::*;
 pub use sends::*;
 pub use threads::*;
 pub use timeline::*;
+pub use unread::*;
 
 pub(super) fn relaxed() -> Limits {
     Limits {

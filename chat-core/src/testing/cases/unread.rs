@@ -1,0 +1,158 @@
+//! Unread and mention counts, and the mention feed.
+
+use super::*;
+use crate::{MessageId, RoomId, UNREAD_CAP, Unread, mention};
+
+async fn unread_in(h: &Harness, user: UserId, room: RoomId) -> (u32, u32) {
+    h.chat
+        .unread_counts(user)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.room_id == room)
+        .map_or((0, 0), |u| (u.messages, u.mentions))
+}
+
+/// Counts are of messages by others after the read position that are not deleted, and the
+/// ones mentioning the member; edits, reactions and one's own messages do not count; reading
+/// clears them; banned rooms drop out; past 999 the count says so.
+pub async fn unread_counts_follow_the_rules(store: Arc<dyn Store>) {
+    let h = Harness::with_limits(store, relaxed()).await;
+    let (owner, event, room) = h.owner_event_room().await;
+    let alice = h.joined("Alice", owner, event, room).await;
+    let bob = h.joined("Bob", owner, event, room).await;
+    let start = h.chat.get_room(alice, room).await.unwrap().room.last_seq;
+    h.chat.mark_read(alice, room, start).await.unwrap();
+    assert_eq!(unread_in(&h, alice, room).await, (0, 0));
+
+    let plain = h.send(bob, room, "lunch?").await;
+    let ping = h
+        .send(
+            bob,
+            room,
+            &format!("{} are you in?", mention::render("Alice", alice)),
+        )
+        .await;
+    let doomed = h.send(bob, room, "typo").await;
+    h.send(alice, room, "my own words").await;
+    assert_eq!(unread_in(&h, alice, room).await, (3, 1));
+    h.chat
+        .edit_message(bob, plain.id, "lunch at 1?".into())
+        .await
+        .unwrap();
+    h.chat.react(owner, ping.id, "👍", true).await.unwrap();
+    assert_eq!(
+        unread_in(&h, alice, room).await,
+        (3, 1),
+        "edits and reactions take seqs but are not messages"
+    );
+    h.chat.delete_message(bob, doomed.id).await.unwrap();
+    assert_eq!(unread_in(&h, alice, room).await, (2, 1));
+    assert_eq!(
+        unread_in(&h, bob, room).await,
+        (1, 0),
+        "Alice's message, for Bob"
+    );
+
+    // The room list carries the same counts.
+    let view = h
+        .chat
+        .list_rooms(alice, RoomFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|v| v.room.id == room)
+        .unwrap();
+    assert_eq!(
+        view.unread,
+        Some(Unread {
+            room_id: room,
+            last_read_seq: start,
+            messages: 2,
+            mentions: 1
+        })
+    );
+
+    // Reading to the end clears them.
+    let last = h.chat.get_room(alice, room).await.unwrap().room.last_seq;
+    h.chat.mark_read(alice, room, last).await.unwrap();
+    assert_eq!(unread_in(&h, alice, room).await, (0, 0));
+    assert!(h.chat.unread_counts(alice).await.unwrap().is_empty());
+    let view = h
+        .chat
+        .list_rooms(alice, RoomFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|v| v.room.id == room)
+        .unwrap();
+    assert_eq!(view.unread.map(|u| (u.messages, u.mentions)), Some((0, 0)));
+
+    // A public room the caller has not joined has no counts.
+    let other = h.room(owner, event, "Other", Visibility::Public).await;
+    h.send(owner, other, "hello other").await;
+    let view = h
+        .chat
+        .list_rooms(alice, RoomFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|v| v.room.id == other)
+        .unwrap();
+    assert_eq!(view.unread, None);
+
+    // Past 999 the count is the cap ("999+"), and counting stops there.
+    for i in 0..=UNREAD_CAP {
+        h.send(bob, room, &format!("flood {i}")).await;
+    }
+    assert_eq!(unread_in(&h, alice, room).await, (UNREAD_CAP, 0));
+
+    // A banned member's room drops out.
+    h.chat.ban_member(owner, room, alice, true).await.unwrap();
+    assert_eq!(unread_in(&h, alice, room).await, (0, 0));
+}
+
+/// The mention feed: newest first, paged by id, without deleted messages, and only from rooms
+/// the caller can still read.
+pub async fn mention_feed_newest_first_from_readable_rooms(store: Arc<dyn Store>) {
+    let h = Harness::with_limits(store, relaxed()).await;
+    let (owner, event, room) = h.owner_event_room().await;
+    let side = h.room(owner, event, "Side", Visibility::Public).await;
+    let alice = h.joined("Alice", owner, event, room).await;
+    h.chat.join_room(alice, side).await.unwrap();
+    let at = |t: &str| format!("{} {t}", mention::render("Alice", alice));
+    let mut mentions: Vec<MessageId> = Vec::new();
+    for i in 0..4 {
+        mentions.push(h.send(owner, room, &at(&format!("main {i}"))).await.id);
+        h.send(owner, room, "no mention").await;
+    }
+    let in_side = h.send(owner, side, &at("side")).await.id;
+    let deleted = h.send(owner, room, &at("gone")).await.id;
+    h.chat.delete_message(owner, deleted).await.unwrap();
+
+    let page = h.chat.mention_feed(alice, None, Some(3)).await.unwrap();
+    let ids: Vec<MessageId> = page.messages.iter().map(|m| m.id).collect();
+    assert_eq!(ids, vec![in_side, mentions[3], mentions[2]]);
+    assert!(page.has_more);
+    let rest = h
+        .chat
+        .mention_feed(alice, Some(mentions[2]), Some(3))
+        .await
+        .unwrap();
+    let ids: Vec<MessageId> = rest.messages.iter().map(|m| m.id).collect();
+    assert_eq!(ids, vec![mentions[1], mentions[0]]);
+    assert!(!rest.has_more);
+
+    // Leaving a room takes its mentions out of the feed; so does being banned.
+    h.chat.leave_room(alice, side).await.unwrap();
+    let page = h.chat.mention_feed(alice, None, Some(10)).await.unwrap();
+    assert!(page.messages.iter().all(|m| m.id != in_side));
+    assert_eq!(page.messages.len(), 4);
+    h.chat.ban_member(owner, room, alice, true).await.unwrap();
+    let page = h.chat.mention_feed(alice, None, Some(10)).await.unwrap();
+    assert!(page.messages.is_empty());
+    assert_err!(
+        h.chat.mention_feed(alice, None, Some(0)).await,
+        Error::Validation { field, .. } if field == "limit"
+    );
+}
