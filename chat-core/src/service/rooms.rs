@@ -168,10 +168,10 @@ impl ChatService {
             if m.banned {
                 continue;
             }
-            if let Some(room) = self.store.get_room(m.room_id).await? {
-                if events.contains(&room.event_id) {
-                    readable.push(room.id);
-                }
+            if let Some(room) = self.store.get_room(m.room_id).await?
+                && events.contains(&room.event_id)
+            {
+                readable.push(room.id);
             }
         }
         let mut messages = self
