@@ -329,7 +329,11 @@ pub(crate) async fn explain_searches(pool: &PgPool, data: &Dataset) {
             ("all 1,000 rooms", data.rooms.clone()),
         ] {
             let plan = store
-                .explain_search(&rooms, &[word.to_owned()], 50)
+                .explain_search(
+                    &rooms,
+                    &chat_core::SearchTerms::from_tokens(vec![word.to_owned()]),
+                    50,
+                )
                 .await
                 .unwrap();
             let plan: Vec<String> = plan.iter().map(|line| elide_room_list(line)).collect();

@@ -94,7 +94,7 @@ pub use room::{
     NewRoom, Room, RoomFilter, RoomKind, RoomMember, RoomPatch, RoomRole, RoomSeq, RoomView,
     UNREAD_CAP, Unread, Visibility,
 };
-pub use search::SearchRequest;
+pub use search::{SearchHit, SearchRequest, SearchTerms, SnippetPart};
 pub use service::{ChatService, ChatServiceBuilder};
 pub use store::{
     AccountStore, Admission, Appended, AttachmentStore, EventStore, MessageStore, NewDirectRoom,

@@ -402,12 +402,12 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<RoomChange>>;
 
-    /// Up to `limit` non-deleted messages of `rooms` that match every token (see
-    /// [`crate::search`]), newest first.
+    /// Up to `limit` non-deleted messages of `rooms` that match `terms` (every word whole,
+    /// and the prefix; see [`crate::search`]), newest first.
     async fn search_messages(
         &self,
         rooms: &[RoomId],
-        tokens: &[String],
+        terms: &crate::search::SearchTerms,
         limit: u32,
     ) -> Result<Vec<Message>>;
 

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use chat_core::{
     ChangePage, Event, EventId, EventMember, EventRole, EventSummary, HistoryCursor, HistoryPage,
     MemberMatch, MentionPage, Message, MessageId, NewEvent, NewRoom, ProfileInput, Room,
-    RoomFilter, RoomMember, RoomPatch, RoomRole, RoomSeq, RoomView, SearchRequest, SendMessage,
-    Sent, SystemMetrics, Timestamp, Unread, User, UserId,
+    RoomFilter, RoomMember, RoomPatch, RoomRole, RoomSeq, RoomView, SearchHit, SearchRequest,
+    SendMessage, Sent, SystemMetrics, Timestamp, Unread, User, UserId,
 };
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -564,12 +564,12 @@ pub struct SearchQuery {
     pub limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/search", tag = "search", params(SearchQuery), responses((status = 200, body = Vec<Message>, description = "matching messages, newest first"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/search", tag = "search", params(SearchQuery), responses((status = 200, body = Vec<SearchHit>, description = "matching messages, newest first, each with its room's name and a snippet marking the matching words; the last word of the query matches the start of words from three characters on"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
 async fn search(
     State(s): State<AppState>,
     Caller(me): Caller,
     ApiQuery(q): ApiQuery<SearchQuery>,
-) -> ApiResult<Vec<Message>> {
+) -> ApiResult<Vec<SearchHit>> {
     let request = SearchRequest {
         query: q.q,
         room_id: q.room_id,

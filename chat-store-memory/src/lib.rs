@@ -43,7 +43,7 @@ use chat_core::{
     MessageStore, NewMessage, ProfileStore, Result, Room, RoomChange, RoomId, RoomMember,
     RoomPatch, RoomSeq, RoomStore, SendHistory, SystemMetrics, Timestamp, Upload, User, UserId,
 };
-use chat_core::{EventRole, RoomRole, Unread};
+use chat_core::{EventRole, RoomRole, SearchTerms, Unread};
 
 use crate::state::{RoomState, State};
 
@@ -606,11 +606,11 @@ impl MessageStore for MemoryStore {
     async fn search_messages(
         &self,
         rooms: &[RoomId],
-        tokens: &[String],
+        terms: &SearchTerms,
         limit: u32,
     ) -> Result<Vec<Message>> {
         let s = self.read();
-        let mut ids = s.search(rooms, tokens, limit as usize);
+        let mut ids = s.search(rooms, terms, limit as usize);
         ids.sort_unstable_by(|a, b| b.cmp(a));
         ids.truncate(limit as usize);
         Ok(ids

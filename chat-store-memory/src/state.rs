@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use chat_core::{
     Account, AttachmentId, ChangeKind, Event, EventId, EventMember, Message, MessageChange,
-    MessageId, NewMessage, Room, RoomChange, RoomId, RoomMember, RoomSeq, SystemMetrics, Timestamp,
-    UNREAD_CAP, Unread, Upload, User, UserId, search,
+    MessageId, NewMessage, Room, RoomChange, RoomId, RoomMember, RoomSeq, SearchTerms,
+    SystemMetrics, Timestamp, UNREAD_CAP, Unread, Upload, User, UserId, search,
 };
+
+/// key → room → the messages with that key (a token, or a token prefix).
+type Postings = HashMap<String, HashMap<RoomId, BTreeSet<MessageId>>>;
 
 const HOUR: Duration = Duration::from_secs(60 * 60);
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -128,7 +131,9 @@ pub(crate) struct State {
     sends_by_time: BTreeMap<(Timestamp, MessageId), UserId>,
     /// token → room → messages containing it. Per-room lists keep a one-room search from
     /// touching other rooms' postings.
-    postings: HashMap<String, HashMap<RoomId, BTreeSet<MessageId>>>,
+    postings: Postings,
+    /// The same for the token prefixes of prefix search (`chat_core::search::prefixes`).
+    prefix_postings: Postings,
     /// Upload records by attachment id.
     pub(crate) uploads: HashMap<AttachmentId, Upload>,
     /// Direct rooms by the key of their set of people.
@@ -455,12 +460,30 @@ impl State {
                 .or_default()
                 .insert(id);
         }
+        for prefix in search::prefixes(text) {
+            self.prefix_postings
+                .entry(prefix)
+                .or_default()
+                .entry(room)
+                .or_default()
+                .insert(id);
+        }
     }
 
     fn unindex(&mut self, room: RoomId, id: MessageId, text: &str) {
         let tokens: HashSet<String> = search::tokens(text).collect();
-        for token in tokens {
-            if let Some(rooms) = self.postings.get_mut(&token) {
+        Self::remove_postings(&mut self.postings, tokens, room, id);
+        Self::remove_postings(&mut self.prefix_postings, search::prefixes(text), room, id);
+    }
+
+    fn remove_postings(
+        postings: &mut Postings,
+        keys: impl IntoIterator<Item = String>,
+        room: RoomId,
+        id: MessageId,
+    ) {
+        for token in keys {
+            if let Some(rooms) = postings.get_mut(&token) {
                 if let Some(ids) = rooms.get_mut(&room) {
                     ids.remove(&id);
                     if ids.is_empty() {
@@ -468,7 +491,7 @@ impl State {
                     }
                 }
                 if rooms.is_empty() {
-                    self.postings.remove(&token);
+                    postings.remove(&token);
                 }
             }
         }
@@ -478,17 +501,21 @@ impl State {
     pub(crate) fn search(
         &self,
         rooms: &[RoomId],
-        tokens: &[String],
+        terms: &SearchTerms,
         limit: usize,
     ) -> Vec<MessageId> {
         let mut found = Vec::new();
-        let Some(lists) = tokens
+        let lists = terms
+            .words
             .iter()
             .map(|t| self.postings.get(t))
-            .collect::<Option<Vec<_>>>()
-        else {
+            .chain(terms.indexed_prefix().map(|p| self.prefix_postings.get(p)))
+            .collect::<Option<Vec<_>>>();
+        let Some(lists) = lists else {
             return found;
         };
+        // A prefix longer than the indexed ones was looked up by its start: check the rest.
+        let recheck = terms.indexed_prefix() != terms.prefix.as_deref();
         for room in rooms {
             let Some(mut per_room) = lists
                 .iter()
@@ -505,6 +532,9 @@ impl State {
                     .iter()
                     .rev()
                     .filter(|id| others.iter().all(|l| l.contains(id)))
+                    .filter(|id| {
+                        !recheck || self.message(**id).is_some_and(|m| terms.matches(&m.text))
+                    })
                     .take(limit),
             );
         }

@@ -180,17 +180,21 @@ impl PostgresStore {
     pub async fn explain_search(
         &self,
         rooms: &[RoomId],
-        tokens: &[String],
+        terms: &chat_core::SearchTerms,
         limit_: u32,
     ) -> Result<Vec<String>> {
-        let sql = format!(
-            "EXPLAIN (ANALYZE, BUFFERS) {}",
-            messages::search_sql(rooms.len() == 1)
-        );
-        sqlx::query_scalar(&sql)
+        let (sql, binds) = messages::search_statement(rooms.len() == 1, terms);
+        let sql = format!("EXPLAIN (ANALYZE, BUFFERS) {sql}");
+        let mut query = sqlx::query_scalar(&sql)
             .persistent(false)
-            .bind(uuids(rooms))
-            .bind(tokens)
+            .bind(uuids(rooms));
+        for bind in binds {
+            query = match bind {
+                messages::SearchBind::Words(words) => query.bind(words),
+                messages::SearchBind::Text(text) => query.bind(text),
+            };
+        }
+        query
             .bind(limit(limit_))
             .fetch_all(&self.pool)
             .await

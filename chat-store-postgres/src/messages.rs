@@ -5,8 +5,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chat_core::{
     Admission, Appended, ChangeKind, Error, HistoryCursor, Message, MessageChange, MessageId,
-    MessageStore, NewMessage, Result, Room, RoomChange, RoomId, RoomSeq, SendHistory,
-    SystemMetrics, Timestamp, UNREAD_CAP, Unread, UserId,
+    MessageStore, NewMessage, Result, Room, RoomChange, RoomId, RoomSeq, SearchTerms, SendHistory,
+    SystemMetrics, Timestamp, UNREAD_CAP, Unread, UserId, search,
 };
 use sqlx::types::Json;
 use sqlx::{Connection, PgConnection, Row};
@@ -24,24 +24,48 @@ use crate::attachments::{claim_uploads, discard_uploads};
 use crate::change_log::{log_change, next_seq};
 use crate::{distinct_tokens, dt, limit, uuids};
 
-/// The search statement. One room is read newest-first by seq (its own index); several rooms
-/// newest-first by id (UUIDv7: time order across rooms).
-pub(crate) fn search_sql(one_room: bool) -> &'static str {
-    if one_room {
-        concat!(
-            "SELECT ",
-            message_cols!(),
-            " FROM messages WHERE room_id = ($1::uuid[])[1] AND tokens @> $2 AND NOT is_deleted
-              ORDER BY seq DESC LIMIT $3"
-        )
+/// A search statement and what to bind after the rooms, in order. One room is read
+/// newest-first by seq (its own index); several rooms newest-first by id (UUIDv7: time order
+/// across rooms). Only the conditions the terms need are written: an empty word list would
+/// make `tokens @> '{}'` match every row through the index.
+pub(crate) fn search_statement(one_room: bool, terms: &SearchTerms) -> (String, Vec<SearchBind>) {
+    let mut sql = String::from(concat!("SELECT ", message_cols!(), " FROM messages WHERE "));
+    sql.push_str(if one_room {
+        "room_id = ($1::uuid[])[1]"
     } else {
-        concat!(
-            "SELECT ",
-            message_cols!(),
-            " FROM messages WHERE room_id = ANY($1) AND tokens @> $2 AND NOT is_deleted
-              ORDER BY id DESC LIMIT $3"
-        )
+        "room_id = ANY($1)"
+    });
+    sql.push_str(" AND NOT is_deleted");
+    let mut binds = Vec::new();
+    if !terms.words.is_empty() {
+        binds.push(SearchBind::Words(terms.words.clone()));
+        sql.push_str(&format!(" AND tokens @> ${}", binds.len() + 1));
     }
+    if let Some(indexed) = terms.indexed_prefix() {
+        binds.push(SearchBind::Text(indexed.to_owned()));
+        sql.push_str(&format!(" AND prefixes @> ARRAY[${}]", binds.len() + 1));
+        if let Some(full) = terms.prefix.as_deref().filter(|p| *p != indexed) {
+            binds.push(SearchBind::Text(full.to_owned()));
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM unnest(tokens) AS t WHERE starts_with(t, ${}))",
+                binds.len() + 1
+            ));
+        }
+    }
+    sql.push_str(&format!(
+        " ORDER BY {} DESC LIMIT ${}",
+        if one_room { "seq" } else { "id" },
+        binds.len() + 2
+    ));
+    (sql, binds)
+}
+
+/// A value bound to a search statement.
+pub(crate) enum SearchBind {
+    /// Whole words (`text[]`).
+    Words(Vec<String>),
+    /// A prefix (`text`).
+    Text(String),
 }
 
 /// Runs `update` (an `UPDATE messages … RETURNING` the message columns) on a message already
@@ -181,9 +205,9 @@ impl MessageStore for PostgresStore {
              ), message AS (
                  INSERT INTO messages (id, room_id, seq, author_id, author_name, author_avatar,
                      text, tokens, mentions, attachments, reply_to, reactions, client_msg_id,
-                     is_ai_generated, created_at)
+                     is_ai_generated, created_at, prefixes)
                  SELECT $1, $2, room.last_seq, $3, $4, $5, $6, $7, $8, $9, $10, '{}'::jsonb,
-                     $11, $12, $14
+                     $11, $12, $14, $15
                  FROM room RETURNING seq
              ), change AS (
                  INSERT INTO room_changes (room_id, seq, at, change, message_id)
@@ -206,6 +230,7 @@ impl MessageStore for PostgresStore {
         .bind(message.is_ai_generated)
         .bind(Json(message_change_json(MessageChange::Posted)))
         .bind(dt(now))
+        .bind(search::prefixes(&message.text))
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -256,7 +281,8 @@ impl MessageStore for PostgresStore {
             return Err(Error::conflict("message is deleted"));
         }
         let sql = format!(
-            "UPDATE messages SET text = $2, tokens = $3, mentions = $4, is_edited = true, edited_at = $5
+            "UPDATE messages SET text = $2, tokens = $3, mentions = $4, is_edited = true, edited_at = $5,
+                 prefixes = $6
              WHERE id = $1 RETURNING {MESSAGE_COLS}"
         );
         let update = sqlx::query_as(&sql)
@@ -264,7 +290,8 @@ impl MessageStore for PostgresStore {
             .bind(&text)
             .bind(distinct_tokens(&text))
             .bind(uuids(&mentions))
-            .bind(dt(at));
+            .bind(dt(at))
+            .bind(search::prefixes(&text));
         let change =
             rewrite_message(&mut tx, old.room_id, at, update, ChangeKind::MessageEdited).await?;
         tx.commit().await.map_err(db_err)?;
@@ -282,7 +309,7 @@ impl MessageStore for PostgresStore {
             message_for_update(&mut tx, parent).await?;
         }
         let sql = format!(
-            "UPDATE messages SET text = '', tokens = '{{}}', mentions = '{{}}', attachments = '[]'::jsonb,
+            "UPDATE messages SET text = '', tokens = '{{}}', prefixes = '{{}}', mentions = '{{}}', attachments = '[]'::jsonb,
                  reactions = '{{}}'::jsonb, is_deleted = true, deleted_at = $2
              WHERE id = $1 RETURNING {MESSAGE_COLS}"
         );
@@ -460,16 +487,21 @@ impl MessageStore for PostgresStore {
     async fn search_messages(
         &self,
         rooms: &[RoomId],
-        tokens: &[String],
+        terms: &SearchTerms,
         limit_: u32,
     ) -> Result<Vec<Message>> {
-        let rows: Vec<MessageRow> = sqlx::query_as(search_sql(rooms.len() == 1))
-            // Unnamed statement: planned for these very words and rooms every time. A cached
-            // generic plan cannot know whether a word is in half the messages or in none, and
-            // picks a plan that is slow for one of the two (see BENCHMARKS.md).
-            .persistent(false)
-            .bind(uuids(rooms))
-            .bind(tokens)
+        let (sql, binds) = search_statement(rooms.len() == 1, terms);
+        // Unnamed statement: planned for these very words and rooms every time. A cached
+        // generic plan cannot know whether a word is in half the messages or in none, and
+        // picks a plan that is slow for one of the two (see BENCHMARKS.md).
+        let mut query = sqlx::query_as(&sql).persistent(false).bind(uuids(rooms));
+        for bind in binds {
+            query = match bind {
+                SearchBind::Words(words) => query.bind(words),
+                SearchBind::Text(text) => query.bind(text),
+            };
+        }
+        let rows: Vec<MessageRow> = query
             .bind(limit(limit_))
             .fetch_all(&self.pool)
             .await

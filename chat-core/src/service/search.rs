@@ -1,22 +1,24 @@
 //! Search across the rooms a caller may read.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::ChatService;
 use crate::error::Result;
 use crate::id::{RoomId, UserId};
-use crate::message::Message;
-use crate::search::SearchRequest;
+use crate::search::{SearchHit, SearchRequest, SearchTerms, snippet};
 use crate::validation;
 
 impl ChatService {
-    /// Searches messages in one room or in every room the caller can read, newest first.
-    /// Deleted messages never match.
+    /// Searches messages in one room or in every room the caller can read, newest first, each
+    /// with its room's name and a snippet of the match. Every word of the query must appear;
+    /// the last may be the start of a word (see [`crate::search`]). Deleted messages never
+    /// match.
     ///
     /// # Errors
     /// [`Error::Validation`](crate::Error::Validation) on `query` or `limit`; as reading the room when one is named.
-    pub async fn search(&self, actor: UserId, request: SearchRequest) -> Result<Vec<Message>> {
+    pub async fn search(&self, actor: UserId, request: SearchRequest) -> Result<Vec<SearchHit>> {
         let tokens = validation::validate_search_query(&request.query, &self.limits)?;
+        let terms = SearchTerms::from_tokens(tokens);
         let limit = validation::validate_page_size(request.limit, &self.limits)?;
         let rooms = match request.room_id {
             Some(room) => {
@@ -31,7 +33,31 @@ impl ChatService {
         if rooms.is_empty() {
             return Ok(Vec::new());
         }
-        self.store.search_messages(&rooms, &tokens, limit).await
+        let messages = self.store.search_messages(&rooms, &terms, limit).await?;
+        let mut names: HashMap<RoomId, String> = HashMap::new();
+        let mut hits = Vec::with_capacity(messages.len());
+        for message in messages {
+            let room_name = match names.get(&message.room_id) {
+                Some(name) => name.clone(),
+                None => {
+                    let name = self
+                        .store
+                        .get_room(message.room_id)
+                        .await?
+                        .map(|r| r.name)
+                        .unwrap_or_default();
+                    names.insert(message.room_id, name.clone());
+                    name
+                }
+            };
+            let snippet = snippet(&message.text, &terms);
+            hits.push(SearchHit {
+                message,
+                room_name,
+                snippet,
+            });
+        }
+        Ok(hits)
     }
 
     /// The rooms `actor` may read: non-banned memberships in rooms of events they belong to.

@@ -109,6 +109,7 @@ macro_rules! for_each_conformance_case {
             history_around_centres_on_a_seq
             unread_counts_follow_the_rules
             mention_feed_newest_first_from_readable_rooms
+            prefix_search_with_room_names_and_snippets
         }
     };
 }

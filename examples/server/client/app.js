@@ -6,7 +6,7 @@
 import { api, ApiError, setToken, whenUnauthenticated } from './api.js';
 import { Live } from './live.js';
 import { MentionPicker } from './mentions.js';
-import { messageRow, renderText, formatTime } from './render.js';
+import { messageRow, formatTime } from './render.js';
 import { Uploads, filesOf } from './attachments.js';
 
 const $ = (id) => document.getElementById(id);
@@ -648,18 +648,27 @@ $('search').addEventListener('submit', guard(async (e) => {
     none.textContent = 'No messages found.';
     out.append(none);
   }
-  for (const message of results) {
+  for (const hit of results) {
+    const { message } = hit;
     const item = document.createElement('li');
     const head = document.createElement('div');
     head.className = 'message-head';
     const author = document.createElement('span');
     author.className = 'author';
     author.textContent = message.author_name;
+    const room = document.createElement('span');
+    room.className = 'room-name';
+    room.textContent = `# ${hit.room_name}`;
     const time = document.createElement('time');
     time.textContent = formatTime(message.created_at);
-    head.append(author, time);
+    head.append(author, room, time);
+    // The snippet: the matching words marked, everything as text.
     const body = document.createElement('div');
-    body.append(renderText(message.text, state.session.user.id));
+    for (const part of hit.snippet) {
+      const node = document.createElement(part.highlight ? 'mark' : 'span');
+      node.textContent = part.text;
+      body.append(node);
+    }
     item.append(head, body);
     out.append(item);
   }

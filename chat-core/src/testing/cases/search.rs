@@ -27,7 +27,7 @@ pub async fn search_respects_permissions_and_deletions(store: Arc<dyn Store>) {
         .await
         .unwrap();
 
-    let ids = |r: Vec<crate::Message>| r.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    let ids = |r: Vec<crate::SearchHit>| r.into_iter().map(|h| h.message.id).collect::<Vec<_>>();
     let found = ids(h.chat.search(alice, search("PIZZA", None)).await.unwrap());
     assert_eq!(
         found,
@@ -106,6 +106,67 @@ pub async fn search_respects_permissions_and_deletions(store: Arc<dyn Store>) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// The last word is a prefix ("boat" finds "boathouse"), from three characters on; results
+/// carry their room's name and a snippet with the matching words marked; edits and deletions
+/// move the prefixes with the text.
+pub async fn prefix_search_with_room_names_and_snippets(store: Arc<dyn Store>) {
+    let h = Harness::with_limits(store, relaxed()).await;
+    let (owner, event, main) = h.owner_event_room().await;
+    let side = h.room(owner, event, "Side", Visibility::Public).await;
+    let boathouse = h.send(owner, main, "meet at the boathouse").await;
+    let trip = h.send(owner, side, "Boat trip at noon").await;
+    h.send(owner, main, "a boa constrictor").await;
+    let closed = h.send(owner, side, "The BOATHOUSE is closed").await;
+    let long = h
+        .send(owner, main, "supercalifragilisticexpialidocious indeed")
+        .await;
+    let find = |q: &str| {
+        let h = h.clone();
+        let q = q.to_owned();
+        async move {
+            h.chat
+                .search(owner, search(&q, None))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|hit| hit.message.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(find("boat").await, vec![closed.id, trip.id, boathouse.id]);
+    assert_eq!(find("meet boat").await, vec![boathouse.id]);
+    assert_eq!(find("boathouse").await, vec![closed.id, boathouse.id]);
+    assert!(find("boathouses").await.is_empty());
+    assert!(
+        find("bo").await.is_empty(),
+        "two letters match whole words only"
+    );
+    assert_eq!(find("a").await.len(), 1, "the whole word \"a\"");
+    assert_eq!(find("supercalifragilistic").await, vec![long.id]);
+    assert!(find("supercalifragilisx").await.is_empty());
+
+    let hits = h.chat.search(owner, search("boat", None)).await.unwrap();
+    assert_eq!(hits[0].room_name, "Side");
+    assert_eq!(hits[2].room_name, "Main");
+    let marked: Vec<&str> = hits[0]
+        .snippet
+        .iter()
+        .filter(|p| p.highlight)
+        .map(|p| p.text.as_str())
+        .collect();
+    assert_eq!(marked, ["BOATHOUSE"]);
+    let shown: String = hits[0].snippet.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(shown, "The BOATHOUSE is closed");
+
+    h.chat
+        .edit_message(owner, trip.id, "Car trip at noon".into())
+        .await
+        .unwrap();
+    h.chat.delete_message(owner, closed.id).await.unwrap();
+    assert_eq!(find("boat").await, vec![boathouse.id]);
+    assert_eq!(find("car").await, vec![trip.id]);
 }
 
 /// System metrics: admins only; counts follow the hour and day windows of the clock.
