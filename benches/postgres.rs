@@ -28,6 +28,7 @@ use chat_engine::{ChatService, HistoryCursor, Limits, RoomSeq, SearchRequest, Se
 use criterion::{BenchmarkId, Criterion, Throughput};
 use hdrhistogram::Histogram;
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use dataset::Dataset;
 
@@ -271,6 +272,48 @@ async fn latency(data: &Dataset) {
         &rows,
     );
 
+    // Prefix search: the last word as the start of a word, in the same frequency classes.
+    let mut rows = Vec::new();
+    for (class, prefix) in [
+        ("very common", "hel"),
+        ("common", "piz"),
+        ("rare", "zanz"),
+        ("absent", "xylo"),
+    ] {
+        for (scope, room) in [
+            ("largest room", Some(data.rooms[0])),
+            ("mid-size room", Some(data.rooms[30])),
+            ("small room", Some(data.rooms[999])),
+            ("all 1,008 readable rooms", None),
+        ] {
+            let chat = Arc::clone(&chat);
+            rows.push(
+                sample(
+                    &format!("prefix search {class} \"{prefix}\", {scope}"),
+                    200,
+                    move |_| {
+                        let chat = Arc::clone(&chat);
+                        async move {
+                            let req = SearchRequest {
+                                query: prefix.into(),
+                                room_id: room,
+                                limit: Some(50),
+                            };
+                            chat.search(reader, req).await.unwrap();
+                        }
+                    },
+                )
+                .await,
+            );
+        }
+    }
+    print_rows(
+        "Prefix search (ChatService::search on PostgresStore, 50 results)",
+        &rows,
+    );
+
+    unread(data, &chat).await;
+
     let admin_chat = Arc::new(
         ChatService::builder(Arc::new(PostgresStore::from_pool(data.pool.clone())))
             .server_admin(reader)
@@ -288,6 +331,64 @@ async fn latency(data: &Dataset) {
     dataset::explain_searches(&data.pool, data).await;
 }
 
+/// Unread counts for a reader in all 1,000 rooms, in three states of reading, beside the
+/// floor of any per-room answer: reading the reader's 1,000 memberships.
+async fn unread(data: &Dataset, chat: &Arc<ChatService>) {
+    let reader = data.users[1];
+    let set_read = |behind: i64| {
+        let pool = data.pool.clone();
+        async move {
+            sqlx::query(
+                "UPDATE room_members rm SET last_read_seq = greatest(r.last_seq - $2, 0)
+                 FROM rooms r WHERE r.id = rm.room_id AND rm.user_id = $1",
+            )
+            .bind(reader.as_uuid())
+            .bind(behind)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
+    let pool = data.pool.clone();
+    let mut rows = vec![
+        sample("baseline: the reader's 1,000 memberships (bare SELECT)", 200, |_| {
+            let pool = pool.clone();
+            async move {
+                let _: Vec<(Uuid, i64)> = sqlx::query_as(
+                    "SELECT room_id, last_read_seq FROM room_members WHERE user_id = $1",
+                )
+                .bind(reader.as_uuid())
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            }
+        })
+        .await,
+    ];
+    for (state, behind) in [
+        ("every room read to its end", 0),
+        ("10 unread in every room", 10),
+        ("100 unread in every room", 100),
+    ] {
+        set_read(behind).await;
+        let chat = Arc::clone(chat);
+        rows.push(
+            sample(&format!("unread counts, 1,000 rooms, {state}"), 200, move |_| {
+                let chat = Arc::clone(&chat);
+                async move {
+                    chat.unread_counts(reader).await.unwrap();
+                }
+            })
+            .await,
+        );
+    }
+    set_read(0).await;
+    print_rows(
+        "Unread counts (ChatService::unread_counts on PostgresStore)",
+        &rows,
+    );
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -298,6 +399,10 @@ fn main() {
     // CHAT_BENCH_SEND_ONLY=1 skips the latency tables, for quicker send experiments.
     if std::env::var_os("CHAT_BENCH_SEND_ONLY").is_none() {
         rt.block_on(latency(&data));
+    }
+    // CHAT_BENCH_LATENCY_ONLY=1 skips the send benchmarks, for quicker read experiments.
+    if std::env::var_os("CHAT_BENCH_LATENCY_ONLY").is_some() {
+        return;
     }
     let mut c = Criterion::default().configure_from_args();
     send(&mut c, &rt, &data);

@@ -18,7 +18,7 @@ use sqlx::{Executor, Row};
 use uuid::Uuid;
 
 /// Bump when the data set's shape changes, to force a reload.
-const VERSION: i32 = 3;
+const VERSION: i32 = 4;
 const DATABASE: &str = "chat_bench";
 const ROOMS: usize = 1000;
 const USERS: usize = 100;
@@ -227,11 +227,14 @@ async fn load(pool: &PgPool) {
     // message's own time; words chosen by a multiplicative hash of (room, seq).
     sqlx::query(
         "INSERT INTO messages (id, room_id, seq, author_id, author_name, text, tokens, mentions,
-             attachments, reactions, created_at)
+             attachments, reactions, created_at, prefixes)
          SELECT
              (lpad(to_hex((extract(epoch FROM ts) * 1000)::bigint), 12, '0') || '7'
                  || substr(md5(random()::text), 1, 3) || '8' || substr(md5(random()::text), 1, 15))::uuid,
-             r.id, s, u.id, u.display_name, array_to_string(words, ' '), words, '{}', '[]', '{}', ts
+             r.id, s, u.id, u.display_name, array_to_string(words, ' '), words, '{}', '[]', '{}', ts,
+             -- chat_core::search::prefixes, as migration 0008 computes it.
+             (SELECT coalesce(array_agg(DISTINCT left(t, n)), '{}')
+              FROM unnest(words) AS t, generate_series(3, least(length(t), 16)) AS n)
          FROM (SELECT id, last_seq AS size, row_number() OVER (ORDER BY id) AS ri
                FROM rooms WHERE name NOT LIKE 'send-%') r
          CROSS JOIN LATERAL generate_series(1, r.size) AS s
@@ -289,8 +292,8 @@ async fn insert_bare_row(
     let text = format!("bench send {k} hello");
     let id: Uuid = sqlx::query_scalar(
         "INSERT INTO bench_bare (id, room_id, seq, author_id, author_name, text, tokens, mentions,
-             attachments, reactions, created_at)
-         VALUES ($1, $2, $3, $4, 'Bench', $5, $6, '{}', '[]', '{}', now()) RETURNING id",
+             attachments, reactions, created_at, prefixes)
+         VALUES ($1, $2, $3, $4, 'Bench', $5, $6, '{}', '[]', '{}', now(), $7) RETURNING id",
     )
     .bind(Uuid::now_v7())
     .bind(room.as_uuid())
@@ -298,6 +301,7 @@ async fn insert_bare_row(
     .bind(user.as_uuid())
     .bind(&text)
     .bind(vec!["bench", "send", "hello"])
+    .bind(chat_engine::search::prefixes(&text))
     .fetch_one(&mut *conn)
     .await
     .unwrap();

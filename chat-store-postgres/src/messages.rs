@@ -331,6 +331,15 @@ impl MessageStore for PostgresStore {
         // Rooms read to their end are skipped on the rooms row alone. For the others, two walks
         // of the unique (room_id, seq) index after the read position, each stopping at the
         // cap: O(unread), never a scan of history.
+        //
+        // The planner prices each walk at its worst (up to the cap) and, for a member of a
+        // thousand rooms, would JIT-compile the statement: 30 ms of compiling for 2 ms of
+        // work (measured). The transaction exists to turn JIT off for this statement only.
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        let mut tx = conn
+            .begin_with("BEGIN; SET LOCAL jit = off")
+            .await
+            .map_err(db_err)?;
         let rows: Vec<(Uuid, i64, i64, i64)> = sqlx::query_as(
             "SELECT rm.room_id, rm.last_read_seq,
                  (SELECT count(*) FROM (SELECT 1 FROM messages m
@@ -345,9 +354,10 @@ impl MessageStore for PostgresStore {
         )
         .bind(user.as_uuid())
         .bind(i64::from(UNREAD_CAP))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
         let count = |n: i64| u32::try_from(n).unwrap_or(UNREAD_CAP);
         Ok(rows
             .into_iter()

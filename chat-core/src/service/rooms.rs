@@ -156,24 +156,12 @@ impl ChatService {
         limit: Option<i64>,
     ) -> Result<crate::message::MentionPage> {
         let limit = validation::validate_page_size(limit, &self.limits)?;
-        let events: std::collections::HashSet<_> = self
-            .store
-            .events_of_user(actor)
+        let readable: Vec<RoomId> = self
+            .readable_rooms(actor)
             .await?
             .into_iter()
-            .map(|s| s.event.id)
+            .map(|r| r.id)
             .collect();
-        let mut readable = Vec::new();
-        for m in self.store.memberships_of_user(actor).await? {
-            if m.banned {
-                continue;
-            }
-            if let Some(room) = self.store.get_room(m.room_id).await?
-                && events.contains(&room.event_id)
-            {
-                readable.push(room.id);
-            }
-        }
         let mut messages = self
             .store
             .mentions_of(actor, &readable, before, limit + 1)

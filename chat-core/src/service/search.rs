@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use super::ChatService;
 use crate::error::Result;
 use crate::id::{RoomId, UserId};
+use crate::room::Room;
 use crate::search::{SearchHit, SearchRequest, SearchTerms, snippet};
 use crate::validation;
 
@@ -22,46 +23,30 @@ impl ChatService {
         let limit = validation::validate_page_size(request.limit, &self.limits)?;
         let rooms = match request.room_id {
             Some(room) => {
-                self.room_context(actor, room)
-                    .await?
-                    .access()
-                    .require_read()?;
-                vec![room]
+                let ctx = self.room_context(actor, room).await?;
+                ctx.access().require_read()?;
+                vec![ctx.room]
             }
             None => self.readable_rooms(actor).await?,
         };
         if rooms.is_empty() {
             return Ok(Vec::new());
         }
-        let messages = self.store.search_messages(&rooms, &terms, limit).await?;
-        let mut names: HashMap<RoomId, String> = HashMap::new();
-        let mut hits = Vec::with_capacity(messages.len());
-        for message in messages {
-            let room_name = match names.get(&message.room_id) {
-                Some(name) => name.clone(),
-                None => {
-                    let name = self
-                        .store
-                        .get_room(message.room_id)
-                        .await?
-                        .map(|r| r.name)
-                        .unwrap_or_default();
-                    names.insert(message.room_id, name.clone());
-                    name
-                }
-            };
-            let snippet = snippet(&message.text, &terms);
-            hits.push(SearchHit {
+        let ids: Vec<RoomId> = rooms.iter().map(|r| r.id).collect();
+        let names: HashMap<RoomId, String> = rooms.into_iter().map(|r| (r.id, r.name)).collect();
+        let messages = self.store.search_messages(&ids, &terms, limit).await?;
+        Ok(messages
+            .into_iter()
+            .map(|message| SearchHit {
+                room_name: names.get(&message.room_id).cloned().unwrap_or_default(),
+                snippet: snippet(&message.text, &terms),
                 message,
-                room_name,
-                snippet,
-            });
-        }
-        Ok(hits)
+            })
+            .collect())
     }
 
     /// The rooms `actor` may read: non-banned memberships in rooms of events they belong to.
-    pub(super) async fn readable_rooms(&self, actor: UserId) -> Result<Vec<RoomId>> {
+    pub(super) async fn readable_rooms(&self, actor: UserId) -> Result<Vec<Room>> {
         let readable: HashSet<RoomId> = self
             .store
             .memberships_of_user(actor)
@@ -76,7 +61,7 @@ impl ChatService {
         for summary in self.store.events_of_user(actor).await? {
             for room in self.store.rooms_of_event(summary.event.id).await? {
                 if readable.contains(&room.id) {
-                    rooms.push(room.id);
+                    rooms.push(room);
                 }
             }
         }
