@@ -238,75 +238,19 @@ async fn latency(data: &Dataset) {
     );
     print_rows("History (ChatService::history on PostgresStore)", &rows);
 
-    let mut rows = Vec::new();
-    for (class, word) in dataset::WORDS {
-        for (scope, room) in [
-            ("largest room", Some(data.rooms[0])),
-            ("mid-size room", Some(data.rooms[30])),
-            ("small room", Some(data.rooms[999])),
-            ("all 1,008 readable rooms", None),
-        ] {
-            let chat = Arc::clone(&chat);
-            rows.push(
-                sample(
-                    &format!("search {class} \"{word}\", {scope}"),
-                    200,
-                    move |_| {
-                        let chat = Arc::clone(&chat);
-                        async move {
-                            let req = SearchRequest {
-                                query: word.into(),
-                                room_id: room,
-                                limit: Some(50),
-                            };
-                            chat.search(reader, req).await.unwrap();
-                        }
-                    },
-                )
-                .await,
-            );
-        }
-    }
+    let rows = search_rows(data, &chat, "search", &dataset::WORDS).await;
     print_rows(
         "Search (ChatService::search on PostgresStore, 50 results)",
         &rows,
     );
-
     // Prefix search: the last word as the start of a word, in the same frequency classes.
-    let mut rows = Vec::new();
-    for (class, prefix) in [
+    let prefixes = [
         ("very common", "hel"),
         ("common", "piz"),
         ("rare", "zanz"),
         ("absent", "xylo"),
-    ] {
-        for (scope, room) in [
-            ("largest room", Some(data.rooms[0])),
-            ("mid-size room", Some(data.rooms[30])),
-            ("small room", Some(data.rooms[999])),
-            ("all 1,008 readable rooms", None),
-        ] {
-            let chat = Arc::clone(&chat);
-            rows.push(
-                sample(
-                    &format!("prefix search {class} \"{prefix}\", {scope}"),
-                    200,
-                    move |_| {
-                        let chat = Arc::clone(&chat);
-                        async move {
-                            let req = SearchRequest {
-                                query: prefix.into(),
-                                room_id: room,
-                                limit: Some(50),
-                            };
-                            chat.search(reader, req).await.unwrap();
-                        }
-                    },
-                )
-                .await,
-            );
-        }
-    }
+    ];
+    let rows = search_rows(data, &chat, "prefix search", &prefixes).await;
     print_rows(
         "Prefix search (ChatService::search on PostgresStore, 50 results)",
         &rows,
@@ -331,6 +275,47 @@ async fn latency(data: &Dataset) {
     dataset::explain_searches(&data.pool, data).await;
 }
 
+/// Search latency for each (frequency class, query) in a large, a mid-size and a small room,
+/// and across every readable room.
+async fn search_rows(
+    data: &Dataset,
+    chat: &Arc<ChatService>,
+    label: &str,
+    queries: &[(&'static str, &'static str)],
+) -> Vec<Row> {
+    let reader = data.users[0];
+    let mut rows = Vec::new();
+    for &(class, query) in queries {
+        for (scope, room) in [
+            ("largest room", Some(data.rooms[0])),
+            ("mid-size room", Some(data.rooms[30])),
+            ("small room", Some(data.rooms[999])),
+            ("all 1,008 readable rooms", None),
+        ] {
+            let chat = Arc::clone(chat);
+            rows.push(
+                sample(
+                    &format!("{label} {class} \"{query}\", {scope}"),
+                    200,
+                    move |_| {
+                        let chat = Arc::clone(&chat);
+                        async move {
+                            let req = SearchRequest {
+                                query: query.into(),
+                                room_id: room,
+                                limit: Some(50),
+                            };
+                            chat.search(reader, req).await.unwrap();
+                        }
+                    },
+                )
+                .await,
+            );
+        }
+    }
+    rows
+}
+
 /// Unread counts for a reader in all 1,000 rooms, in three states of reading, beside the
 /// floor of any per-room answer: reading the reader's 1,000 memberships.
 async fn unread(data: &Dataset, chat: &Arc<ChatService>) {
@@ -351,18 +336,22 @@ async fn unread(data: &Dataset, chat: &Arc<ChatService>) {
     };
     let pool = data.pool.clone();
     let mut rows = vec![
-        sample("baseline: the reader's 1,000 memberships (bare SELECT)", 200, |_| {
-            let pool = pool.clone();
-            async move {
-                let _: Vec<(Uuid, i64)> = sqlx::query_as(
-                    "SELECT room_id, last_read_seq FROM room_members WHERE user_id = $1",
-                )
-                .bind(reader.as_uuid())
-                .fetch_all(&pool)
-                .await
-                .unwrap();
-            }
-        })
+        sample(
+            "baseline: the reader's 1,000 memberships (bare SELECT)",
+            200,
+            |_| {
+                let pool = pool.clone();
+                async move {
+                    let _: Vec<(Uuid, i64)> = sqlx::query_as(
+                        "SELECT room_id, last_read_seq FROM room_members WHERE user_id = $1",
+                    )
+                    .bind(reader.as_uuid())
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+                }
+            },
+        )
         .await,
     ];
     for (state, behind) in [
@@ -373,12 +362,16 @@ async fn unread(data: &Dataset, chat: &Arc<ChatService>) {
         set_read(behind).await;
         let chat = Arc::clone(chat);
         rows.push(
-            sample(&format!("unread counts, 1,000 rooms, {state}"), 200, move |_| {
-                let chat = Arc::clone(&chat);
-                async move {
-                    chat.unread_counts(reader).await.unwrap();
-                }
-            })
+            sample(
+                &format!("unread counts, 1,000 rooms, {state}"),
+                200,
+                move |_| {
+                    let chat = Arc::clone(&chat);
+                    async move {
+                        chat.unread_counts(reader).await.unwrap();
+                    }
+                },
+            )
             .await,
         );
     }

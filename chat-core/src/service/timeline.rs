@@ -26,14 +26,8 @@ impl ChatService {
             .await?
             .access()
             .require_read()?;
-        let mut messages = self.store.history(room, cursor, limit + 1).await?;
-        let has_more = messages.len() > limit as usize;
-        messages.truncate(limit as usize);
-        Ok(HistoryPage {
-            messages,
-            has_more,
-            has_newer: None,
-        })
+        let messages = self.store.history(room, cursor, limit + 1).await?;
+        Ok(page_of(messages, limit))
     }
 
     /// The page of history centred on `seq`, newest first: what opens a search result or a
@@ -105,14 +99,8 @@ impl ChatService {
     ) -> Result<HistoryPage> {
         let limit = validation::validate_page_size(limit, &self.limits)?;
         self.get_message(actor, id).await?;
-        let mut messages = self.store.replies(id, after, limit + 1).await?;
-        let has_more = messages.len() > limit as usize;
-        messages.truncate(limit as usize);
-        Ok(HistoryPage {
-            messages,
-            has_more,
-            has_newer: None,
-        })
+        let messages = self.store.replies(id, after, limit + 1).await?;
+        Ok(page_of(messages, limit))
     }
 
     /// A page of the room's change log after `after`: what a reconnecting client replays.
@@ -213,4 +201,16 @@ fn require_seen(field: &'static str, seq: RoomSeq, room: &Room) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// A page of at most `limit` messages from a read of `limit + 1`: the extra one only says
+/// whether more follow.
+fn page_of(mut messages: Vec<Message>, limit: u32) -> HistoryPage {
+    let has_more = messages.len() > limit as usize;
+    messages.truncate(limit as usize);
+    HistoryPage {
+        messages,
+        has_more,
+        has_newer: None,
+    }
 }

@@ -3,6 +3,17 @@
 use super::*;
 use crate::{MessageId, RoomId, UNREAD_CAP, Unread, mention};
 
+/// The caller's view of `room` in their room list.
+async fn listed(h: &Harness, user: UserId, room: RoomId) -> crate::RoomView {
+    h.chat
+        .list_rooms(user, RoomFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|v| v.room.id == room)
+        .expect("listed")
+}
+
 async fn unread_in(h: &Harness, user: UserId, room: RoomId) -> (u32, u32) {
     h.chat
         .unread_counts(user)
@@ -55,14 +66,7 @@ pub async fn unread_counts_follow_the_rules(store: Arc<dyn Store>) {
     );
 
     // The room list carries the same counts.
-    let view = h
-        .chat
-        .list_rooms(alice, RoomFilter::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|v| v.room.id == room)
-        .unwrap();
+    let view = listed(&h, alice, room).await;
     assert_eq!(
         view.unread,
         Some(Unread {
@@ -78,28 +82,13 @@ pub async fn unread_counts_follow_the_rules(store: Arc<dyn Store>) {
     h.chat.mark_read(alice, room, last).await.unwrap();
     assert_eq!(unread_in(&h, alice, room).await, (0, 0));
     assert!(h.chat.unread_counts(alice).await.unwrap().is_empty());
-    let view = h
-        .chat
-        .list_rooms(alice, RoomFilter::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|v| v.room.id == room)
-        .unwrap();
+    let view = listed(&h, alice, room).await;
     assert_eq!(view.unread.map(|u| (u.messages, u.mentions)), Some((0, 0)));
 
     // A public room the caller has not joined has no counts.
     let other = h.room(owner, event, "Other", Visibility::Public).await;
     h.send(owner, other, "hello other").await;
-    let view = h
-        .chat
-        .list_rooms(alice, RoomFilter::default())
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|v| v.room.id == other)
-        .unwrap();
-    assert_eq!(view.unread, None);
+    assert_eq!(listed(&h, alice, other).await.unread, None);
 
     // Past 999 the count is the cap ("999+"), and counting stops there.
     for i in 0..=UNREAD_CAP {
