@@ -66,6 +66,7 @@ fn rate_limit(c: &mut Criterion) {
         visibility: Visibility::Public,
         archived: false,
         slow_mode_secs: 0,
+        read_receipts: true,
         created_by: UserId::new(),
         created_at: Timestamp::UNIX_EPOCH,
         last_message_at: None,

@@ -59,6 +59,20 @@ pub struct TypingSignal {
     pub at: Timestamp,
 }
 
+/// A member read a room up to a seq (a read receipt). Ephemeral: the position is stored on
+/// the membership; the signal only tells who is watching.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadSignal {
+    /// The room.
+    pub room_id: RoomId,
+    /// Who read.
+    pub user_id: UserId,
+    /// Up to which seq.
+    pub seq: RoomSeq,
+    /// When.
+    pub at: Timestamp,
+}
+
 /// What travels through a room's ring.
 #[derive(Debug, Clone)]
 pub enum Fanout {
@@ -74,6 +88,8 @@ pub enum Fanout {
     },
     /// A typing signal.
     Typing(Arc<TypingSignal>),
+    /// A read receipt.
+    Read(Arc<ReadSignal>),
     /// The room has reached this seq (committed in the store). A subscriber behind it whose
     /// missing changes are not on their way resyncs at once instead of waiting out
     /// [`GAP_TIMEOUT`]. Relays send it when they start following a room on another engine.
@@ -87,6 +103,8 @@ pub enum Delivery {
     Change(Arc<RoomChange>),
     /// Someone is typing.
     Typing(Arc<TypingSignal>),
+    /// Someone read the room up to a seq.
+    Read(Arc<ReadSignal>),
     /// The subscriber missed changes. Reload the room's changes after `from_seq` from the store
     /// (as a subscribe with `since_seq = from_seq` does), then call
     /// [`Subscription::advance_to`] with the last seq reloaded.
@@ -105,6 +123,9 @@ pub trait Broker: fmt::Debug + Send + Sync + 'static {
 
     /// Publishes an ephemeral typing signal.
     fn publish_typing(&self, signal: TypingSignal);
+
+    /// Publishes an ephemeral read receipt.
+    fn publish_read(&self, signal: ReadSignal);
 
     /// Subscribes to a room's changes after `after`. Changes at or below `after` are dropped.
     fn subscribe(&self, room_id: RoomId, after: RoomSeq) -> Subscription;
@@ -201,6 +222,10 @@ impl Broker for InProcessBroker {
 
     fn publish_typing(&self, signal: TypingSignal) {
         self.send(signal.room_id, Fanout::Typing(Arc::new(signal)));
+    }
+
+    fn publish_read(&self, signal: ReadSignal) {
+        self.send(signal.room_id, Fanout::Read(Arc::new(signal)));
     }
 
     fn subscribe(&self, room_id: RoomId, after: RoomSeq) -> Subscription {
@@ -319,6 +344,7 @@ impl Subscription {
     ) -> Option<Option<Delivery>> {
         match item {
             Ok(Fanout::Typing(signal)) => Some(Some(Delivery::Typing(signal))),
+            Ok(Fanout::Read(signal)) => Some(Some(Delivery::Read(signal))),
             Ok(Fanout::Head(seq)) => {
                 let missing = seq.get().saturating_sub(self.last.get());
                 let on_their_way = self.pending.range(self.last.next()..=seq).count() as u64;

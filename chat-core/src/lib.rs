@@ -82,7 +82,7 @@ pub use change::{ChangeKind, ChangePage, MessageChange, RoomChange};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{BoxError, Error, Result};
 pub use event::{DIRECT_EVENT_KIND, Event, EventMember, EventRole, EventSummary, NewEvent};
-pub use fanout::{Broker, Delivery, InProcessBroker, Subscription, TypingSignal};
+pub use fanout::{Broker, Delivery, InProcessBroker, ReadSignal, Subscription, TypingSignal};
 pub use id::{AttachmentId, EventId, MessageId, RoomId, UserId};
 pub use limits::Limits;
 pub use message::{
@@ -91,8 +91,8 @@ pub use message::{
 pub use metrics::SystemMetrics;
 pub use rate_limit::{RateLimitPolicy, SendHistory, SlidingWindow, SlowMode, TypingThrottle};
 pub use room::{
-    NewRoom, Room, RoomFilter, RoomKind, RoomMember, RoomPatch, RoomRole, RoomSeq, RoomView,
-    UNREAD_CAP, Unread, Visibility,
+    NewRoom, Receipt, Room, RoomFilter, RoomKind, RoomMember, RoomPatch, RoomRole, RoomSeq,
+    RoomView, UNREAD_CAP, Unread, Visibility,
 };
 pub use search::{SearchHit, SearchRequest, SearchTerms, SnippetPart};
 pub use service::{ChatService, ChatServiceBuilder};

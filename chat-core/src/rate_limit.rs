@@ -211,6 +211,7 @@ mod tests {
             visibility: crate::Visibility::Public,
             archived: false,
             slow_mode_secs: 0,
+            read_receipts: true,
             created_by: UserId::new(),
             created_at: Timestamp::UNIX_EPOCH,
             last_message_at: None,

@@ -22,7 +22,8 @@
 //! - **Exactness is the store's.** Seqs, rate limits and `client_msg_id` rely on the store's
 //!   locks, never on the engine.
 //!
-//! Typing signals cross instances through the link too, and are never stored.
+//! Typing signals and read receipts cross instances through the link too, and are never
+//! stored as changes.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -33,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::change::RoomChange;
 use crate::error::Result;
-use crate::fanout::{Broker, InProcessBroker, Subscription, TypingSignal};
+use crate::fanout::{Broker, InProcessBroker, ReadSignal, Subscription, TypingSignal};
 use crate::id::RoomId;
 use crate::room::RoomSeq;
 use crate::store::Store;
@@ -54,6 +55,8 @@ pub enum RelayMessage {
     },
     /// Someone is typing.
     Typing(TypingSignal),
+    /// Someone read a room up to a seq.
+    Read(ReadSignal),
 }
 
 impl RelayMessage {
@@ -64,6 +67,7 @@ impl RelayMessage {
             Self::Change(c) => c.room_id,
             Self::WakeUp { room_id, .. } => *room_id,
             Self::Typing(t) => t.room_id,
+            Self::Read(r) => r.room_id,
         }
     }
 
@@ -77,7 +81,7 @@ impl RelayMessage {
                 seq: c.seq,
             }),
             Self::WakeUp { .. } => Some(self.clone()),
-            Self::Typing(_) => None,
+            Self::Typing(_) | Self::Read(_) => None,
         }
     }
 }
@@ -324,6 +328,14 @@ impl Broker for Relay {
         });
     }
 
+    fn publish_read(&self, signal: ReadSignal) {
+        self.hub.publish_read(signal.clone());
+        self.link.send(RelayEnvelope {
+            origin: self.id,
+            message: RelayMessage::Read(signal),
+        });
+    }
+
     fn subscribe(&self, room_id: RoomId, after: RoomSeq) -> Subscription {
         let subscription = self.hub.subscribe(room_id, after);
         let new = {
@@ -355,6 +367,11 @@ impl RelayHandler for Relay {
             RelayMessage::Typing(signal) => {
                 if envelope.origin != self.id {
                     self.hub.publish_typing(signal);
+                }
+            }
+            RelayMessage::Read(signal) => {
+                if envelope.origin != self.id {
+                    self.hub.publish_read(signal);
                 }
             }
             RelayMessage::Change(change) => {

@@ -92,6 +92,10 @@ pub struct Room {
     /// Slow mode: the least time, in seconds, between two messages of one member here
     /// (moderators are exempt). 0 is off.
     pub slow_mode_secs: u32,
+    /// Whether members see how far the others have read (read receipts). Large rooms turn
+    /// them off: then no one's position is shown or sent live.
+    #[serde(default = "on")]
+    pub read_receipts: bool,
     /// Who created it.
     pub created_by: UserId,
     /// When it was created.
@@ -124,6 +128,23 @@ pub struct RoomPatch {
     pub archived: Option<bool>,
     /// A new slow-mode interval in seconds (0 turns it off).
     pub slow_mode_secs: Option<u32>,
+    /// Turn read receipts on or off.
+    #[serde(default)]
+    pub read_receipts: Option<bool>,
+}
+
+fn on() -> bool {
+    true
+}
+
+/// How far one member has read a room: a read receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Receipt {
+    /// The member.
+    pub user_id: UserId,
+    /// The seq they have read up to.
+    pub last_read_seq: RoomSeq,
 }
 
 /// A member's role in a room.

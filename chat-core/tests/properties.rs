@@ -183,6 +183,7 @@ fn room() -> Room {
         visibility: Visibility::Public,
         archived: false,
         slow_mode_secs: 0,
+        read_receipts: true,
         created_by: UserId::new(),
         created_at: Timestamp::UNIX_EPOCH,
         last_message_at: None,
@@ -244,7 +245,7 @@ fn check_hub(
                 applied.extend(from_seq.get() + 1..=committed);
                 sub.advance_to(RoomSeq(committed));
             }
-            Delivery::Typing(_) => {}
+            Delivery::Typing(_) | Delivery::Read(_) => {}
         };
         for (i, seq) in order.iter().enumerate() {
             hub.publish(change(room, *seq));

@@ -282,6 +282,12 @@ fn server_frames(config: &HttpConfig) -> Value {
                 &["room_id", "user_id", "display_name"],
             ),
             frame(
+                "receipt",
+                "a member (the caller included, from another connection) read the room up to `seq`; not sent in rooms with read receipts off",
+                json!({"room_id": room, "user_id": {"$ref": "#/components/schemas/UserId"}, "seq": seq}),
+                &["room_id", "user_id", "seq"],
+            ),
+            frame(
                 "ack",
                 "a `send` was stored (or, `replayed`, had been stored before under its `client_msg_id`)",
                 json!({"client_msg_id": {"type": ["string", "null"]}, "replayed": {"type": "boolean"},

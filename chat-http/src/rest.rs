@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chat_core::{
     ChangePage, Event, EventId, EventMember, EventRole, EventSummary, HistoryCursor, HistoryPage,
-    MemberMatch, MentionPage, Message, MessageId, NewEvent, NewRoom, ProfileInput, Room,
+    MemberMatch, MentionPage, Message, MessageId, NewEvent, NewRoom, ProfileInput, Receipt, Room,
     RoomFilter, RoomMember, RoomPatch, RoomRole, RoomSeq, RoomView, SearchHit, SearchRequest,
     SendMessage, Sent, SystemMetrics, Timestamp, Unread, User, UserId,
 };
@@ -41,6 +41,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(lookup_members))
         .routes(routes!(moderate_member))
         .routes(routes!(mark_read))
+        .routes(routes!(receipts))
         .routes(routes!(typing))
         .routes(routes!(history, send_message))
         .routes(routes!(changes))
@@ -370,6 +371,15 @@ async fn moderate_member(
 pub struct MarkRead {
     /// The last seq the caller has seen.
     pub seq: RoomSeq,
+}
+
+#[utoipa::path(get, path = "/rooms/{room_id}/receipts", tag = "members", params(("room_id" = RoomId, Path)), responses((status = 200, body = Vec<Receipt>, description = "how far each member (banned ones left out) has read the room, in join order"), (status = "default", body = ErrorEnvelope, description = "an error; forbidden when the room has read receipts off")), security(("bearer" = [])))]
+async fn receipts(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(room): ApiPath<RoomId>,
+) -> ApiResult<Vec<Receipt>> {
+    Ok(ApiJson(s.chat.receipts(me, room).await?))
 }
 
 #[utoipa::path(post, path = "/rooms/{room_id}/read", tag = "members", params(("room_id" = RoomId, Path)), request_body = MarkRead, responses((status = 200, body = RoomMember, description = "the caller's membership with its read position"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]

@@ -199,6 +199,11 @@ enum ServerFrame<'a> {
         user_id: UserId,
         display_name: &'a str,
     },
+    Receipt {
+        room_id: RoomId,
+        user_id: UserId,
+        seq: RoomSeq,
+    },
     Ack {
         client_msg_id: Option<&'a str>,
         replayed: bool,
@@ -763,6 +768,15 @@ async fn forward(
                 .encode(),
             ),
             Delivery::Typing(_) => true,
+            // The reader's own receipts too: their other tabs clear the room's unread count.
+            Delivery::Read(r) => out.push(
+                ServerFrame::Receipt {
+                    room_id: room,
+                    user_id: r.user_id,
+                    seq: r.seq,
+                }
+                .encode(),
+            ),
             Delivery::Resync { from_seq, .. } => {
                 metrics::counter!("chat_ws_resyncs_total").increment(1);
                 match Box::pin(replay(&state, user, room, from_seq, &out)).await {

@@ -47,6 +47,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("post", "/v1/rooms/{room_id}/uploads"),
     ("post", "/v1/dms"),
     ("get", "/v1/me/unread"),
+    ("get", "/v1/rooms/{room_id}/receipts"),
     ("get", "/v1/me/mentions"),
     ("get", "/v1/messages/{message_id}"),
     ("get", "/v1/messages/{message_id}/replies"),
@@ -274,7 +275,15 @@ fn the_document_describes_the_websocket_frames() {
     );
     assert_eq!(
         types("WsServerFrame"),
-        ["subscribed", "event", "typing", "ack", "error", "pong"]
+        [
+            "subscribed",
+            "event",
+            "typing",
+            "receipt",
+            "ack",
+            "error",
+            "pong"
+        ]
     );
     let description = doc["components"]["schemas"]["WsServerFrame"]["description"]
         .as_str()

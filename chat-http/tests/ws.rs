@@ -281,6 +281,76 @@ async fn a_retried_send_over_a_new_connection_gets_the_original(store: Arc<dyn S
     server.await.unwrap();
 }
 
+/// A `read` frame becomes a `receipt` for every subscriber of the room (the reader's other
+/// connections included), and `GET /v1/rooms/{id}/receipts` shows the position; with read
+/// receipts off, neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_receipts_are_live_and_listed() {
+    let app = App::new(Arc::new(chat_store_memory::MemoryStore::new()));
+    let (owner, bob, room) = room_with_two(&app).await;
+    let (addr, _stop, _server) = app.spawn().await;
+    let (s, sent) = app
+        .call(
+            "POST",
+            &format!("/v1/rooms/{room}/messages"),
+            Some(&owner),
+            Some(json!({"text": "hi"})),
+        )
+        .await;
+    assert_eq!(s, axum::http::StatusCode::CREATED);
+    let seq = sent["message"]["seq"].as_u64().unwrap();
+    let mut a = connect(addr, &owner).await;
+    let mut b = connect(addr, &bob).await;
+    for ws in [&mut a, &mut b] {
+        send(ws, json!({"type": "subscribe", "room_id": room})).await;
+        next_of(ws, "subscribed").await;
+    }
+    send(&mut b, json!({"type": "read", "room_id": room, "seq": seq})).await;
+    for ws in [&mut a, &mut b] {
+        let receipt = next_of(ws, "receipt").await;
+        assert_eq!(receipt["seq"], seq);
+        assert_eq!(receipt["room_id"], room.as_str());
+    }
+    let (s, receipts) = app
+        .call(
+            "GET",
+            &format!("/v1/rooms/{room}/receipts"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(s, axum::http::StatusCode::OK, "{receipts}");
+    assert!(
+        receipts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["last_read_seq"] == seq),
+        "{receipts}"
+    );
+    let (s, _) = app
+        .call(
+            "PATCH",
+            &format!("/v1/rooms/{room}"),
+            Some(&owner),
+            Some(json!({"read_receipts": false})),
+        )
+        .await;
+    assert_eq!(s, axum::http::StatusCode::OK);
+    let (s, b_) = app
+        .call(
+            "GET",
+            &format!("/v1/rooms/{room}/receipts"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, b_["error"]["code"].as_str()),
+        (axum::http::StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+}
+
 /// Typing reaches the other subscribers (not the typist), throttled, and is never stored; an
 /// oversized frame ends the connection without touching the room.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

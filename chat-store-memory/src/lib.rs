@@ -260,6 +260,9 @@ impl RoomStore for MemoryStore {
         if let Some(archived) = patch.archived {
             r.room.archived = archived;
         }
+        if let Some(on) = patch.read_receipts {
+            r.room.read_receipts = on;
+        }
         if let Some(secs) = patch.slow_mode_secs {
             r.room.slow_mode_secs = secs;
         }

@@ -24,8 +24,8 @@ use crate::{dt, limit, uuids};
 async fn insert_room(conn: &mut PgConnection, room: &Room) -> Result<Room> {
     let row: RoomRow = sqlx::query_as(&format!(
         "INSERT INTO rooms (id, event_id, name, kind, visibility, archived, slow_mode_secs,
-             created_by, created_at, last_message_at, last_seq)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)
+             created_by, created_at, last_message_at, last_seq, read_receipts)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11)
          RETURNING {ROOM_COLS}"
     ))
     .bind(room.id.as_uuid())
@@ -38,6 +38,7 @@ async fn insert_room(conn: &mut PgConnection, room: &Room) -> Result<Room> {
     .bind(room.created_by.as_uuid())
     .bind(dt(room.created_at))
     .bind(room.last_message_at.map(dt))
+    .bind(room.read_receipts)
     .fetch_one(conn)
     .await
     .map_err(|e| match e {
@@ -142,7 +143,8 @@ impl RoomStore for PostgresStore {
         let mut tx = self.begin().await?;
         let row: Option<RoomRow> = sqlx::query_as(&format!(
             "UPDATE rooms SET name = COALESCE($2, name), archived = COALESCE($3, archived),
-                 slow_mode_secs = COALESCE($4, slow_mode_secs), last_seq = last_seq + 1
+                 slow_mode_secs = COALESCE($4, slow_mode_secs),
+                 read_receipts = COALESCE($5, read_receipts), last_seq = last_seq + 1
              WHERE id = $1 RETURNING {ROOM_COLS}"
         ))
         .bind(id.as_uuid())
@@ -153,6 +155,7 @@ impl RoomStore for PostgresStore {
                 .slow_mode_secs
                 .map(|s| i32::try_from(s).unwrap_or(i32::MAX)),
         )
+        .bind(patch.read_receipts)
         .fetch_optional(&mut *tx)
         .await
         .map_err(|e| match e {
@@ -190,7 +193,7 @@ impl RoomStore for PostgresStore {
         // Every permission check reads this: one round trip instead of three.
         let row = sqlx::query(
             "SELECT r.id, r.event_id, r.name, r.kind, r.visibility, r.archived, r.slow_mode_secs,
-                 r.created_by, r.created_at, r.last_message_at, r.last_seq,
+                 r.created_by, r.created_at, r.last_message_at, r.last_seq, r.read_receipts,
                  em.role AS event_role,
                  rm.room_id, rm.user_id, rm.role, rm.muted_until, rm.banned, rm.last_read_seq,
                  rm.joined_at

@@ -15,7 +15,7 @@ pub(crate) const USER_COLS: &str = "id, display_name, avatar_url, created_at, up
 pub(crate) const EVENT_COLS: &str = "id, name, kind, created_by, created_at";
 pub(crate) const EVENT_MEMBER_COLS: &str = "event_id, user_id, role, joined_at";
 pub(crate) const ROOM_COLS: &str = "id, event_id, name, kind, visibility, archived, \
-    slow_mode_secs, created_by, created_at, last_message_at, last_seq";
+    slow_mode_secs, created_by, created_at, last_message_at, last_seq, read_receipts";
 pub(crate) const ROOM_MEMBER_COLS: &str =
     "room_id, user_id, role, muted_until, banned, last_read_seq, joined_at";
 /// The message columns, as a literal so `concat!` can build static statements from it.
@@ -170,6 +170,7 @@ pub(crate) struct RoomRow {
     visibility: String,
     archived: bool,
     slow_mode_secs: i32,
+    read_receipts: bool,
     created_by: Uuid,
     created_at: OffsetDateTime,
     last_message_at: Option<OffsetDateTime>,
@@ -198,6 +199,7 @@ impl TryFrom<RoomRow> for Room {
             },
             archived: r.archived,
             slow_mode_secs: u32::try_from(r.slow_mode_secs).unwrap_or(0),
+            read_receipts: r.read_receipts,
             created_by: UserId::from(r.created_by),
             created_at: ts(r.created_at),
             last_message_at: r.last_message_at.map(ts),

@@ -92,6 +92,7 @@ impl ChatService {
             visibility: Visibility::Private,
             archived: false,
             slow_mode_secs: 0,
+            read_receipts: true,
             created_by: actor,
             created_at: now,
             last_message_at: None,

@@ -3,9 +3,10 @@
 use super::ChatService;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
+use crate::fanout::ReadSignal;
 use crate::id::{RoomId, UserId};
 use crate::permission::{Standing, require_member_change};
-use crate::room::{RoomMember, RoomRole, RoomSeq};
+use crate::room::{Receipt, RoomMember, RoomRole, RoomSeq};
 use crate::user::MemberMatch;
 use crate::validation;
 
@@ -96,7 +97,8 @@ impl ChatService {
             .await
     }
 
-    /// Marks the room read up to `seq` for the caller.
+    /// Marks the room read up to `seq` for the caller. The position only moves forward; when
+    /// it moves and the room shows read receipts, the room's live subscribers hear of it.
     ///
     /// # Errors
     /// As reading the room; [`Error::Validation`] on `seq` beyond the room's last seq.
@@ -106,7 +108,46 @@ impl ChatService {
         if seq > ctx.room.last_seq {
             return Err(Error::validation("seq", "beyond the room's last seq"));
         }
-        self.store.set_last_read(room, actor, seq).await
+        let before = ctx
+            .member
+            .as_ref()
+            .map_or(RoomSeq::ZERO, |m| m.last_read_seq);
+        let member = self.store.set_last_read(room, actor, seq).await?;
+        if ctx.room.read_receipts && member.last_read_seq > before {
+            self.broker.publish_read(ReadSignal {
+                room_id: room,
+                user_id: actor,
+                seq: member.last_read_seq,
+                at: self.clock.now(),
+            });
+        }
+        Ok(member)
+    }
+
+    /// How far each member has read the room (read receipts), in join order; banned members
+    /// are left out.
+    ///
+    /// # Errors
+    /// As reading the room; [`Error::Forbidden`] when the room has read receipts off.
+    pub async fn receipts(&self, actor: UserId, room: RoomId) -> Result<Vec<Receipt>> {
+        let ctx = self.room_context(actor, room).await?;
+        ctx.access().require_read()?;
+        if !ctx.room.read_receipts {
+            return Err(Error::Forbidden {
+                reason: "read receipts are off in this room",
+            });
+        }
+        Ok(self
+            .store
+            .room_members(room)
+            .await?
+            .into_iter()
+            .filter(|m| !m.banned)
+            .map(|m| Receipt {
+                user_id: m.user_id,
+                last_read_seq: m.last_read_seq,
+            })
+            .collect())
     }
 
     /// Room members whose display name starts with `prefix` (mention autocomplete).

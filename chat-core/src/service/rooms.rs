@@ -57,6 +57,7 @@ impl ChatService {
             visibility: input.visibility,
             archived: false,
             slow_mode_secs: 0,
+            read_receipts: true,
             created_by: actor,
             created_at: now,
             last_message_at: None,
@@ -215,7 +216,8 @@ impl ChatService {
         }
         let ctx = self.room_context(actor, room).await?;
         ctx.access().require_moderate()?;
-        let only_restores = patch.name.is_none() && patch.slow_mode_secs.is_none();
+        let only_restores =
+            patch.name.is_none() && patch.slow_mode_secs.is_none() && patch.read_receipts.is_none();
         if !only_restores {
             ctx.access().require_writable()?;
         }

@@ -95,7 +95,7 @@ impl Follower {
                 .expect("the broker is there");
             match delivery {
                 Delivery::Change(change) => self.take(change.seq.get()),
-                Delivery::Typing(_) => {}
+                Delivery::Typing(_) | Delivery::Read(_) => {}
                 Delivery::Resync { from_seq, .. } => {
                     self.resyncs += 1;
                     let mut after = from_seq;

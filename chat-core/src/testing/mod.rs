@@ -110,6 +110,7 @@ macro_rules! for_each_conformance_case {
             unread_counts_follow_the_rules
             mention_feed_newest_first_from_readable_rooms
             prefix_search_with_room_names_and_snippets
+            read_receipts_follow_the_room_setting
         }
     };
 }

@@ -145,3 +145,70 @@ pub async fn mention_feed_newest_first_from_readable_rooms(store: Arc<dyn Store>
         Error::Validation { field, .. } if field == "limit"
     );
 }
+
+/// Read receipts: everyone's position on request and live to subscribers, only forward, and
+/// neither once a moderator turns them off.
+pub async fn read_receipts_follow_the_room_setting(store: Arc<dyn Store>) {
+    let h = Harness::new(store).await;
+    let (owner, event, room) = h.owner_event_room().await;
+    let alice = h.joined("Alice", owner, event, room).await;
+    let bob = h.joined("Bob", owner, event, room).await;
+    let m = h.send(bob, room, "hello").await;
+    let mut live = h.chat.subscribe(bob, room, None).await.unwrap();
+
+    h.chat.mark_read(alice, room, m.seq).await.unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(5), live.recv())
+        .await
+        .expect("a live receipt")
+        .expect("open");
+    let Delivery::Read(signal) = next else {
+        panic!("expected a read receipt, got {next:?}");
+    };
+    assert_eq!((signal.user_id, signal.seq), (alice, m.seq));
+    // Moving back is no move: no signal, the position stays.
+    h.chat.mark_read(alice, room, RoomSeq::ZERO).await.unwrap();
+    let receipts = h.chat.receipts(bob, room).await.unwrap();
+    let of = |u: UserId| {
+        receipts
+            .iter()
+            .find(|r| r.user_id == u)
+            .map(|r| r.last_read_seq)
+    };
+    assert_eq!(of(alice), Some(m.seq));
+    assert_eq!(of(bob), Some(RoomSeq::ZERO));
+    assert_eq!(of(owner), Some(RoomSeq::ZERO));
+    let outsider = h.user("Outsider").await;
+    assert_err!(
+        h.chat.receipts(outsider, room).await,
+        Error::NotFound { what: "room" }
+    );
+
+    // Only moderators change the setting; off, nothing is shown or sent.
+    let off = RoomPatch {
+        read_receipts: Some(false),
+        ..RoomPatch::default()
+    };
+    assert_err!(
+        h.chat.update_room(alice, room, off.clone()).await,
+        Error::Forbidden { .. }
+    );
+    let updated = h.chat.update_room(owner, room, off).await.unwrap();
+    assert!(!updated.read_receipts);
+    assert_err!(h.chat.receipts(bob, room).await, Error::Forbidden { .. });
+    let later = h.send(bob, room, "again").await;
+    let mut live = h.chat.subscribe(bob, room, Some(later.seq)).await.unwrap();
+    h.chat.mark_read(alice, room, later.seq).await.unwrap();
+    h.send(owner, room, "marker").await;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), live.recv()).await {
+            Ok(Some(Delivery::Read(r))) => panic!("a receipt was sent with receipts off: {r:?}"),
+            Ok(Some(Delivery::Change(c)))
+                if c.kind.message().is_some_and(|m| m.text == "marker") =>
+            {
+                break;
+            }
+            Ok(Some(_)) => {}
+            other => panic!("expected the marker, got {other:?}"),
+        }
+    }
+}
