@@ -7,9 +7,15 @@
 //!
 //! This crate is the facade. It re-exports:
 //! - everything in [`chat_core`] at the top level (and as [`core`]);
-//! - [`MemoryStore`] and [`memory`] with the `memory` feature (on by default);
-//! - [`postgres`] with the `postgres` feature;
-//! - [`http`] with the `http` feature.
+//! - `MemoryStore` and `memory` (the `chat-store-memory` crate) with the `memory` feature (on
+//!   by default);
+//! - `postgres` (`chat-store-postgres`) with the `postgres` feature;
+//! - `http` (`chat-http`, the axum adapter) with the `http` feature;
+//! - `nats` (`chat-broker-nats`) with the `nats` feature;
+//! - `blob_fs` and `blob_s3` (`chat-blob-fs`, `chat-blob-s3`, where attachment bytes live)
+//!   with the `blob-fs` and `blob-s3` features.
+//!
+//! The names are plain text rather than links because each exists only with its feature.
 //!
 //! ```
 //! use std::sync::Arc;

@@ -30,18 +30,17 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 
 /// Installs the process-wide Prometheus recorder (once; later calls return the same handle).
-///
-/// # Panics
-/// If another `metrics` recorder was installed first by someone else.
-pub fn install() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+/// `None` when the host installed a `metrics` recorder of its own first: chat-engine's
+/// metrics then go to the host's recorder, and the host serves them (a host with its own
+/// Prometheus recorder can hand its handle to [`AppState::with_metrics_handle`](crate::AppState::with_metrics_handle)).
+pub fn install() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            PrometheusBuilder::new()
+            let builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), LATENCY_BUCKETS)
-                .expect("the buckets are not empty")
-                .install_recorder()
-                .expect("no other metrics recorder is installed")
+                .ok()?;
+            builder.install_recorder().ok()
         })
         .clone()
 }

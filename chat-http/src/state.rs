@@ -106,10 +106,25 @@ impl AppState {
         }
     }
 
-    /// Serves Prometheus metrics at `/metrics`, installing the process-wide recorder.
+    /// Serves Prometheus metrics at `/metrics`, installing the process-wide recorder. It never
+    /// panics: when the host installed a recorder first, chat-engine's metrics go to that one
+    /// and `/metrics` answers 404 (use [`with_metrics_handle`](Self::with_metrics_handle) to
+    /// serve a Prometheus recorder of the host's).
     #[must_use]
     pub fn with_metrics(mut self) -> Self {
-        self.metrics = Some(crate::observability::install());
+        self.metrics = crate::observability::install();
+        if self.metrics.is_none() {
+            tracing::warn!(
+                "another metrics recorder is installed: chat-engine's metrics go to it, and /metrics answers 404"
+            );
+        }
+        self
+    }
+
+    /// Serves `/metrics` from a Prometheus recorder the host installed itself.
+    #[must_use]
+    pub fn with_metrics_handle(mut self, handle: PrometheusHandle) -> Self {
+        self.metrics = Some(handle);
         self
     }
 

@@ -268,6 +268,11 @@ impl ChatService {
 
     /// Joins a public room. Joining a room one already belongs to returns the membership.
     ///
+    /// Rooms exist only for members of their event: a user who is not a member of the room's
+    /// event gets [`Error::NotFound`] (`room`), as for a room that does not exist. A host that
+    /// puts its users into rooms adds them to the event first
+    /// ([`add_event_member`](Self::add_event_member)).
+    ///
     /// # Errors
     /// [`Error::NotFound`] for a hidden room; [`Error::Forbidden`] when banned or the room is
     /// archived.
