@@ -7,8 +7,9 @@
 //!   counting bytes as they arrive, flushes it to disk, and renames it over the key. A reader
 //!   sees the old blob or the new one, never a part; a put refused at the size limit or cut
 //!   off by its client leaves nothing behind. Memory per put is at most two 64 KiB buffers.
-//! - **Durable.** The file's data is flushed (`fsync`) before the rename, so an acknowledged
-//!   upload survives a crash of the machine, not just of the process.
+//! - **Durable.** The file's data is flushed (`fsync`) before the rename and the directory
+//!   after it, so an acknowledged upload survives a crash of the machine, not just of the
+//!   process.
 //! - **Safe names.** Files are named by [`BlobKey`] alone, whose alphabet (`[a-z0-9.-]`, no
 //!   leading dot) cannot express a path: no client input ever reaches the file system.
 //!
@@ -104,6 +105,14 @@ impl BlobStore for FsBlobStore {
         match self.write_temp(&temp, body, max_bytes).await {
             Ok(size) => {
                 fs::rename(&temp, self.path(key))
+                    .await
+                    .map_err(unavailable)?;
+                // The rename is a change to the directory: flush it too, or a power cut could
+                // keep the bytes and lose their name.
+                fs::File::open(&self.dir)
+                    .await
+                    .map_err(unavailable)?
+                    .sync_all()
                     .await
                     .map_err(unavailable)?;
                 Ok(size)
