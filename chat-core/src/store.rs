@@ -411,7 +411,8 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Message>>;
 
-    /// What `user` has not read in each room they belong to and are not banned from (see
+    /// What `user` has not read in each room they belong to and are not banned from, in events
+    /// they still belong to (see
     /// [`Unread`](crate::room::Unread) for what counts), each count stopping at
     /// [`UNREAD_CAP`](crate::room::UNREAD_CAP). Rooms read to the end may be left out.
     async fn unread_counts(&self, user: UserId) -> Result<Vec<crate::room::Unread>>;

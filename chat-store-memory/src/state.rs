@@ -391,7 +391,12 @@ impl State {
             .filter_map(|room| self.rooms.get(room))
             .filter_map(|r| {
                 let m = r.members.get(&user).filter(|m| !m.banned)?;
-                if r.room.last_seq <= m.last_read_seq {
+                // A room membership that outlived its event membership reads nothing.
+                let in_event = self
+                    .user_events
+                    .get(&user)
+                    .is_some_and(|events| events.contains(&r.room.event_id));
+                if !in_event || r.room.last_seq <= m.last_read_seq {
                     return None;
                 }
                 let after = || {

@@ -350,6 +350,8 @@ impl MessageStore for PostgresStore {
                        AND m.author_id <> $1 AND NOT m.is_deleted
                        AND m.mentions @> ARRAY[$1]::uuid[] LIMIT $2) y)
              FROM room_members rm JOIN rooms r ON r.id = rm.room_id
+             -- A room membership that outlived its event membership reads nothing.
+             JOIN event_members em ON em.event_id = r.event_id AND em.user_id = rm.user_id
              WHERE rm.user_id = $1 AND NOT rm.banned AND r.last_seq > rm.last_read_seq",
         )
         .bind(user.as_uuid())

@@ -96,9 +96,16 @@ pub async fn unread_counts_follow_the_rules(store: Arc<dyn Store>) {
     }
     assert_eq!(unread_in(&h, alice, room).await, (UNREAD_CAP, 0));
 
-    // A banned member's room drops out.
+    // A banned member's room drops out, and so does a room of an event one has left.
     h.chat.ban_member(owner, room, alice, true).await.unwrap();
     assert_eq!(unread_in(&h, alice, room).await, (0, 0));
+    assert_eq!(
+        unread_in(&h, bob, room).await.0,
+        1,
+        "Alice's message, unread by Bob"
+    );
+    h.chat.remove_event_member(owner, event, bob).await.unwrap();
+    assert!(h.chat.unread_counts(bob).await.unwrap().is_empty());
 }
 
 /// The mention feed: newest first, paged by id, without deleted messages, and only from rooms
