@@ -92,7 +92,15 @@ impl Dataset {
             Err(_) => None,
         };
         let pool = match reusable {
-            Some(pool) => pool,
+            Some(pool) => {
+                // A reused data set gets the migrations added since it was loaded, as a
+                // deployment would on start.
+                PostgresStore::from_pool(pool.clone())
+                    .migrate()
+                    .await
+                    .expect("migrations apply to the reused data set");
+                pool
+            }
             None => {
                 admin
                     .execute(format!("DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)").as_str())
