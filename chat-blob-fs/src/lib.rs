@@ -14,10 +14,9 @@
 //!   leading dot) cannot express a path: no client input ever reaches the file system.
 //!
 //! ```no_run
-//! # async fn demo() -> std::io::Result<()> {
 //! use std::sync::Arc;
+//! # async fn demo(store: Arc<dyn chat_core::Store>) -> std::io::Result<()> {
 //! let blobs = chat_blob_fs::FsBlobStore::open("/var/lib/chat/blobs").await?;
-//! # let store: Arc<dyn chat_core::Store> = unimplemented!();
 //! let chat = chat_core::ChatService::builder(store).blobs(Arc::new(blobs)).build();
 //! # let _ = chat; Ok(()) }
 //! ```

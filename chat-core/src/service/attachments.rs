@@ -150,17 +150,21 @@ impl ChatService {
         let processed = self
             .image_workers
             .run(move || {
-                let original_len = raw.len();
+                // `Bytes` clones share the buffer: this keeps the upload to compare against.
+                let original = raw.clone();
                 image::process(raw, &content_type, thumb_px).map(|p| {
                     let digest = Sha256::digest(&p.bytes);
-                    (p, original_len, digest)
+                    let rewritten = p.bytes != original;
+                    (p, rewritten, digest)
                 })
             })
             .await?
             .map_err(|e| Error::validation("body", e.to_string()))?;
-        let (processed, original_len, digest) = processed;
+        let (processed, rewritten, digest) = processed;
         let max = self.limits.max_attachment_bytes;
-        if processed.bytes.len() != original_len || attachment.content_type == "image/jpeg" {
+        // Only bytes the pipeline changed (metadata stripped, a rotation applied) are stored
+        // again; an image that carried nothing to strip stays as uploaded.
+        if rewritten {
             self.blobs
                 .put(&key, blob::once(processed.bytes.clone()), max)
                 .await?;
