@@ -19,7 +19,7 @@ pub enum Error {
     /// The input is invalid. `field` names the offending input; `reason` says why.
     #[error("invalid {field}: {reason}")]
     Validation {
-        /// The input field, such as `text` or `attachments[2].size`.
+        /// The input field, such as `text` or `attachment_ids[2]`.
         field: String,
         /// Why it was rejected.
         reason: String,
