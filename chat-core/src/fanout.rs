@@ -31,6 +31,7 @@ use tokio::sync::broadcast;
 use crate::change::RoomChange;
 use crate::clock::Timestamp;
 use crate::id::{RoomId, UserId};
+use crate::presence::PresenceBoard;
 use crate::room::RoomSeq;
 
 /// The default ring size per room. A subscriber more than this many changes behind must
@@ -72,6 +73,37 @@ pub struct ReadSignal {
     /// When.
     pub at: Timestamp,
 }
+
+/// Something addressed to one user rather than a room: what their own live views (the unread
+/// feed) need to hear from their other devices and from other people's actions. Ephemeral.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSignal {
+    /// Whom it is for.
+    pub user_id: UserId,
+    /// What happened.
+    pub kind: UserSignalKind,
+}
+
+/// What a [`UserSignal`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum UserSignalKind {
+    /// The set of rooms the user can read changed (joined, invited, removed, banned, a direct
+    /// room opened): views of "all my rooms" should list them again.
+    RoomsChanged,
+    /// The user read a room up to a seq, on some device; sent whether or not the room shows
+    /// read receipts to others.
+    Read {
+        /// The room.
+        room_id: RoomId,
+        /// Up to which seq.
+        seq: RoomSeq,
+    },
+}
+
+/// Signals one user's listeners may fall behind by before they are told to start over
+/// ([`broadcast::error::RecvError::Lagged`]).
+pub const USER_SIGNAL_CAPACITY: usize = 32;
 
 /// What travels through a room's ring.
 #[derive(Debug, Clone)]
@@ -129,6 +161,17 @@ pub trait Broker: fmt::Debug + Send + Sync + 'static {
 
     /// Subscribes to a room's changes after `after`. Changes at or below `after` are dropped.
     fn subscribe(&self, room_id: RoomId, after: RoomSeq) -> Subscription;
+
+    /// This instance's presence board; a broker spanning instances feeds it their reports
+    /// and reports its changes to them.
+    fn presence(&self) -> &Arc<PresenceBoard>;
+
+    /// Publishes a signal to one user's listeners, on every instance. Never blocks.
+    fn publish_user(&self, signal: UserSignal);
+
+    /// Listens for signals addressed to `user`. A listener that lags is told so
+    /// ([`broadcast::error::RecvError::Lagged`]) and should reload what it shows.
+    fn user_signals(&self, user: UserId) -> broadcast::Receiver<UserSignal>;
 }
 
 /// The in-process fan-out hub: one bounded broadcast ring per room with subscribers.
@@ -136,6 +179,8 @@ pub trait Broker: fmt::Debug + Send + Sync + 'static {
 pub struct InProcessBroker {
     rooms: RwLock<HashMap<RoomId, broadcast::Sender<Fanout>>>,
     capacity: usize,
+    presence: Arc<PresenceBoard>,
+    users: RwLock<HashMap<UserId, broadcast::Sender<UserSignal>>>,
 }
 
 impl Default for InProcessBroker {
@@ -157,6 +202,8 @@ impl InProcessBroker {
         Self {
             rooms: RwLock::new(HashMap::new()),
             capacity: capacity.max(1),
+            presence: PresenceBoard::new(),
+            users: RwLock::new(HashMap::new()),
         }
     }
 
@@ -251,6 +298,48 @@ impl Broker for InProcessBroker {
             .or_insert_with(|| broadcast::channel(self.capacity).0)
             .subscribe();
         Subscription::new(room_id, rx, after)
+    }
+
+    fn presence(&self) -> &Arc<PresenceBoard> {
+        &self.presence
+    }
+
+    fn publish_user(&self, signal: UserSignal) {
+        let user = signal.user_id;
+        let users = self
+            .users
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(tx) = users.get(&user) else {
+            return;
+        };
+        if tx.send(signal).is_err() {
+            // Nobody listens any more: forget the channel.
+            drop(users);
+            let mut users = self
+                .users
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if users.get(&user).is_some_and(|tx| tx.receiver_count() == 0) {
+                users.remove(&user);
+            }
+        }
+    }
+
+    fn user_signals(&self, user: UserId) -> broadcast::Receiver<UserSignal> {
+        let mut users = self
+            .users
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Listeners that left without a signal since keep a channel; sweep them whenever the
+        // map doubles, as the room rings are.
+        if users.len() >= 64 && users.len().is_power_of_two() {
+            users.retain(|_, tx| tx.receiver_count() > 0);
+        }
+        users
+            .entry(user)
+            .or_insert_with(|| broadcast::channel(USER_SIGNAL_CAPACITY).0)
+            .subscribe()
     }
 }
 

@@ -41,6 +41,7 @@
 //! - [`permission`]: who may do what in a room.
 //! - [`rate_limit`]: send policies and the typing throttle.
 //! - [`fanout`]: the [`Broker`] trait and the in-process hub.
+//! - [`presence`]: who is online, away or offline, across connections and instances.
 //! - [`relay`]: fan-out across instances: the [`Relay`](relay::Relay) broker over a
 //!   [`RelayLink`](relay::RelayLink) to a distributed engine.
 //! - [`search`]: the search semantics every store implements.
@@ -63,6 +64,7 @@ pub mod mention;
 pub mod message;
 pub mod metrics;
 pub mod permission;
+pub mod presence;
 pub mod rate_limit;
 pub mod relay;
 pub mod room;
@@ -82,20 +84,24 @@ pub use change::{ChangeKind, ChangePage, MessageChange, RoomChange};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{BoxError, Error, Result};
 pub use event::{DIRECT_EVENT_KIND, Event, EventMember, EventRole, EventSummary, NewEvent};
-pub use fanout::{Broker, Delivery, InProcessBroker, ReadSignal, Subscription, TypingSignal};
+pub use fanout::{
+    Broker, Delivery, InProcessBroker, ReadSignal, Subscription, TypingSignal, UserSignal,
+    UserSignalKind,
+};
 pub use id::{AttachmentId, EventId, MessageId, RoomId, UserId};
 pub use limits::Limits;
 pub use message::{
     Attachment, HistoryCursor, HistoryPage, MentionPage, Message, SendMessage, Sent, Thumbnail,
 };
 pub use metrics::SystemMetrics;
+pub use presence::{Presence, PresenceBoard, PresenceSession, PresenceStatus};
 pub use rate_limit::{RateLimitPolicy, SendHistory, SlidingWindow, SlowMode, TypingThrottle};
 pub use room::{
     NewRoom, Receipt, Room, RoomFilter, RoomKind, RoomMember, RoomPatch, RoomRole, RoomSeq,
     RoomView, UNREAD_CAP, Unread, Visibility,
 };
 pub use search::{SearchHit, SearchRequest, SearchTerms, SnippetPart};
-pub use service::{ChatService, ChatServiceBuilder};
+pub use service::{ChatService, ChatServiceBuilder, PresenceWatch, UnreadFeed, UnreadUpdate};
 pub use store::{
     AccountStore, Admission, Appended, AttachmentStore, EventStore, MessageStore, NewDirectRoom,
     NewMessage, ProfileStore, RoomStanding, RoomStore, Store,

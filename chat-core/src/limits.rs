@@ -19,6 +19,8 @@ pub struct Limits {
     pub max_attachments: usize,
     /// Most other people in one direct room.
     pub max_direct_others: usize,
+    /// Most people whose presence one request or connection follows.
+    pub max_presence_users: usize,
     /// Most distinct users mentioned in one message.
     pub max_mentions: usize,
     /// Longest event or room name, in scalar values (the shortest is 1).
@@ -58,6 +60,7 @@ impl Default for Limits {
             max_attachment_bytes: 5 * 1024 * 1024,
             max_attachments: 10,
             max_direct_others: 8,
+            max_presence_users: 256,
             max_mentions: 50,
             max_name_chars: 100,
             max_display_name_chars: 64,

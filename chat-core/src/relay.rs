@@ -24,6 +24,16 @@
 //!
 //! Typing signals and read receipts cross instances through the link too, and are never
 //! stored as changes.
+//!
+//! # Presence
+//!
+//! Presence belongs to users, not rooms, so it travels on one channel every instance follows
+//! for as long as it runs, [`SIGNAL_CHANNEL`]. Each instance sends its users' transitions as
+//! they happen and all of its users again every third of
+//! [`PRESENCE_TTL`](crate::presence::PRESENCE_TTL) (see [`crate::presence`]), and again at
+//! once after a reconnect of the link, so other instances' boards never keep a dead instance's
+//! users online for longer than the TTL. Signals addressed to one user
+//! ([`UserSignal`]: their rooms changed, they read a room) take the same channel.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -33,9 +43,11 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::change::RoomChange;
+use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
-use crate::fanout::{Broker, InProcessBroker, ReadSignal, Subscription, TypingSignal};
+use crate::fanout::{Broker, InProcessBroker, ReadSignal, Subscription, TypingSignal, UserSignal};
 use crate::id::RoomId;
+use crate::presence::{PRESENCE_TTL, PresenceBoard, PresenceSignal};
 use crate::room::RoomSeq;
 use crate::store::Store;
 
@@ -57,7 +69,15 @@ pub enum RelayMessage {
     Typing(TypingSignal),
     /// Someone read a room up to a seq.
     Read(ReadSignal),
+    /// Presence reports of the sending instance; travels on [`SIGNAL_CHANNEL`].
+    Presence(PresenceSignal),
+    /// A signal for one user's listeners; travels on [`SIGNAL_CHANNEL`].
+    User(UserSignal),
 }
+
+/// The channel of signals about users rather than rooms (presence), which every instance
+/// follows. Links route it like a room; no room has the nil id (room ids are UUIDv7).
+pub const SIGNAL_CHANNEL: RoomId = RoomId::MIN;
 
 impl RelayMessage {
     /// The room it concerns.
@@ -68,6 +88,7 @@ impl RelayMessage {
             Self::WakeUp { room_id, .. } => *room_id,
             Self::Typing(t) => t.room_id,
             Self::Read(r) => r.room_id,
+            Self::Presence(_) | Self::User(_) => SIGNAL_CHANNEL,
         }
     }
 
@@ -81,7 +102,7 @@ impl RelayMessage {
                 seq: c.seq,
             }),
             Self::WakeUp { .. } => Some(self.clone()),
-            Self::Typing(_) | Self::Read(_) => None,
+            Self::Typing(_) | Self::Read(_) | Self::Presence(_) | Self::User(_) => None,
         }
     }
 }
@@ -178,7 +199,53 @@ impl Relay {
         });
         let handler: Weak<dyn RelayHandler> = Arc::downgrade(&relay) as Weak<dyn RelayHandler>;
         link.attach(handler);
+        relay.follow_signals();
         relay
+    }
+
+    /// Follows [`SIGNAL_CHANNEL`] for good, reports this instance's presence changes on it, and
+    /// repeats every local user's presence every third of the TTL (expiring other instances'
+    /// lapsed reports on the same beat).
+    fn follow_signals(self: &Arc<Self>) {
+        self.rooms_lock().insert(
+            SIGNAL_CHANNEL,
+            Followed {
+                head: Some(RoomSeq::ZERO),
+            },
+        );
+        let link = Arc::clone(&self.link);
+        let origin = self.id;
+        self.hub.presence().set_reporter(Box::new(move |signal| {
+            link.send(RelayEnvelope {
+                origin,
+                message: RelayMessage::Presence(signal),
+            });
+        }));
+        let link = Arc::clone(&self.link);
+        tokio::spawn(async move {
+            // Unconfirmed, it is retried by the link's reconnect; the beat below repeats all.
+            let _ = link.join(SIGNAL_CHANNEL).await;
+        });
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut beat = tokio::time::interval(PRESENCE_TTL / 3);
+            beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                beat.tick().await;
+                let Some(relay) = me.upgrade() else { return };
+                relay.hub.presence().expire(SystemClock.now());
+                relay.report_all_presence();
+            }
+        });
+    }
+
+    fn report_all_presence(&self) {
+        for signal in self.hub.presence().local_signals() {
+            self.link.send(RelayEnvelope {
+                origin: self.id,
+                message: RelayMessage::Presence(signal),
+            });
+        }
     }
 
     /// The local hub.
@@ -286,7 +353,7 @@ impl Relay {
             let gone: Vec<RoomId> = rooms
                 .keys()
                 .copied()
-                .filter(|r| !self.hub.has_subscribers(*r))
+                .filter(|r| *r != SIGNAL_CHANNEL && !self.hub.has_subscribers(*r))
                 .collect();
             for room in &gone {
                 rooms.remove(room);
@@ -354,6 +421,25 @@ impl Broker for Relay {
         }
         subscription
     }
+
+    fn presence(&self) -> &Arc<PresenceBoard> {
+        self.hub.presence()
+    }
+
+    fn publish_user(&self, signal: UserSignal) {
+        self.hub.publish_user(signal.clone());
+        self.link.send(RelayEnvelope {
+            origin: self.id,
+            message: RelayMessage::User(signal),
+        });
+    }
+
+    fn user_signals(
+        &self,
+        user: crate::id::UserId,
+    ) -> tokio::sync::broadcast::Receiver<UserSignal> {
+        self.hub.user_signals(user)
+    }
 }
 
 #[async_trait]
@@ -374,6 +460,20 @@ impl RelayHandler for Relay {
                     self.hub.publish_read(signal);
                 }
             }
+            RelayMessage::Presence(signal) => {
+                if envelope.origin != self.id {
+                    self.hub
+                        .presence()
+                        .apply(envelope.origin, &signal, SystemClock.now());
+                }
+                return;
+            }
+            RelayMessage::User(signal) => {
+                if envelope.origin != self.id {
+                    self.hub.publish_user(signal);
+                }
+                return;
+            }
             RelayMessage::Change(change) => {
                 let seq = change.seq;
                 if self.offer(Arc::new(*change)) {
@@ -390,7 +490,14 @@ impl RelayHandler for Relay {
     }
 
     async fn reconnected(&self) {
-        let rooms: Vec<RoomId> = self.rooms_lock().keys().copied().collect();
+        // Others may have expired this instance's users meanwhile.
+        self.report_all_presence();
+        let rooms: Vec<RoomId> = self
+            .rooms_lock()
+            .keys()
+            .copied()
+            .filter(|r| *r != SIGNAL_CHANNEL)
+            .collect();
         for room in rooms {
             let known = self.rooms_lock().get(&room).and_then(|f| f.head);
             if known.is_none() {

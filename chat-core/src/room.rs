@@ -231,6 +231,9 @@ pub struct Unread {
     pub room_id: RoomId,
     /// The member's read position.
     pub last_read_seq: RoomSeq,
+    /// The room's last seq when counted: the counts cover exactly the messages up to it, so a
+    /// live client applies changes after it (and drops those at or below it).
+    pub last_seq: RoomSeq,
     /// Unread messages by others, not deleted; [`UNREAD_CAP`] means "999+".
     pub messages: u32,
     /// Of those, the ones that mention the member; [`UNREAD_CAP`] means "999+".

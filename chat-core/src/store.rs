@@ -412,10 +412,16 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
     ) -> Result<Vec<Message>>;
 
     /// What `user` has not read in each room they belong to and are not banned from, in events
-    /// they still belong to (see
-    /// [`Unread`](crate::room::Unread) for what counts), each count stopping at
-    /// [`UNREAD_CAP`](crate::room::UNREAD_CAP). Rooms read to the end may be left out.
-    async fn unread_counts(&self, user: UserId) -> Result<Vec<crate::room::Unread>>;
+    /// they still belong to (see [`Unread`](crate::room::Unread) for what counts), each count
+    /// stopping at [`UNREAD_CAP`](crate::room::UNREAD_CAP); only `room` when given. Every such
+    /// room is listed, rooms read to the end with zero counts. Each entry's counts and
+    /// `last_seq` come from one consistent view of the room, so that live changes after
+    /// `last_seq` can be applied to them exactly.
+    async fn unread_counts(
+        &self,
+        user: UserId,
+        room: Option<RoomId>,
+    ) -> Result<Vec<crate::room::Unread>>;
 
     /// Up to `limit` messages of `rooms` that mention `user`, not deleted, newest first
     /// (by id, which is time order across rooms), with an id below `before` if given.

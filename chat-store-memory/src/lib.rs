@@ -516,8 +516,8 @@ impl MessageStore for MemoryStore {
         Ok(self.read().replies(parent, after, limit as usize))
     }
 
-    async fn unread_counts(&self, user: UserId) -> Result<Vec<Unread>> {
-        Ok(self.read().unread(user))
+    async fn unread_counts(&self, user: UserId, room: Option<RoomId>) -> Result<Vec<Unread>> {
+        Ok(self.read().unread(user, room))
     }
 
     async fn mentions_of(

@@ -379,7 +379,7 @@ impl State {
     /// What `user` has not read in each room they belong to (and are not banned from) that has
     /// changed since they read it; each count walks the messages after the read position,
     /// stopping at the cap.
-    pub(crate) fn unread(&self, user: UserId) -> Vec<Unread> {
+    pub(crate) fn unread(&self, user: UserId, only: Option<RoomId>) -> Vec<Unread> {
         let cap = UNREAD_CAP as usize;
         let count = |it: &mut dyn Iterator<Item = &Message>| {
             u32::try_from(it.take(cap).count()).unwrap_or(UNREAD_CAP)
@@ -388,6 +388,7 @@ impl State {
             .get(&user)
             .into_iter()
             .flatten()
+            .filter(|room| only.is_none_or(|o| o == **room))
             .filter_map(|room| self.rooms.get(room))
             .filter_map(|r| {
                 let m = r.members.get(&user).filter(|m| !m.banned)?;
@@ -396,7 +397,7 @@ impl State {
                     .user_events
                     .get(&user)
                     .is_some_and(|events| events.contains(&r.room.event_id));
-                if !in_event || r.room.last_seq <= m.last_read_seq {
+                if !in_event {
                     return None;
                 }
                 let after = || {
@@ -408,6 +409,7 @@ impl State {
                 Some(Unread {
                     room_id: r.room.id,
                     last_read_seq: m.last_read_seq,
+                    last_seq: r.room.last_seq,
                     messages: count(&mut after()),
                     mentions: count(&mut after().filter(|msg| msg.mentions.contains(&user))),
                 })

@@ -51,24 +51,7 @@ impl ChatService {
             ));
         }
         self.require_profile(actor).await?;
-        let mine: HashSet<EventId> = self
-            .store
-            .events_of_user(actor)
-            .await?
-            .into_iter()
-            .map(|s| s.event.id)
-            .collect();
-        for other in &people {
-            let shares = self
-                .store
-                .events_of_user(*other)
-                .await?
-                .iter()
-                .any(|s| mine.contains(&s.event.id));
-            if !shares {
-                return Err(Error::NotFound { what: "user" });
-            }
-        }
+        self.require_contacts(actor, &people).await?;
         people.push(actor);
         people.sort();
         let key = people
@@ -104,9 +87,14 @@ impl ChatService {
                 key,
                 event,
                 room,
-                members: people,
+                members: people.clone(),
             })
             .await?;
+        if created {
+            for person in people {
+                self.rooms_changed(person);
+            }
+        }
         let membership = self
             .store
             .get_room_member(room.id, actor)

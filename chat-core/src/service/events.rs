@@ -113,7 +113,10 @@ impl ChatService {
             role,
             joined_at: self.clock.now(),
         };
-        self.store.put_event_member(member).await
+        let member = self.store.put_event_member(member).await?;
+        // Room memberships that outlived an earlier event membership are readable again.
+        self.rooms_changed(user);
+        Ok(member)
     }
 
     /// Changes a member's event role (owners and admins only; the owner's role is fixed).

@@ -3,7 +3,7 @@
 use super::ChatService;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
-use crate::fanout::ReadSignal;
+use crate::fanout::{ReadSignal, UserSignal, UserSignalKind};
 use crate::id::{RoomId, UserId};
 use crate::permission::{Standing, require_member_change};
 use crate::room::{Receipt, RoomMember, RoomRole, RoomSeq};
@@ -113,6 +113,16 @@ impl ChatService {
             .as_ref()
             .map_or(RoomSeq::ZERO, |m| m.last_read_seq);
         let member = self.store.set_last_read(room, actor, seq).await?;
+        if member.last_read_seq > before {
+            // The reader's other devices, whether or not others see receipts.
+            self.broker.publish_user(UserSignal {
+                user_id: actor,
+                kind: UserSignalKind::Read {
+                    room_id: room,
+                    seq: member.last_read_seq,
+                },
+            });
+        }
         if ctx.room.read_receipts && member.last_read_seq > before {
             self.broker.publish_read(ReadSignal {
                 room_id: room,

@@ -2,7 +2,7 @@
 //!
 //! One file per use-case area: `profiles` (profiles and accounts), `events`, `rooms`,
 //! `members` (roles, mutes, bans, read state), `messages` (the send pipeline, edits,
-//! deletions, reactions), `direct` (direct rooms), `attachments` (uploads, reading and collecting them), `timeline` (history, the change log, live subscriptions, typing) and
+//! deletions, reactions), `direct` (direct rooms), `presence` (who is online), `unread_feed` (live counts), `attachments` (uploads, reading and collecting them), `timeline` (history, the change log, live subscriptions, typing) and
 //! `search`. This file holds the service, its builder and the helpers every area shares.
 //!
 //! Each method takes the authenticated caller (`actor`) first. Transports authenticate; the
@@ -14,11 +14,11 @@ use std::sync::Arc;
 
 use crate::attachment::AttachmentPolicy;
 use crate::blob::{BlobStore, MemoryBlobStore};
-use crate::change::RoomChange;
+use crate::change::{ChangeKind, RoomChange};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::error::{Error, Result};
 use crate::event::EventRole;
-use crate::fanout::{Broker, InProcessBroker};
+use crate::fanout::{Broker, InProcessBroker, UserSignal, UserSignalKind};
 use crate::id::{EventId, RoomId, UserId};
 use crate::limits::Limits;
 use crate::metrics::SystemMetrics;
@@ -36,10 +36,16 @@ mod events;
 pub use attachments::Collected;
 mod members;
 mod messages;
+mod presence;
+
+pub use presence::PresenceWatch;
 mod profiles;
 mod rooms;
 mod search;
 mod timeline;
+mod unread_feed;
+
+pub use unread_feed::{UnreadFeed, UnreadUpdate};
 
 /// The chat use cases, over a [`Store`] and a [`Broker`].
 ///
@@ -239,10 +245,28 @@ impl ChatService {
         self.clock.now()
     }
 
+    /// Fans a committed change out; a membership change also tells the member that their
+    /// set of rooms changed.
     pub(super) fn publish(&self, change: RoomChange) -> Arc<RoomChange> {
         let change = Arc::new(change);
         self.broker.publish(Arc::clone(&change));
+        let member = match &change.kind {
+            ChangeKind::MemberJoined(m) | ChangeKind::MemberUpdated(m) => Some(m.user_id),
+            ChangeKind::MemberLeft { user_id } => Some(*user_id),
+            _ => None,
+        };
+        if let Some(user) = member {
+            self.rooms_changed(user);
+        }
         change
+    }
+
+    /// Tells `user`'s live views that the rooms they can read changed.
+    pub(super) fn rooms_changed(&self, user: UserId) {
+        self.broker.publish_user(UserSignal {
+            user_id: user,
+            kind: UserSignalKind::RoomsChanged,
+        });
     }
 
     pub(super) async fn room_context(&self, actor: UserId, room_id: RoomId) -> Result<RoomContext> {
@@ -267,6 +291,33 @@ impl ChatService {
             .get_user(user)
             .await?
             .ok_or(Error::NotFound { what: "user" })
+    }
+
+    /// Checks that each of `people` shares an event with `actor` (a direct room is an event
+    /// of its own, so its members share it); `actor` themself always passes.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] (`user`) for anyone else, so that nobody learns who exists.
+    pub(super) async fn require_contacts(&self, actor: UserId, people: &[UserId]) -> Result<()> {
+        let mine: HashSet<EventId> = self
+            .store
+            .events_of_user(actor)
+            .await?
+            .into_iter()
+            .map(|s| s.event.id)
+            .collect();
+        for other in people.iter().filter(|p| **p != actor) {
+            let shares = self
+                .store
+                .events_of_user(*other)
+                .await?
+                .iter()
+                .any(|s| mine.contains(&s.event.id));
+            if !shares {
+                return Err(Error::NotFound { what: "user" });
+            }
+        }
+        Ok(())
     }
 
     pub(super) async fn event_role(

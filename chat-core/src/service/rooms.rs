@@ -64,7 +64,9 @@ impl ChatService {
             last_seq: RoomSeq::ZERO,
         };
         let creator = RoomMember::new(room.id, actor, RoomRole::Moderator, now);
-        self.store.create_room(room, creator).await
+        let room = self.store.create_room(room, creator).await?;
+        self.rooms_changed(actor);
+        Ok(room)
     }
 
     /// The rooms the caller can see: every public room of their events and the private rooms
@@ -91,7 +93,7 @@ impl ChatService {
             .collect();
         let unread: HashMap<RoomId, Unread> = self
             .store
-            .unread_counts(actor)
+            .unread_counts(actor, None)
             .await?
             .into_iter()
             .map(|u| (u.room_id, u))
@@ -113,15 +115,10 @@ impl ChatService {
                     .as_ref()
                     .is_none_or(|n| room.name.to_lowercase().contains(n));
                 if access.can_see() && name_ok {
-                    // A member of a room read to its end has nothing unread.
-                    let unread = member.filter(|m| !m.banned).map(|m| {
-                        unread.get(&room.id).copied().unwrap_or(Unread {
-                            room_id: room.id,
-                            last_read_seq: m.last_read_seq,
-                            messages: 0,
-                            mentions: 0,
-                        })
-                    });
+                    // The store lists every room the caller is a readable member of.
+                    let unread = member
+                        .filter(|m| !m.banned)
+                        .and_then(|_| unread.get(&room.id).copied());
                     out.push(RoomView {
                         membership: member.cloned(),
                         room,
@@ -139,7 +136,7 @@ impl ChatService {
     /// # Errors
     /// Only store failures.
     pub async fn unread_counts(&self, actor: UserId) -> Result<Vec<Unread>> {
-        let mut counts = self.store.unread_counts(actor).await?;
+        let mut counts = self.store.unread_counts(actor, None).await?;
         counts.retain(|u| u.messages > 0 || u.mentions > 0);
         Ok(counts)
     }

@@ -111,6 +111,8 @@ macro_rules! for_each_conformance_case {
             mention_feed_newest_first_from_readable_rooms
             prefix_search_with_room_names_and_snippets
             read_receipts_follow_the_room_setting
+            unread_feed_follows_every_room_live
+            presence_is_per_user_and_only_for_contacts
         }
     };
 }

@@ -1,6 +1,8 @@
 //! Unread and mention counts, and the mention feed.
 
 use super::*;
+use std::collections::HashMap;
+
 use crate::{MessageId, RoomId, UNREAD_CAP, Unread, mention};
 
 /// The caller's view of `room` in their room list.
@@ -65,17 +67,37 @@ pub async fn unread_counts_follow_the_rules(store: Arc<dyn Store>) {
         "Alice's message, for Bob"
     );
 
-    // The room list carries the same counts.
+    // The room list carries the same counts, and the seq they were counted at.
     let view = listed(&h, alice, room).await;
+    let counted_at = view.room.last_seq;
     assert_eq!(
         view.unread,
         Some(Unread {
             room_id: room,
             last_read_seq: start,
+            last_seq: counted_at,
             messages: 2,
             mentions: 1
         })
     );
+    // The store can count one room alone, and lists rooms read to their end with zeros.
+    let side = h.room(owner, event, "Side", Visibility::Public).await;
+    h.chat.join_room(alice, side).await.unwrap();
+    let one = h.store.unread_counts(alice, Some(room)).await.unwrap();
+    assert_eq!(one, vec![view.unread.unwrap()]);
+    let side_seq = h.chat.get_room(alice, side).await.unwrap().room.last_seq;
+    h.chat.mark_read(alice, side, side_seq).await.unwrap();
+    assert_eq!(
+        h.store.unread_counts(alice, Some(side)).await.unwrap(),
+        vec![Unread {
+            room_id: side,
+            last_read_seq: side_seq,
+            last_seq: side_seq,
+            messages: 0,
+            mentions: 0
+        }]
+    );
+    assert_eq!(h.store.unread_counts(alice, None).await.unwrap().len(), 2);
 
     // Reading to the end clears them.
     let last = h.chat.get_room(alice, room).await.unwrap().room.last_seq;
@@ -217,5 +239,162 @@ pub async fn read_receipts_follow_the_room_setting(store: Arc<dyn Store>) {
             Ok(Some(_)) => {}
             other => panic!("expected the marker, got {other:?}"),
         }
+    }
+}
+
+/// Follows an unread feed, keeping what it says, until `done` holds (or panics after 5 s).
+pub(crate) struct FeedView {
+    feed: crate::UnreadFeed,
+    /// The latest counts per room.
+    pub rooms: HashMap<RoomId, Unread>,
+    /// Rooms reported gone.
+    pub gone: HashSet<RoomId>,
+    /// Updates received.
+    pub updates: usize,
+}
+
+impl FeedView {
+    pub(crate) async fn start(chat: &Arc<crate::ChatService>, user: UserId) -> Self {
+        let feed = Arc::clone(chat).unread_feed(user).await.unwrap();
+        let mut view = Self {
+            feed,
+            rooms: HashMap::new(),
+            gone: HashSet::new(),
+            updates: 0,
+        };
+        view.take().await;
+        view
+    }
+
+    async fn take(&mut self) {
+        let update = tokio::time::timeout(Duration::from_secs(5), self.feed.next())
+            .await
+            .expect("an update within 5 s")
+            .expect("the feed is open")
+            .expect("no store error");
+        self.updates += 1;
+        for u in update.rooms {
+            self.gone.remove(&u.room_id);
+            self.rooms.insert(u.room_id, u);
+        }
+        for room in update.gone {
+            self.rooms.remove(&room);
+            self.gone.insert(room);
+        }
+    }
+
+    pub(crate) fn counts(&self, room: RoomId) -> Option<(u32, u32)> {
+        self.rooms.get(&room).map(|u| (u.messages, u.mentions))
+    }
+
+    pub(crate) async fn until(&mut self, what: &str, done: impl Fn(&Self) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !done(self) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: rooms {:?}, gone {:?}",
+                self.rooms,
+                self.gone
+            );
+            self.take().await;
+        }
+    }
+}
+
+/// The unread feed: every readable room first, then each count as it changes, live, with no
+/// subscription per room by the client: others' messages and mentions count, one's own do
+/// not, edits and deletions are recounted, reading on any device clears, new rooms appear
+/// and lost ones go.
+pub async fn unread_feed_follows_every_room_live(store: Arc<dyn Store>) {
+    let h = Harness::with_limits(store, relaxed()).await;
+    let (owner, event, room) = h.owner_event_room().await;
+    let alice = h.joined("Alice", owner, event, room).await;
+    let bob = h.joined("Bob", owner, event, room).await;
+    let side = h.room(owner, event, "Side", Visibility::Public).await;
+    h.chat.join_room(alice, side).await.unwrap();
+    h.chat.join_room(bob, side).await.unwrap();
+    let before = h.send(bob, room, "before the feed").await;
+
+    let mut feed = FeedView::start(&h.chat, alice).await;
+    assert_eq!(feed.counts(room), Some((1, 0)), "counted at the start");
+    assert_eq!(feed.counts(side), Some((0, 0)));
+    assert_eq!(feed.rooms.len(), 2);
+    let at_start = feed.rooms[&room].last_seq;
+    assert!(at_start >= before.seq);
+
+    // Others' messages count, live; mentions too; one's own do not.
+    h.send(alice, room, "mine").await;
+    h.send(bob, room, "second").await;
+    feed.until("bob's second message", |f| f.counts(room) == Some((2, 0)))
+        .await;
+    let ping = h
+        .send(
+            bob,
+            side,
+            &format!("{} look", mention::render("Alice", alice)),
+        )
+        .await;
+    feed.until("a mention in Side", |f| f.counts(side) == Some((1, 1)))
+        .await;
+
+    // An edit that drops the mention, and a deletion, are counted again.
+    h.chat
+        .edit_message(bob, ping.id, "look".into())
+        .await
+        .unwrap();
+    feed.until("the mention edited away", |f| {
+        f.counts(side) == Some((1, 0))
+    })
+    .await;
+    h.chat.delete_message(bob, ping.id).await.unwrap();
+    feed.until("the message deleted", |f| f.counts(side) == Some((0, 0)))
+        .await;
+
+    // Reading (from any device: here the service, not the feed) clears the room.
+    let last = h.chat.get_room(alice, room).await.unwrap().room.last_seq;
+    h.chat.mark_read(alice, room, last).await.unwrap();
+    feed.until("read to the end", |f| f.counts(room) == Some((0, 0)))
+        .await;
+    assert_eq!(feed.rooms[&room].last_read_seq, last);
+
+    // Rooms that become readable appear; rooms that stop being readable go.
+    let secret = h.room(owner, event, "Secret", Visibility::Private).await;
+    h.chat.invite(owner, secret, alice).await.unwrap();
+    h.send(owner, secret, "welcome").await;
+    feed.until("the room invited to", |f| f.counts(secret) == Some((1, 0)))
+        .await;
+    let (dm, _) = h.chat.open_direct_room(bob, &[alice]).await.unwrap();
+    h.send(bob, dm.room.id, "psst").await;
+    feed.until("the direct room", |f| f.counts(dm.room.id) == Some((1, 0)))
+        .await;
+    h.chat.ban_member(owner, side, alice, true).await.unwrap();
+    feed.until("the banned room gone", |f| f.gone.contains(&side))
+        .await;
+    h.chat.leave_room(alice, secret).await.unwrap();
+    feed.until("the room left gone", |f| f.gone.contains(&secret))
+        .await;
+
+    // After all of it, the feed agrees with a fresh count of every room.
+    h.send(bob, room, "last word").await;
+    feed.until("the last word", |f| f.counts(room) == Some((1, 0)))
+        .await;
+    let fresh: HashMap<RoomId, Unread> = h
+        .store
+        .unread_counts(alice, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.room_id, u))
+        .collect();
+    assert_eq!(
+        fresh.keys().collect::<HashSet<_>>(),
+        feed.rooms.keys().collect::<HashSet<_>>()
+    );
+    for (id, u) in &fresh {
+        assert_eq!(
+            (u.messages, u.mentions),
+            (feed.rooms[id].messages, feed.rooms[id].mentions),
+            "room {id}"
+        );
     }
 }
