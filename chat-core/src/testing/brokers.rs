@@ -356,6 +356,93 @@ pub async fn typing_crosses_instances_once(cluster: &dyn BrokerCluster) {
     }
 }
 
+/// Waits (up to 5 s) until `user`'s presence, as `viewer` sees it through `chat`, is `status`.
+async fn presence_becomes(
+    chat: &ChatService,
+    viewer: UserId,
+    user: UserId,
+    status: crate::PresenceStatus,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = chat.presence(viewer, &[user]).await.unwrap()[0].status;
+        if now == status {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "presence stayed {now:?}, expected {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn next_update(feed: &mut crate::UnreadFeed) -> crate::UnreadUpdate {
+    tokio::time::timeout(Duration::from_secs(5), feed.next())
+        .await
+        .expect("an update within 5 s")
+        .expect("the feed is open")
+        .expect("no store error")
+}
+
+/// Presence is per user across instances: a connection on one instance shows on the others,
+/// a second connection elsewhere keeps the user online when the first closes, and the last
+/// one closing shows offline everywhere. Signals addressed to a user (their unread feed
+/// hearing of a read or a new room) cross instances too.
+pub async fn presence_and_user_signals_cross_instances(cluster: &dyn BrokerCluster) {
+    use crate::PresenceStatus::{Offline, Online};
+    let a = instance(cluster).await;
+    let b = instance(cluster).await;
+    let (room, users) = world(&a, 2).await;
+    let (alice, bob) = (users[1], users[2]);
+    // Give the instances a moment to follow the signal channel.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let on_a = a.connect_presence(bob);
+    presence_becomes(&b, alice, bob, Online).await;
+    let on_b = b.connect_presence(bob);
+    drop(on_a);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    presence_becomes(&a, alice, bob, Online).await;
+    presence_becomes(&b, alice, bob, Online).await;
+    drop(on_b);
+    presence_becomes(&a, alice, bob, Offline).await;
+    presence_becomes(&b, alice, bob, Offline).await;
+
+    // Alice's unread feed on B hears of a message sent on A, of her reading on A, and of a
+    // direct room opened on A.
+    let mut feed = Arc::clone(&b).unread_feed(alice).await.unwrap();
+    let first = feed.next().await.unwrap().unwrap();
+    assert!(first.rooms.iter().any(|u| u.room_id == room));
+    let sent = a
+        .send_message(bob, room, text("across".into()))
+        .await
+        .unwrap()
+        .message;
+    let mut unread = next_update(&mut feed).await;
+    while !unread
+        .rooms
+        .iter()
+        .any(|u| u.room_id == room && u.last_seq >= sent.seq && u.messages >= 1)
+    {
+        unread = next_update(&mut feed).await;
+    }
+    a.mark_read(alice, room, sent.seq).await.unwrap();
+    let mut read = next_update(&mut feed).await;
+    while !read
+        .rooms
+        .iter()
+        .any(|u| u.room_id == room && u.last_read_seq == sent.seq && u.messages == 0)
+    {
+        read = next_update(&mut feed).await;
+    }
+    let (dm, _) = a.open_direct_room(bob, &[alice]).await.unwrap();
+    let mut listed = next_update(&mut feed).await;
+    while !listed.rooms.iter().any(|u| u.room_id == dm.room.id) {
+        listed = next_update(&mut feed).await;
+    }
+}
+
 /// Calls `callback! { [args] case_a case_b … }` with the name of every broker case.
 #[macro_export]
 macro_rules! for_each_broker_case {
@@ -367,6 +454,7 @@ macro_rules! for_each_broker_case {
             publishing_never_blocks
             changes_larger_than_a_payload_cross_instances
             typing_crosses_instances_once
+            presence_and_user_signals_cross_instances
         }
     };
 }
