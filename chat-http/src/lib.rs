@@ -24,6 +24,7 @@
 //! - [`attachments`]: streamed uploads, and downloads safe to open in a browser (signed
 //!   links, ranges, `nosniff`, a sandboxing CSP).
 //! - [`direct`]: direct rooms of a set of people (`POST /v1/dms`).
+//! - [`presence`]: who is online (`GET /v1/presence`; live over the WebSocket).
 //! - [`accounts`]: optional email-and-password sign-up and sign-in that issue those JWTs.
 //! - [`error`]: errors as `{"error": {...}}` responses with the design's status codes.
 //! - [`extract`]: extractors whose rejections are such errors, and the authenticated [`Caller`](extract::Caller).
@@ -45,6 +46,7 @@ pub mod error;
 pub mod extract;
 pub mod observability;
 mod openapi_rules;
+pub mod presence;
 pub mod request_limits;
 pub mod rest;
 mod serve;
@@ -104,6 +106,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(accounts::routes())
                 .merge(attachments::routes())
                 .merge(direct::routes())
+                .merge(presence::routes())
                 .routes(routes!(ws::upgrade)),
         )
         .routes(routes!(healthz))

@@ -228,6 +228,25 @@ fn client_frames(limits: &Limits) -> Value {
                 json!({"room_id": room, "seq": seq}),
                 &["room_id", "seq"],
             ),
+            frame(
+                "presence",
+                "says whether this connection is in use (`online`) or not (`away`: a hidden tab, an idle device); the user is online while any of their connections is",
+                json!({"status": {"type": "string", "enum": ["online", "away"]}}),
+                &["status"],
+            ),
+            frame(
+                "presence_subscribe",
+                "follows these people's presence (each must share an event with the caller), replacing the set followed before: a `presence` frame for each now, then one per change of status",
+                json!({"user_ids": {"type": "array", "minItems": 1, "maxItems": limits.max_presence_users,
+                    "items": {"$ref": "#/components/schemas/UserId"}}}),
+                &["user_ids"],
+            ),
+            frame(
+                "unread_subscribe",
+                "follows the caller's unread and mention counts in every room they can read, without subscribing to the rooms: one `unread` frame with every room now, then one per change",
+                json!({}),
+                &[],
+            ),
             frame("ping", "asks for a `pong`", json!({}), &[]),
         ],
     )
@@ -286,6 +305,21 @@ fn server_frames(config: &HttpConfig) -> Value {
                 "a member (the caller included, from another connection) read the room up to `seq`; not sent in rooms with read receipts off",
                 json!({"room_id": room, "user_id": {"$ref": "#/components/schemas/UserId"}, "seq": seq}),
                 &["room_id", "user_id", "seq"],
+            ),
+            frame(
+                "presence",
+                "a followed person's presence: now, then at each change of status",
+                json!({"user_id": {"$ref": "#/components/schemas/UserId"},
+                    "status": {"type": "string", "enum": ["online", "away", "offline"]},
+                    "last_active_at": {"oneOf": [{"$ref": "#/components/schemas/Timestamp"}, {"type": "null"}]}}),
+                &["user_id", "status"],
+            ),
+            frame(
+                "unread",
+                "unread and mention counts: first every readable room, then the rooms whose counts changed (a new room appears here), and `gone`, rooms the caller can no longer read",
+                json!({"rooms": {"type": "array", "items": {"$ref": "#/components/schemas/Unread"}},
+                    "gone": {"type": "array", "items": {"$ref": ROOM}}}),
+                &["rooms", "gone"],
             ),
             frame(
                 "ack",

@@ -1,10 +1,23 @@
 //! The live WebSocket at `/v1/ws`: JSON frames with a `type` field.
 //!
 //! Client frames: `auth`, `subscribe` (room, optional `since_seq`), `unsubscribe`, `send` (the
-//! REST send body plus `room_id`), `typing`, `read`, `ping`. Server frames: `subscribed`
-//! (room, `last_seq`), `event` (a room change: room, seq, kind, data), `typing`, `ack`
-//! (`client_msg_id` → message), `error` (code, message, and the `client_msg_id` or `room_id`
-//! it concerns), `pong`.
+//! REST send body plus `room_id`), `typing`, `read`, `presence` (this connection `online` or
+//! `away`), `presence_subscribe` (`user_ids`), `unread_subscribe`, `ping`. Server frames:
+//! `subscribed` (room, `last_seq`), `event` (a room change: room, seq, kind, data), `typing`,
+//! `receipt`, `presence` (a watched user's status), `unread` (counts per room, and rooms
+//! gone), `ack` (`client_msg_id` → message), `error` (code, message, and the `client_msg_id`
+//! or `room_id` it concerns), `pong`.
+//!
+//! # Presence and unread counts
+//!
+//! Every authenticated connection counts towards its user's presence (online until it sends
+//! `presence` with `away`, offline when the last connection of the user closes, on any
+//! instance); every frame but `ping` and `presence` records activity. `presence_subscribe`
+//! follows up to `max_presence_users` people who share an event with the caller: a `presence`
+//! frame for each at once, then one per change of status; a new `presence_subscribe` replaces
+//! the set. `unread_subscribe` sends one `unread` frame with every readable room's counts,
+//! then one per change, in every room of the user, without subscribing to any room's
+//! messages (see `chat_core::UnreadFeed`).
 //!
 //! # Delivery
 //!
@@ -183,7 +196,22 @@ enum ClientFrame {
         room_id: RoomId,
         seq: RoomSeq,
     },
+    Presence {
+        status: ConnectionStatus,
+    },
+    PresenceSubscribe {
+        user_ids: Vec<UserId>,
+    },
+    UnreadSubscribe,
     Ping,
+}
+
+/// What a client says of its own connection in a `presence` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ConnectionStatus {
+    Online,
+    Away,
 }
 
 #[derive(Serialize)]
@@ -203,6 +231,11 @@ enum ServerFrame<'a> {
         room_id: RoomId,
         user_id: UserId,
         seq: RoomSeq,
+    },
+    Presence(&'a chat_core::Presence),
+    Unread {
+        rooms: &'a [chat_core::Unread],
+        gone: &'a [RoomId],
     },
     Ack {
         client_msg_id: Option<&'a str>,
@@ -378,6 +411,9 @@ async fn connection(socket: WebSocket, state: AppState, user: Option<UserId>) {
             user,
             out: out.clone(),
             subs: HashMap::new(),
+            presence: state.chat.connect_presence(user),
+            presence_watch: None,
+            unread_feed: None,
         }
         .run(&mut stream)
         .await;
@@ -509,6 +545,12 @@ struct Connection<'a> {
     user: UserId,
     out: Outbound,
     subs: HashMap<RoomId, JoinHandle<()>>,
+    /// This connection's part in the user's presence; dropped with the connection.
+    presence: chat_core::PresenceSession,
+    /// The `presence_subscribe` task, if any.
+    presence_watch: Option<JoinHandle<()>>,
+    /// The `unread_subscribe` task, if any.
+    unread_feed: Option<JoinHandle<()>>,
 }
 
 impl Connection<'_> {
@@ -561,7 +603,13 @@ impl Connection<'_> {
                 _ = closing.changed() => break,
             }
         }
-        for (_, task) in self.subs.drain() {
+        for task in self
+            .subs
+            .drain()
+            .map(|(_, task)| task)
+            .chain(self.presence_watch.take())
+            .chain(self.unread_feed.take())
+        {
             task.abort();
         }
         read_failed
@@ -592,9 +640,43 @@ impl Connection<'_> {
             }
         };
         let chat = &self.state.chat;
+        if !matches!(frame, ClientFrame::Ping | ClientFrame::Presence { .. }) {
+            self.presence.touch(chat.now());
+        }
         match frame {
             ClientFrame::Auth { .. } => true,
             ClientFrame::Ping => self.out.push(ServerFrame::Pong.encode()),
+            ClientFrame::Presence { status } => {
+                self.presence
+                    .set_away(status == ConnectionStatus::Away, chat.now());
+                true
+            }
+            ClientFrame::PresenceSubscribe { user_ids } => {
+                if let Some(task) = self.presence_watch.take() {
+                    task.abort();
+                }
+                match chat.watch_presence(self.user, &user_ids).await {
+                    Ok(watch) => {
+                        self.presence_watch =
+                            Some(tokio::spawn(forward_presence(watch, self.out.clone())));
+                        true
+                    }
+                    Err(e) => self.out.push(error_frame(&e, None, None)),
+                }
+            }
+            ClientFrame::UnreadSubscribe => {
+                if let Some(task) = self.unread_feed.take() {
+                    task.abort();
+                }
+                match Arc::clone(chat).unread_feed(self.user).await {
+                    Ok(feed) => {
+                        self.unread_feed =
+                            Some(tokio::spawn(forward_unread(feed, self.out.clone())));
+                        true
+                    }
+                    Err(e) => self.out.push(error_frame(&e, None, None)),
+                }
+            }
             ClientFrame::Subscribe { room_id, since_seq } => {
                 Box::pin(self.subscribe(room_id, since_seq)).await
             }
@@ -671,6 +753,38 @@ impl Connection<'_> {
         ));
         self.subs.insert(room_id, task);
         true
+    }
+}
+
+/// Sends the presence of the watched people now, then each change of status.
+async fn forward_presence(mut watch: chat_core::PresenceWatch, out: Outbound) {
+    for presence in watch.current() {
+        if !out.push(ServerFrame::Presence(&presence).encode()) {
+            return;
+        }
+    }
+    while let Some(presence) = watch.changed().await {
+        if !out.push(ServerFrame::Presence(&presence).encode()) {
+            return;
+        }
+    }
+}
+
+/// Sends every room's unread counts, then each change. A store failure while recounting is
+/// reported and the feed goes on.
+async fn forward_unread(mut feed: chat_core::UnreadFeed, out: Outbound) {
+    while let Some(update) = feed.next().await {
+        let frame = match update {
+            Ok(update) => ServerFrame::Unread {
+                rooms: &update.rooms,
+                gone: &update.gone,
+            }
+            .encode(),
+            Err(e) => error_frame(&e, None, None),
+        };
+        if !out.push(frame) {
+            return;
+        }
     }
 }
 

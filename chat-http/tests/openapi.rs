@@ -49,6 +49,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/v1/me/unread"),
     ("get", "/v1/rooms/{room_id}/receipts"),
     ("get", "/v1/me/mentions"),
+    ("get", "/v1/presence"),
     ("get", "/v1/messages/{message_id}"),
     ("get", "/v1/messages/{message_id}/replies"),
     ("get", "/v1/attachments/{attachment_id}"),
@@ -270,6 +271,9 @@ fn the_document_describes_the_websocket_frames() {
             "send",
             "typing",
             "read",
+            "presence",
+            "presence_subscribe",
+            "unread_subscribe",
             "ping"
         ]
     );
@@ -280,6 +284,8 @@ fn the_document_describes_the_websocket_frames() {
             "event",
             "typing",
             "receipt",
+            "presence",
+            "unread",
             "ack",
             "error",
             "pong"

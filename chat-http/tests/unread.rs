@@ -53,7 +53,7 @@ async fn unread_and_mentions_over_rest(store: Arc<dyn Store>) {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         unread,
-        json!([{"room_id": room, "last_read_seq": seen, "messages": 3, "mentions": 2}])
+        json!([{"room_id": room, "last_read_seq": seen, "last_seq": seen + 3, "messages": 3, "mentions": 2}])
     );
     let (_, rooms) = app.call("GET", "/v1/rooms", Some(&alice), None).await;
     let main = rooms
