@@ -232,28 +232,59 @@ impl InProcessBroker {
     }
 
     fn send(&self, room_id: RoomId, item: Fanout) {
-        let rooms = self
-            .rooms
-            .read()
+        send_or_forget(&self.rooms, room_id, item);
+    }
+}
+
+/// Sends `item` on `key`'s channel, if it has one; forgets the channel once nobody listens,
+/// so idle rooms and users cost nothing.
+fn send_or_forget<K: Eq + std::hash::Hash + Copy, T>(
+    channels: &RwLock<HashMap<K, broadcast::Sender<T>>>,
+    key: K,
+    item: T,
+) {
+    let read = channels
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(tx) = read.get(&key) else {
+        return;
+    };
+    if tx.send(item).is_err() {
+        drop(read);
+        let mut write = channels
+            .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(tx) = rooms.get(&room_id) else {
-            return;
-        };
-        if tx.send(item).is_err() {
-            // Nobody listens any more: drop the ring so idle rooms cost nothing.
-            drop(rooms);
-            let mut rooms = self
-                .rooms
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if rooms
-                .get(&room_id)
-                .is_some_and(|tx| tx.receiver_count() == 0)
-            {
-                rooms.remove(&room_id);
-            }
+        if write.get(&key).is_some_and(|tx| tx.receiver_count() == 0) {
+            write.remove(&key);
         }
     }
+}
+
+/// A receiver of `key`'s channel, made with `capacity` slots if it has none. Channels whose
+/// listeners all left and that saw nothing since are swept whenever the map doubles, so the
+/// cost is amortised and the map stays bounded.
+fn listen<K: Eq + std::hash::Hash + Copy, T: Clone>(
+    channels: &RwLock<HashMap<K, broadcast::Sender<T>>>,
+    key: K,
+    capacity: usize,
+) -> broadcast::Receiver<T> {
+    if let Some(tx) = channels
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&key)
+    {
+        return tx.subscribe();
+    }
+    let mut write = channels
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if write.len() >= 64 && write.len().is_power_of_two() {
+        write.retain(|_, tx| tx.receiver_count() > 0);
+    }
+    write
+        .entry(key)
+        .or_insert_with(|| broadcast::channel(capacity).0)
+        .subscribe()
 }
 
 impl Broker for InProcessBroker {
@@ -276,27 +307,7 @@ impl Broker for InProcessBroker {
     }
 
     fn subscribe(&self, room_id: RoomId, after: RoomSeq) -> Subscription {
-        if let Some(tx) = self
-            .rooms
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&room_id)
-        {
-            return Subscription::new(room_id, tx.subscribe(), after);
-        }
-        let mut rooms = self
-            .rooms
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Rooms whose subscribers all left and that saw no publish since keep a ring; sweep them
-        // whenever the map doubles, so the cost is amortised and the map stays bounded.
-        if rooms.len() >= 64 && rooms.len().is_power_of_two() {
-            rooms.retain(|_, tx| tx.receiver_count() > 0);
-        }
-        let rx = rooms
-            .entry(room_id)
-            .or_insert_with(|| broadcast::channel(self.capacity).0)
-            .subscribe();
+        let rx = listen(&self.rooms, room_id, self.capacity);
         Subscription::new(room_id, rx, after)
     }
 
@@ -305,41 +316,11 @@ impl Broker for InProcessBroker {
     }
 
     fn publish_user(&self, signal: UserSignal) {
-        let user = signal.user_id;
-        let users = self
-            .users
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let Some(tx) = users.get(&user) else {
-            return;
-        };
-        if tx.send(signal).is_err() {
-            // Nobody listens any more: forget the channel.
-            drop(users);
-            let mut users = self
-                .users
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if users.get(&user).is_some_and(|tx| tx.receiver_count() == 0) {
-                users.remove(&user);
-            }
-        }
+        send_or_forget(&self.users, signal.user_id, signal);
     }
 
     fn user_signals(&self, user: UserId) -> broadcast::Receiver<UserSignal> {
-        let mut users = self
-            .users
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Listeners that left without a signal since keep a channel; sweep them whenever the
-        // map doubles, as the room rings are.
-        if users.len() >= 64 && users.len().is_power_of_two() {
-            users.retain(|_, tx| tx.receiver_count() > 0);
-        }
-        users
-            .entry(user)
-            .or_insert_with(|| broadcast::channel(USER_SIGNAL_CAPACITY).0)
-            .subscribe()
+        listen(&self.users, user, USER_SIGNAL_CAPACITY)
     }
 }
 

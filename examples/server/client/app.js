@@ -30,6 +30,11 @@ const state = {
   pending: new Map(), // client_msg_id → { text, attachments, row, roomId, timer, sent, failed }
   typers: new Map(), // user id → { name, until }
   lastTypingSent: 0,
+  unread: new Map(), // room id → { messages, mentions, last_read_seq, last_seq }, live
+  readSeq: 0, // the open room's seq this tab last reported read
+  authors: new Set(), // other people with messages in the open room, whose presence is shown
+  presence: new Map(), // user id → { status, last_active_at }
+  watchTimer: null,
 };
 
 // ----- errors: shown, never a blank page -----
@@ -146,12 +151,15 @@ function start(session) {
     ack: onAck,
     error: onLiveError,
     typing: onTyping,
+    unread: onUnread,
+    presence: onPresence,
     authFailed: () => {
       stop();
       showAuth('Your session has ended. Please sign in again.');
     },
   });
   state.live.start();
+  if (document.hidden) state.live.setAway(true);
   guard(loadEvents)();
 }
 
@@ -229,6 +237,7 @@ function renderRooms(rooms) {
     item.append(open);
     list.append(item);
   }
+  renderBadges();
 }
 
 $('new-event').addEventListener('submit', guard(async (e) => {
@@ -258,6 +267,8 @@ function closeRoom() {
   state.pending.clear();
   uploads.clear();
   state.typers.clear();
+  state.readSeq = 0;
+  state.authors.clear();
   state.oldestSeq = null;
   state.hasMore = false;
   $('messages').replaceChildren();
@@ -291,9 +302,12 @@ async function onSubscribed(roomId, lastSeq, resumed) {
   state.oldestSeq = page.messages.length ? page.messages[page.messages.length - 1].seq : null;
   state.hasMore = page.has_more;
   scrollToBottom();
+  markRead();
 }
 
 const list = $('messages');
+
+list.addEventListener('scroll', () => markRead());
 
 list.addEventListener('scroll', guard(async () => {
   if (list.scrollTop > 40 || !state.hasMore || state.loadingOlder || !state.room) return;
@@ -339,6 +353,15 @@ function placeMessage(message, replace) {
   if (existing && !replace) return;
   const row = messageRow({ message, myId: state.session.user.id, actions: actionsFor(message) });
   row.messageData = message;
+  const author = row.querySelector('.author');
+  if (author && message.author_id !== state.session.user.id) {
+    author.dataset.userId = message.author_id;
+    showPresence(author);
+    if (!state.authors.has(message.author_id)) {
+      state.authors.add(message.author_id);
+      watchAuthors();
+    }
+  }
   if (existing) {
     existing.replaceWith(row);
   } else {
@@ -370,7 +393,81 @@ function onChange(change) {
   state.typers.delete(message.author_id);
   renderTypers();
   if (stick) scrollToBottom();
+  markRead();
 }
+
+// ----- unread counts, the read position, presence -----
+
+/** Tells the server (and so this user's other tabs and devices) how far the open room is read:
+ * only while the tab is visible and the newest message is in view. */
+function markRead() {
+  if (!state.room || !state.live || document.hidden || !nearBottom()) return;
+  const seq = state.live.rooms.get(state.room.id);
+  if (!seq || seq <= state.readSeq) return;
+  if (state.live.send({ type: 'read', room_id: state.room.id, seq })) state.readSeq = seq;
+}
+
+function onUnread(frame) {
+  for (const counts of frame.rooms) state.unread.set(counts.room_id, counts);
+  for (const roomId of frame.gone) state.unread.delete(roomId);
+  renderBadges();
+}
+
+/** "3", "@ 2" when someone mentioned the reader, "999+" past the server's cap (1000). */
+function badgeText(counts) {
+  const n = (k) => (k >= 1000 ? '999+' : String(k));
+  if (!counts || counts.messages === 0) return '';
+  return counts.mentions > 0 ? `@ ${n(counts.messages)}` : n(counts.messages);
+}
+
+function renderBadges() {
+  let total = 0;
+  for (const [roomId, counts] of state.unread) {
+    const open = state.room && state.room.id === roomId && !document.hidden;
+    if (!open) total += counts.messages;
+  }
+  // The badge is an attribute shown by CSS, so the button's text stays the room's name.
+  for (const b of $('rooms').querySelectorAll('button.item[data-room-id]')) {
+    const open = state.room && state.room.id === b.dataset.roomId && !document.hidden;
+    const counts = open ? null : state.unread.get(b.dataset.roomId);
+    const text = badgeText(counts);
+    if (text) b.dataset.badge = text;
+    else delete b.dataset.badge;
+    b.classList.toggle('unread', Boolean(text));
+    b.classList.toggle('mentioned', Boolean(text && counts.mentions > 0));
+  }
+  document.title = total > 0 ? `(${total >= 1000 ? '999+' : total}) chat-engine` : 'chat-engine';
+}
+
+/** Follows the presence of the open room's authors, once a burst of new ones has settled. */
+function watchAuthors() {
+  clearTimeout(state.watchTimer);
+  state.watchTimer = setTimeout(() => {
+    if (state.live) state.live.watchPresence([...state.authors]);
+  }, 200);
+}
+
+function onPresence(frame) {
+  state.presence.set(frame.user_id, frame);
+  for (const author of $('messages').querySelectorAll('.author[data-user-id]')) {
+    if (author.dataset.userId === frame.user_id) showPresence(author);
+  }
+}
+
+function showPresence(author) {
+  const p = state.presence.get(author.dataset.userId);
+  const status = p ? p.status : 'offline';
+  author.dataset.presence = status;
+  author.title = status === 'offline' && p && p.last_active_at
+    ? `offline · last active ${formatTime(p.last_active_at)}`
+    : status;
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (state.live) state.live.setAway(document.hidden);
+  renderBadges();
+  markRead();
+});
 
 // ----- editing and deleting -----
 

@@ -11,7 +11,7 @@ export class Live {
   /**
    * handlers: status(state) with state 'connecting' | 'connected' | 'reconnecting';
    * subscribed(roomId, lastSeq, resumed); change(frame); ack(frame); error(frame);
-   * typing(frame); authFailed().
+   * typing(frame); unread(frame); presence(frame); authFailed().
    */
   constructor(token, handlers) {
     this.token = token;
@@ -23,6 +23,8 @@ export class Live {
     this.stopped = false;
     this.timers = new Set();
     this.awaitingPong = null;
+    this.away = false;
+    this.presenceUsers = [];
   }
 
   start() {
@@ -51,6 +53,18 @@ export class Live {
   unsubscribe(roomId) {
     this.rooms.delete(roomId);
     if (this.connected) this.send({ type: 'unsubscribe', room_id: roomId });
+  }
+
+  /** Says whether this tab is in use; the user shows as away when all their tabs are. */
+  setAway(away) {
+    this.away = away;
+    this.send({ type: 'presence', status: away ? 'away' : 'online' });
+  }
+
+  /** Follows these people's presence (replacing the set followed before). */
+  watchPresence(userIds) {
+    this.presenceUsers = userIds.slice(0, 256);
+    if (this.presenceUsers.length) this.send({ type: 'presence_subscribe', user_ids: this.presenceUsers });
   }
 
   /** Sends a frame if the connection is up; returns whether it went out. */
@@ -116,6 +130,11 @@ export class Live {
     this.everConnected = true;
     this.handlers.status('connected');
     for (const roomId of this.rooms.keys()) this.sendSubscribe(roomId);
+    // Counts for every room, live, without subscribing to them; and who is around. Both start
+    // over after a reconnect, so nothing that changed meanwhile is missed.
+    this.send({ type: 'unread_subscribe' });
+    if (this.away) this.send({ type: 'presence', status: 'away' });
+    if (this.presenceUsers.length) this.send({ type: 'presence_subscribe', user_ids: this.presenceUsers });
     // A connection can die without a close (a laptop lid, a dropped route): ping, and treat a
     // missing pong as a dead connection.
     clearInterval(this.pinger);
@@ -164,6 +183,12 @@ export class Live {
         break;
       case 'typing':
         this.handlers.typing(frame);
+        break;
+      case 'unread':
+        this.handlers.unread(frame);
+        break;
+      case 'presence':
+        this.handlers.presence(frame);
         break;
       case 'error':
         this.handlers.error(frame);
