@@ -49,7 +49,7 @@ test('unread badges arrive live and clear when the room is read', () =>
 
     // Opening the room reads it: the badge goes, and the server agrees.
     await sideButton.click();
-    await storedMessages(page, 'can you look?').waitFor();
+    await storedMessages(page, 'over here').waitFor();
     await page.waitForFunction(() => document.title === 'chat-engine');
     for (let i = 0; i < 50; i += 1) {
       const unread = await apiCall(url, one.token, 'GET', '/me/unread');
