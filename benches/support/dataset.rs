@@ -18,7 +18,7 @@ use sqlx::{Executor, Row};
 use uuid::Uuid;
 
 /// Bump when the data set's shape changes, to force a reload.
-const VERSION: i32 = 4;
+const VERSION: i32 = 5;
 const DATABASE: &str = "chat_bench";
 const ROOMS: usize = 1000;
 const USERS: usize = 100;
@@ -125,7 +125,9 @@ impl Dataset {
             "TRUNCATE bench_bare;
              DELETE FROM room_changes WHERE room_id IN (SELECT id FROM rooms WHERE name LIKE 'send-%');
              DELETE FROM messages WHERE room_id IN (SELECT id FROM rooms WHERE name LIKE 'send-%');
-             UPDATE rooms SET last_seq = 0, message_count = 0, last_message_at = NULL WHERE name LIKE 'send-%';",
+             UPDATE rooms SET last_seq = 0, message_count = 0, deleted_count = 0, last_message_at = NULL WHERE name LIKE 'send-%';
+             UPDATE room_members SET last_read_seq = 0, read_ordinal = 0, own_after_read = 0, mentions_after_read = 0
+                 WHERE room_id IN (SELECT id FROM rooms WHERE name LIKE 'send-%');",
         )
         .await
         .unwrap();
@@ -235,14 +237,16 @@ async fn load(pool: &PgPool) {
     // message's own time; words chosen by a multiplicative hash of (room, seq).
     sqlx::query(
         "INSERT INTO messages (id, room_id, seq, author_id, author_name, text, tokens, mentions,
-             attachments, reactions, created_at, prefixes)
+             attachments, reactions, created_at, prefixes, ordinal)
          SELECT
              (lpad(to_hex((extract(epoch FROM ts) * 1000)::bigint), 12, '0') || '7'
                  || substr(md5(random()::text), 1, 3) || '8' || substr(md5(random()::text), 1, 15))::uuid,
              r.id, s, u.id, u.display_name, array_to_string(words, ' '), words, '{}', '[]', '{}', ts,
              -- chat_core::search::prefixes, as migration 0008 computes it.
              (SELECT coalesce(array_agg(DISTINCT left(t, n)), '{}')
-              FROM unnest(words) AS t, generate_series(3, least(length(t), 16)) AS n)
+              FROM unnest(words) AS t, generate_series(3, least(length(t), 16)) AS n),
+             -- Every change of these rooms is a message: the ordinal is the seq.
+             s
          FROM (SELECT id, last_seq AS size, row_number() OVER (ORDER BY id) AS ri
                FROM rooms WHERE name NOT LIKE 'send-%') r
          CROSS JOIN LATERAL generate_series(1, r.size) AS s
@@ -259,6 +263,15 @@ async fn load(pool: &PgPool) {
                        OFFSET ((s + r.ri) % 100) LIMIT 1) u ON true",
     )
     .execute(pool)
+    .await
+    .unwrap();
+    // Every member has read nothing: their own messages are the only counter to fill
+    // (migration 0010).
+    pool.execute(
+        "UPDATE room_members rm SET own_after_read = c.n
+         FROM (SELECT room_id, author_id, count(*) AS n FROM messages GROUP BY 1, 2) c
+         WHERE rm.room_id = c.room_id AND rm.user_id = c.author_id",
+    )
     .await
     .unwrap();
     pool.execute("CREATE TABLE bench_bare (LIKE messages INCLUDING ALL)")

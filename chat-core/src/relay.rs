@@ -30,7 +30,7 @@
 //! Presence belongs to users, not rooms, so it travels on one channel every instance follows
 //! for as long as it runs, [`SIGNAL_CHANNEL`]. Each instance sends its users' transitions as
 //! they happen and all of its users again every third of
-//! [`PRESENCE_TTL`](crate::presence::PRESENCE_TTL) (see [`crate::presence`]), and again at
+//! [`PRESENCE_TTL`] (see [`crate::presence`]), and again at
 //! once after a reconnect of the link, so other instances' boards never keep a dead instance's
 //! users online for longer than the TTL. Signals addressed to one user
 //! ([`UserSignal`]: their rooms changed, they read a room) take the same channel.

@@ -271,6 +271,10 @@ impl RoomStore for PostgresStore {
         at: Timestamp,
     ) -> Result<Option<RoomChange>> {
         let mut tx = self.begin().await?;
+        // The room's row before the member's, the order sends keep (they update the counters
+        // of the members they mention); when nobody is removed, dropping the transaction
+        // gives the seq back.
+        let seq = next_seq(&mut tx, room).await?;
         let removed = sqlx::query("DELETE FROM room_members WHERE room_id = $1 AND user_id = $2")
             .bind(room.as_uuid())
             .bind(user.as_uuid())
@@ -280,7 +284,6 @@ impl RoomStore for PostgresStore {
         if removed.rows_affected() == 0 {
             return Ok(None);
         }
-        let seq = next_seq(&mut tx, room).await?;
         let change = log_change(
             &mut tx,
             room,
@@ -294,17 +297,49 @@ impl RoomStore for PostgresStore {
     }
 
     async fn set_last_read(&self, room: RoomId, user: UserId, seq: RoomSeq) -> Result<RoomMember> {
-        let row: Option<RoomMemberRow> = sqlx::query_as(&format!(
-            "UPDATE room_members SET last_read_seq = GREATEST(last_read_seq, $3)
-             WHERE room_id = $1 AND user_id = $2 RETURNING {ROOM_MEMBER_COLS}"
-        ))
+        // The row is locked first, in a statement of its own: a send that counted itself into
+        // this member's counters has committed by then, so the recount below (a new snapshot)
+        // sees its message, and a later send waits and adds to the recounted value.
+        let mut tx = self.begin().await?;
+        let locked: Option<i64> = sqlx::query_scalar(
+            "SELECT last_read_seq FROM room_members WHERE room_id = $1 AND user_id = $2 FOR UPDATE",
+        )
         .bind(room.as_uuid())
         .bind(user.as_uuid())
-        .bind(seq_to_db(seq))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        RoomMember::try_from(row.ok_or(Error::NotFound { what: "membership" })?)
+        let Some(current) = locked else {
+            return Err(Error::NotFound { what: "membership" });
+        };
+        let sql = if current < seq_to_db(seq) {
+            // The counters of migration 0010 for the new position: a walk of what is after it.
+            format!(
+                "UPDATE room_members SET last_read_seq = $3,
+                     read_ordinal = coalesce((SELECT m.ordinal FROM messages m
+                         WHERE m.room_id = $1 AND m.seq <= $3 ORDER BY m.seq DESC LIMIT 1), 0),
+                     own_after_read = (SELECT count(*) FROM messages m
+                         WHERE m.room_id = $1 AND m.seq > $3 AND m.author_id = $2),
+                     mentions_after_read = (SELECT count(*) FROM messages m
+                         WHERE m.room_id = $1 AND m.seq > $3 AND m.author_id <> $2
+                           AND NOT m.is_deleted AND m.mentions @> ARRAY[$2]::uuid[])
+                 WHERE room_id = $1 AND user_id = $2 RETURNING {ROOM_MEMBER_COLS}"
+            )
+        } else {
+            format!(
+                "SELECT {ROOM_MEMBER_COLS} FROM room_members
+                 WHERE room_id = $1 AND user_id = $2 AND $3::bigint IS NOT NULL"
+            )
+        };
+        let row: RoomMemberRow = sqlx::query_as(&sql)
+            .bind(room.as_uuid())
+            .bind(user.as_uuid())
+            .bind(seq_to_db(seq))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        RoomMember::try_from(row)
     }
 
     async fn members_among(&self, room: RoomId, users: &[UserId]) -> Result<Vec<MemberMatch>> {
@@ -399,5 +434,27 @@ async fn upsert_room_member(conn: &mut PgConnection, m: &RoomMember) -> Result<(
     })?;
     let inserted: bool = row.try_get("inserted").map_err(db_err)?;
     let member = <RoomMemberRow as sqlx::FromRow<_>>::from_row(&row).map_err(db_err)?;
+    if inserted {
+        // A new member's unread counters (migration 0010) for its read position. Someone who
+        // left and came back may have messages and mentions there already: found through the
+        // author and mention indexes, O(the user's own messages and mentions).
+        sqlx::query(
+            "UPDATE room_members rm SET
+                 read_ordinal = coalesce((SELECT m.ordinal FROM messages m
+                     WHERE m.room_id = $1 AND m.seq <= rm.last_read_seq
+                     ORDER BY m.seq DESC LIMIT 1), 0),
+                 own_after_read = (SELECT count(*) FROM messages m
+                     WHERE m.author_id = $2 AND m.room_id = $1 AND m.seq > rm.last_read_seq),
+                 mentions_after_read = (SELECT count(*) FROM messages m
+                     WHERE m.mentions @> ARRAY[$2]::uuid[] AND NOT m.is_deleted
+                       AND m.room_id = $1 AND m.seq > rm.last_read_seq AND m.author_id <> $2)
+             WHERE rm.room_id = $1 AND rm.user_id = $2",
+        )
+        .bind(m.room_id.as_uuid())
+        .bind(m.user_id.as_uuid())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    }
     Ok((RoomMember::try_from(member)?, inserted))
 }

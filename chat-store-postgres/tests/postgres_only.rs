@@ -166,9 +166,9 @@ async fn a_100k_message_room_pages_without_gap_or_overlap() {
     // Bulk-load through SQL: 100,000 sends through the API would test the rate limit, not paging.
     sqlx::query(
         "INSERT INTO messages (id, room_id, seq, author_id, author_name, text, tokens, mentions,
-             attachments, reactions, created_at)
+             attachments, reactions, created_at, ordinal)
          SELECT gen_random_uuid(), $1, s, $2, 'Owner', 'bulk ' || s, ARRAY['bulk', s::text],
-             '{}', '[]', '{}', now()
+             '{}', '[]', '{}', now(), s
          FROM generate_series(1, 100000) AS s",
     )
     .bind(room.as_uuid())
@@ -324,5 +324,56 @@ async fn the_0003_migration_redacts_message_copies_in_old_logs() {
         .collect();
     assert_eq!(posted.len(), 2);
     assert!(posted[0].is_deleted && posted[0].text.is_empty());
+    db.cleanup().await;
+}
+
+/// Migration 0010 derives the unread counters from the messages alone: with every counter
+/// scrambled (as a database written before it has none), running it gives back exactly the
+/// counts the store kept, mentions, edits, deletions and partial reads included.
+#[tokio::test]
+async fn the_0010_migration_derives_unread_counters_from_the_messages() {
+    let Some(db) = TestDb::fresh(4).await else {
+        return;
+    };
+    let h = Harness::new(db.store()).await;
+    let (owner, event, room) = h.owner_event_room().await;
+    let alice = h.joined("Alice", owner, event, room).await;
+    let ping = format!("{} look", chat_core::mention::render("Alice", alice));
+    let first = h.send(owner, room, "first").await;
+    h.chat.mark_read(alice, room, first.seq).await.unwrap();
+    let pinged = h.send(owner, room, &ping).await;
+    let doomed = h.send(owner, room, &ping).await;
+    h.send(alice, room, "mine").await;
+    h.send(owner, room, "last").await;
+    h.chat.delete_message(owner, doomed.id).await.unwrap();
+    h.chat
+        .edit_message(owner, first.id, ping.clone())
+        .await
+        .unwrap();
+    let _ = pinged;
+    let before = h.store.unread_counts(alice, None).await.unwrap();
+    assert_eq!(
+        before
+            .iter()
+            .map(|u| (u.messages, u.mentions))
+            .collect::<Vec<_>>(),
+        [(2, 1)],
+        "pinged and last; the edited mention is before the read position"
+    );
+
+    sqlx::raw_sql(
+        "UPDATE messages SET ordinal = 0;
+         UPDATE rooms SET message_count = 7, deleted_count = 0;
+         UPDATE room_members SET read_ordinal = 5, own_after_read = 9, mentions_after_read = 3;",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    assert_ne!(h.store.unread_counts(alice, None).await.unwrap(), before);
+    sqlx::raw_sql(include_str!("../migrations/0010_unread_counters.sql"))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(h.store.unread_counts(alice, None).await.unwrap(), before);
     db.cleanup().await;
 }

@@ -1,23 +1,4 @@
-//! The unread feed: a member's unread and mention counts in every room they can read, kept
-//! current as messages arrive, without the client subscribing to each room.
-//!
-//! # How the counts stay exact
-//!
-//! The feed follows each room through the broker (one hub ring per room and instance, as any
-//! subscriber) and starts from the store's counts, taken after it subscribed. Each count
-//! carries the seq it was taken at ([`Unread::last_seq`]); changes at or below it are dropped,
-//! so nothing is counted twice, and nothing committed after it is missed. Then:
-//!
-//! - a message by someone else after the read position adds one (and one mention if it names
-//!   the member); counts stop at [`UNREAD_CAP`];
-//! - an edit or deletion of such a message may remove a message or a mention that the feed
-//!   cannot see from the change alone, so the room is counted again (O(unread), one room);
-//! - the member reading the room on any device (a [`UserSignalKind::Read`]) moves the read
-//!   position: read to the end clears the counts, part way counts the room again;
-//! - a hub gap (the subscriber fell behind) counts the room again;
-//! - the set of rooms changing (joined, invited, removed, banned, a direct room opened:
-//!   [`UserSignalKind::RoomsChanged`]) lists the rooms again, and rooms no longer readable are
-//!   reported gone.
+//! The unread feed ([`UnreadFeed`]): live unread counts in every room of a member.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -51,7 +32,26 @@ struct Followed {
     abort: AbortHandle,
 }
 
-/// A member's unread counts as they change; see the [module docs](self).
+/// The unread feed: a member's unread and mention counts in every room they can read, kept
+/// current as messages arrive, without the client subscribing to each room.
+///
+/// # How the counts stay exact
+///
+/// The feed follows each room through the broker (one hub ring per room and instance, as any
+/// subscriber) and starts from the store's counts, taken after it subscribed. Each count
+/// carries the seq it was taken at ([`Unread::last_seq`]); changes at or below it are dropped,
+/// so nothing is counted twice, and nothing committed after it is missed. Then:
+///
+/// - a message by someone else after the read position adds one (and one mention if it names
+///   the member); counts stop at [`UNREAD_CAP`];
+/// - an edit or deletion of such a message may remove a message or a mention that the feed
+///   cannot see from the change alone, so the room is counted again (O(unread), one room);
+/// - the member reading the room on any device (a [`UserSignalKind::Read`]) moves the read
+///   position: read to the end clears the counts, part way counts the room again;
+/// - a hub gap (the subscriber fell behind) counts the room again;
+/// - the set of rooms changing (joined, invited, removed, banned, a direct room opened:
+///   [`UserSignalKind::RoomsChanged`]) lists the rooms again, and rooms no longer readable are
+///   reported gone.
 pub struct UnreadFeed {
     chat: Arc<ChatService>,
     actor: UserId,

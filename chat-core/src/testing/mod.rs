@@ -112,6 +112,7 @@ macro_rules! for_each_conformance_case {
             prefix_search_with_room_names_and_snippets
             read_receipts_follow_the_room_setting
             unread_feed_follows_every_room_live
+            unread_counts_stay_exact_through_edits_reads_and_races
             presence_is_per_user_and_only_for_contacts
         }
     };

@@ -4,6 +4,7 @@ use super::*;
 use std::collections::HashMap;
 
 use crate::{MessageId, RoomId, UNREAD_CAP, Unread, mention};
+use futures::future::join_all;
 
 /// The caller's view of `room` in their room list.
 async fn listed(h: &Harness, user: UserId, room: RoomId) -> crate::RoomView {
@@ -128,6 +129,128 @@ pub async fn unread_counts_follow_the_rules(store: Arc<dyn Store>) {
     );
     h.chat.remove_event_member(owner, event, bob).await.unwrap();
     assert!(h.chat.unread_counts(bob).await.unwrap().is_empty());
+}
+
+/// The counts by their definition, from the room's messages: what a store's counters must
+/// always agree with.
+async fn counted_by_hand(h: &Harness, user: UserId, room: RoomId) -> (u32, u32) {
+    let read = h
+        .store
+        .get_room_member(room, user)
+        .await
+        .unwrap()
+        .expect("a member")
+        .last_read_seq;
+    let mut messages = Vec::new();
+    let mut cursor = HistoryCursor::After(read);
+    loop {
+        let page = h.store.history(room, cursor, 100).await.unwrap();
+        let Some(last) = page.last().map(|m| m.seq) else {
+            break;
+        };
+        messages.extend(page);
+        cursor = HistoryCursor::After(last);
+    }
+    let unread: Vec<_> = messages
+        .iter()
+        .filter(|m| m.seq > read && m.author_id != user && !m.is_deleted)
+        .collect();
+    let mentions = unread.iter().filter(|m| m.mentions.contains(&user)).count();
+    (unread.len() as u32, mentions as u32)
+}
+
+/// Asserts the store's counts for `user` in `room`, and that they match the definition.
+async fn assert_counts(h: &Harness, user: UserId, room: RoomId, expected: (u32, u32), what: &str) {
+    assert_eq!(unread_in(h, user, room).await, expected, "{what}");
+    assert_eq!(
+        counted_by_hand(h, user, room).await,
+        expected,
+        "{what}: by definition"
+    );
+}
+
+/// Counts stay exact through what a store may keep counters for: mentions edited in and out
+/// before and after the read position, deleted mentions, reads part way, one's own messages,
+/// leaving and coming back, and sends racing reads.
+pub async fn unread_counts_stay_exact_through_edits_reads_and_races(store: Arc<dyn Store>) {
+    let h = Harness::with_limits(store, relaxed()).await;
+    let (owner, event, room) = h.owner_event_room().await;
+    let alice = h.joined("Alice", owner, event, room).await;
+    let bob = h.joined("Bob", owner, event, room).await;
+    let at_alice = |t: &str| format!("{} {t}", mention::render("Alice", alice));
+    let start = h.chat.get_room(alice, room).await.unwrap().room.last_seq;
+    h.chat.mark_read(alice, room, start).await.unwrap();
+
+    let m1 = h.send(bob, room, "plain").await;
+    let m2 = h.send(bob, room, &at_alice("hi")).await;
+    let m3 = h.send(bob, room, "three").await;
+    assert_counts(&h, alice, room, (3, 1), "three messages, one mention").await;
+    let edit = |id, text: String| {
+        let h = h.clone();
+        async move { h.chat.edit_message(bob, id, text).await.unwrap() }
+    };
+    edit(m1.id, at_alice("plain")).await;
+    assert_counts(&h, alice, room, (3, 2), "a mention edited in").await;
+    edit(m2.id, "hi".into()).await;
+    assert_counts(&h, alice, room, (3, 1), "a mention edited out").await;
+    edit(m1.id, at_alice("again")).await;
+    assert_counts(&h, alice, room, (3, 1), "an edit keeping the mention").await;
+    h.chat.delete_message(bob, m1.id).await.unwrap();
+    assert_counts(&h, alice, room, (2, 0), "a mentioning message deleted").await;
+
+    let own = h
+        .send(
+            alice,
+            room,
+            &format!("{} mine", mention::render("Alice", alice)),
+        )
+        .await;
+    let m5 = h.send(bob, room, &at_alice("five")).await;
+    assert_counts(&h, alice, room, (3, 1), "own messages never count").await;
+    h.chat.mark_read(alice, room, m2.seq).await.unwrap();
+    assert_counts(&h, alice, room, (2, 1), "read part way: three and five").await;
+    edit(m2.id, at_alice("read already")).await;
+    assert_counts(&h, alice, room, (2, 1), "an edit before the read position").await;
+    h.chat.delete_message(alice, own.id).await.unwrap();
+    h.chat.delete_message(bob, m3.id).await.unwrap();
+    assert_counts(&h, alice, room, (1, 1), "deletions after the read position").await;
+    assert_counts(&h, bob, room, (0, 0), "Bob, whose own messages these are").await;
+
+    // Leaving and coming back starts from the beginning of the room.
+    h.chat.leave_room(alice, room).await.unwrap();
+    h.chat.join_room(alice, room).await.unwrap();
+    assert_counts(
+        &h,
+        alice,
+        room,
+        (2, 2),
+        "back: two and five, both mention Alice",
+    )
+    .await;
+    let _ = m5;
+
+    // Sends that mention Alice racing her reads: counts end where the definition says.
+    let last = h.chat.get_room(alice, room).await.unwrap().room.last_seq;
+    h.chat.mark_read(alice, room, last).await.unwrap();
+    let sends = join_all((0..16).map(|i| {
+        let h = h.clone();
+        let text = at_alice(&format!("race {i}"));
+        async move { h.send(bob, room, &text).await.seq }
+    }));
+    let reads = join_all((0..8).map(|_| {
+        let h = h.clone();
+        async move {
+            let seq = h.chat.get_room(alice, room).await.unwrap().room.last_seq;
+            h.chat.mark_read(alice, room, seq).await.unwrap();
+        }
+    }));
+    let (seqs, _) = futures::join!(sends, reads);
+    let by_hand = counted_by_hand(&h, alice, room).await;
+    assert_eq!(unread_in(&h, alice, room).await, by_hand, "after the race");
+    assert!(by_hand.0 <= 16 && by_hand.0 == by_hand.1, "{by_hand:?}");
+    let newest = seqs.into_iter().max().unwrap();
+    h.chat.mark_read(alice, room, newest).await.unwrap();
+    assert_counts(&h, alice, room, (0, 0), "read to the newest").await;
 }
 
 /// The mention feed: newest first, paged by id, without deleted messages, and only from rooms
