@@ -18,7 +18,7 @@ use sqlx::{Executor, Row};
 use uuid::Uuid;
 
 /// Bump when the data set's shape changes, to force a reload.
-const VERSION: i32 = 5;
+const VERSION: i32 = 6;
 const DATABASE: &str = "chat_bench";
 const ROOMS: usize = 1000;
 const USERS: usize = 100;
@@ -313,8 +313,8 @@ async fn insert_bare_row(
     let text = format!("bench send {k} hello");
     let id: Uuid = sqlx::query_scalar(
         "INSERT INTO bench_bare (id, room_id, seq, author_id, author_name, text, tokens, mentions,
-             attachments, reactions, created_at, prefixes)
-         VALUES ($1, $2, $3, $4, 'Bench', $5, $6, '{}', '[]', '{}', now(), $7) RETURNING id",
+             attachments, reactions, created_at, prefixes, ordinal)
+         VALUES ($1, $2, $3, $4, 'Bench', $5, $6, '{}', '[]', '{}', now(), $7, $3) RETURNING id",
     )
     .bind(Uuid::now_v7())
     .bind(room.as_uuid())

