@@ -51,6 +51,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("client/attachments.js"),
     ),
     (
+        "/markup.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/markup.js"),
+    ),
+    (
         "/mentions.js",
         "text/javascript; charset=utf-8",
         include_str!("client/mentions.js"),

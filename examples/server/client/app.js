@@ -6,7 +6,7 @@
 import { api, ApiError, setToken, whenUnauthenticated } from './api.js';
 import { Live } from './live.js';
 import { MentionPicker } from './mentions.js';
-import { messageRow, formatTime } from './render.js';
+import { messageRow, formatTime, dayKey, dayLabel } from './render.js';
 import { Uploads, filesOf } from './attachments.js';
 
 const $ = (id) => document.getElementById(id);
@@ -37,6 +37,27 @@ const state = {
   watchTimer: null,
 };
 
+// ----- theme: the system's light or dark, unless the reader picks one -----
+
+const THEME_KEY = 'chat-engine.theme';
+const THEMES = ['system', 'light', 'dark'];
+
+function applyTheme(theme) {
+  if (theme === 'system') delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = theme;
+  const b = $('theme-toggle');
+  b.textContent = { system: '◐ Auto', light: '☀ Light', dark: '☾ Dark' }[theme];
+  b.setAttribute('aria-label', `Theme: ${theme}. Change theme`);
+}
+
+applyTheme(localStorage.getItem(THEME_KEY) || 'system');
+$('theme-toggle').addEventListener('click', () => {
+  const current = localStorage.getItem(THEME_KEY) || 'system';
+  const next = THEMES[(THEMES.indexOf(current) + 1) % THEMES.length];
+  localStorage.setItem(THEME_KEY, next);
+  applyTheme(next);
+});
+
 // ----- errors: shown, never a blank page -----
 
 function showError(message) {
@@ -44,10 +65,34 @@ function showError(message) {
   $('error-banner').hidden = false;
 }
 
+/** What an error code means to a person; the server's own message is for developers. */
+const ERROR_TEXT = {
+  conflict: 'That already exists.',
+  forbidden: "You don't have permission to do that.",
+  not_found: 'That no longer exists, or you no longer have access to it.',
+  payload_too_large: 'That is too large.',
+  unsupported_media_type: "That kind of file can't be sent.",
+  unavailable: 'The server is busy or restarting. Please try again in a moment.',
+  unauthenticated: 'Your session has ended. Please sign in again.',
+  network: "Can't reach the server. Check your connection.",
+  internal: 'Something went wrong on the server. Please try again.',
+};
+
+/** Field names as a person reads them. */
+const FIELD_TEXT = {
+  name: 'The name', text: 'The message', display_name: 'The display name', email: 'The email',
+  password: 'The password', file_name: 'The file name', q: 'The search',
+};
+
 function describe(err) {
   if (err instanceof ApiError) {
     if (err.code === 'rate_limited') return `Too many attempts. Please wait ${Math.ceil((err.retryAfterMs || 1000) / 1000)} s.`;
-    return err.message;
+    if (err.code === 'validation') {
+      const what = FIELD_TEXT[err.field] || 'Something you entered';
+      return `${what} can't be used: ${err.message.replace(/^[a-z_]+: /, '')}.`;
+    }
+    if (err.code === 'conflict' && /name/.test(err.message)) return 'That name is already taken here. Please choose another.';
+    return ERROR_TEXT[err.code] || err.message;
   }
   return `Unexpected error: ${err && err.message ? err.message : String(err)}`;
 }
@@ -368,6 +413,7 @@ function placeMessage(message, replace) {
     // Rows are in seq order; pending rows stay after every stored one.
     let before = null;
     for (const candidate of list.children) {
+      if (candidate.classList.contains('day')) continue;
       const seq = Number(candidate.dataset.seq || Infinity);
       if (seq > message.seq) {
         before = candidate;
@@ -377,6 +423,49 @@ function placeMessage(message, replace) {
     list.insertBefore(row, before);
   }
   state.rows.set(message.id, row);
+  scheduleLayout();
+}
+
+// ----- reading: day separators and runs of one author -----
+
+/** A message continues the one above when the same person wrote it within this long. */
+const RUN_GAP_MS = 5 * 60 * 1000;
+let layoutQueued = false;
+
+/** Lays the list out once per frame, however many rows arrived in it. */
+function scheduleLayout() {
+  if (layoutQueued) return;
+  layoutQueued = true;
+  requestAnimationFrame(() => {
+    layoutQueued = false;
+    layout();
+  });
+}
+
+/** Puts a separator before the first message of each day, and marks messages that continue
+ * their author's run (no avatar or name repeated). */
+function layout() {
+  for (const sep of list.querySelectorAll('li.day')) sep.remove();
+  let previous = null;
+  for (const row of [...list.querySelectorAll('li.message')]) {
+    const data = row.messageData;
+    if (!data || !data.created_at) continue;
+    const day = dayKey(data.created_at);
+    const sameDay = previous && dayKey(previous.created_at) === day;
+    if (!sameDay) {
+      const sep = document.createElement('li');
+      sep.className = 'day';
+      sep.setAttribute('role', 'separator');
+      sep.textContent = dayLabel(data.created_at);
+      row.before(sep);
+    }
+    const continues = sameDay
+      && previous.author_id === data.author_id
+      && !previous.is_deleted
+      && new Date(data.created_at) - new Date(previous.created_at) < RUN_GAP_MS;
+    row.classList.toggle('continued', Boolean(continues));
+    previous = data;
+  }
 }
 
 function onChange(change) {
@@ -615,8 +704,10 @@ $('composer').addEventListener('submit', (e) => {
     state: 'pending',
   });
   row.dataset.clientMsgId = id;
+  row.messageData = { author_id: state.session.user.id, created_at: new Date().toISOString() };
   row.querySelector('.message-head').append(statusLabel('Sending…'));
   list.append(row);
+  scheduleLayout();
   scrollToBottom();
   state.pending.set(id, { text, attachments, row, roomId: state.room.id, timer: null, sent: false, failed: false });
   transmit(id);

@@ -1,11 +1,9 @@
 import { renderAttachments } from './attachments.js';
+import { renderText } from './markup.js';
 
 // Turning messages into DOM. User text only ever becomes text nodes (textContent), never
-// HTML: a message like <img src=x onerror=alert(1)> shows as exactly those characters.
-
-// `@[Name](uuid)`, where the name escapes `[`, `]` and `\` with a backslash (chat-core's
-// mention syntax).
-const MENTION = /@\[((?:\\.|[^\\\[\]])+)\]\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\)/g;
+// HTML: a message like <img src=x onerror=alert(1)> shows as exactly those characters. The
+// markdown subset is markup.js's.
 
 export function mentionToken(name, userId) {
   return `@[${name.replace(/[\\\[\]]/g, (c) => `\\${c}`)}](${userId})`;
@@ -18,23 +16,52 @@ function el(tag, className, text) {
   return node;
 }
 
-/** Message text as nodes: plain runs as text, mentions as highlighted spans. */
-export function renderText(text, myId) {
-  const fragment = document.createDocumentFragment();
-  let last = 0;
-  for (const match of text.matchAll(MENTION)) {
-    if (match.index > last) fragment.append(document.createTextNode(text.slice(last, match.index)));
-    const name = match[1].replace(/\\(.)/g, '$1');
-    const mention = el('span', match[2] === myId ? 'mention me' : 'mention', `@${name}`);
-    mention.dataset.userId = match[2];
-    fragment.append(mention);
-    last = match.index + match[0].length;
-  }
-  if (last < text.length) fragment.append(document.createTextNode(text.slice(last)));
-  return fragment;
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric', year: 'numeric' });
+
+/** The calendar day of a timestamp, in the reader's time zone: "2026-11-26". */
+export function dayKey(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? '' : `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
 }
 
-const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+/** A day as a separator says it: "Today", "Yesterday", or the date. */
+export function dayLabel(iso) {
+  const d = new Date(iso);
+  const today = new Date();
+  const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+  if (dayKey(iso) === dayKey(today.toISOString())) return 'Today';
+  if (dayKey(iso) === dayKey(yesterday.toISOString())) return 'Yesterday';
+  return dayFormat.format(d);
+}
+
+/** Up to two initials of a display name, for an avatar without a picture. */
+export function initials(name) {
+  const words = String(name || '?').trim().split(/\s+/).filter(Boolean);
+  const letters = words.length > 1 ? [words[0], words[words.length - 1]] : [words[0] || '?'];
+  return letters.map((w) => [...w][0].toUpperCase()).join('');
+}
+
+/** An avatar: the picture when it is on this server (the page's content security policy
+ * loads no image from elsewhere, so no avatar URL can track who reads), else initials on a
+ * colour chosen by the user id, so the same person always looks the same. */
+export function avatar(name, userId, url) {
+  const node = el('span', 'avatar');
+  node.setAttribute('aria-hidden', 'true');
+  if (url && url.startsWith('/') && !url.startsWith('//')) {
+    const img = document.createElement('img');
+    img.src = url;
+    img.alt = '';
+    img.referrerPolicy = 'no-referrer';
+    node.append(img);
+  } else {
+    node.textContent = initials(name);
+    let hash = 0;
+    for (const c of String(userId || name)) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
+    node.dataset.hue = String(hash % 8);
+  }
+  return node;
+}
 
 export function formatTime(iso) {
   const date = new Date(iso);
@@ -49,6 +76,7 @@ export function messageRow({ message, myId, state = '', actions = [] }) {
   const row = el('li', `message${message.author_id === myId ? ' mine' : ''}${state ? ` ${state}` : ''}`);
   if (message.id) row.dataset.id = message.id;
   if (message.seq) row.dataset.seq = String(message.seq);
+  row.append(avatar(message.author_name, message.author_id, message.author_avatar));
   const head = el('div', 'message-head');
   head.append(el('span', 'author', message.author_name));
   head.append(el('time', 'time', formatTime(message.created_at)));
