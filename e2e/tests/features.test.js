@@ -29,13 +29,20 @@ test('sign-up, join a public room, create an event and a room', () =>
     await page.locator('#status', { hasText: 'Connected' }).waitFor();
     assert.equal(await page.textContent('#whoami'), 'New Comer');
 
-    // The demo server puts newcomers into "My Event"; its Main room is public, to join.
-    await page.click('#events button:text-is("My Event")');
-    const row = page.locator('#rooms li', { hasText: 'Main' });
-    await row.getByRole('button', { name: 'Join' }).click();
+    // The demo server puts newcomers into "My Event", and the client lands them in its Main
+    // room. Other public rooms are there to join.
     await page.locator('#room-title', { hasText: 'Main' }).waitFor();
     await send(page, 'hello from a newcomer');
     await storedMessages(page, 'hello from a newcomer').waitFor();
+    const sarah = await apiSession(url, 'sarah@example.com');
+    const main = (await apiCall(url, sarah.token, 'GET', '/rooms')).find((r) => r.room.name === 'Main').room;
+    await apiCall(url, sarah.token, 'POST', `/events/${main.event_id}/rooms`, { name: 'Side', kind: 'topic', visibility: 'public' });
+    await page.click('#events button:text-is("My Event")');
+    const row = page.locator('#rooms li', { hasText: 'Side' });
+    await row.getByRole('button', { name: 'Join' }).click();
+    await page.locator('#room-title', { hasText: 'Side' }).waitFor();
+    await send(page, 'hello from the side room');
+    await storedMessages(page, 'hello from the side room').waitFor();
 
     await page.fill('#new-event input[name="name"]', 'Team Trip');
     await page.click('#new-event button[type="submit"]');

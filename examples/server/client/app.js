@@ -35,6 +35,9 @@ const state = {
   authors: new Set(), // other people with messages in the open room, whose presence is shown
   presence: new Map(), // user id → { status, last_active_at }
   watchTimer: null,
+  sendOrder: 0, // numbers sends, so refused ones return to the composer in order
+  restored: [], // the refused texts at the top of the composer: [{ blocks, joined }]
+  countdown: null,
 };
 
 // ----- theme: the system's light or dark, unless the reader picks one -----
@@ -115,7 +118,25 @@ $('error-dismiss').addEventListener('click', () => {
 });
 
 function notice(text) {
+  clearInterval(state.countdown);
   $('notice').textContent = text;
+}
+
+/** A notice that counts down the seconds of a wait (rate limit, slow mode), then clears. */
+function countdown(ms, text) {
+  const until = Date.now() + ms;
+  const tick = () => {
+    const secs = Math.ceil((until - Date.now()) / 1000);
+    if (secs <= 0) {
+      clearInterval(state.countdown);
+      $('notice').textContent = '';
+      return;
+    }
+    $('notice').textContent = text(secs);
+  };
+  clearInterval(state.countdown);
+  tick();
+  state.countdown = setInterval(tick, 250);
 }
 
 // ----- sign-in and sign-up -----
@@ -251,9 +272,16 @@ async function selectEvent(eventId) {
   const rooms = await api.rooms(eventId);
   renderRooms(rooms);
   $('rooms-section').hidden = false;
-  // Entering an event opens its first joined room, unless a room of it is already open.
+  // Entering an event opens its first joined room, unless a room of it is already open. Someone
+  // new to the event lands in its Main room, joined for them, rather than on an empty screen.
   if (!state.room || state.room.event_id !== eventId) {
-    const first = rooms.find((r) => r.membership);
+    let first = rooms.find((r) => r.membership);
+    const main = rooms.find((r) => r.room.kind === 'main' && r.room.visibility === 'public');
+    if (!first && main) {
+      await api.joinRoom(main.room.id);
+      renderRooms(await api.rooms(eventId));
+      first = main;
+    }
     if (first) openRoom(first.room);
   }
 }
@@ -304,7 +332,14 @@ $('new-room').addEventListener('submit', guard(async (e) => {
 
 // ----- the open room -----
 
+$('back').addEventListener('click', () => {
+  closeRoom();
+  for (const b of $('rooms').querySelectorAll('button.item')) b.classList.remove('selected');
+  renderBadges();
+});
+
 function closeRoom() {
+  $('app').classList.remove('room-open');
   if (state.room && state.live) state.live.unsubscribe(state.room.id);
   state.room = null;
   state.rows.clear();
@@ -324,8 +359,11 @@ function closeRoom() {
 }
 
 function openRoom(room) {
+  // On a phone the room takes the whole screen; Back returns to the list.
+  $('app').classList.add('room-open');
   if (state.room && state.room.id === room.id) return;
   closeRoom();
+  $('app').classList.add('room-open');
   state.room = room;
   $('room-title').textContent = `# ${room.name}`;
   $('composer').hidden = false;
@@ -398,6 +436,8 @@ function placeMessage(message, replace) {
   if (existing && !replace) return;
   const row = messageRow({ message, myId: state.session.user.id, actions: actionsFor(message) });
   row.messageData = message;
+  // Focusable, so a tap (or Tab) shows its actions where there is no hover.
+  if (row.querySelector('.actions')) row.tabIndex = 0;
   const author = row.querySelector('.author');
   if (author && message.author_id !== state.session.user.id) {
     author.dataset.userId = message.author_id;
@@ -709,7 +749,8 @@ $('composer').addEventListener('submit', (e) => {
   list.append(row);
   scheduleLayout();
   scrollToBottom();
-  state.pending.set(id, { text, attachments, row, roomId: state.room.id, timer: null, sent: false, failed: false });
+  state.sendOrder += 1;
+  state.pending.set(id, { text, attachments, row, roomId: state.room.id, timer: null, sent: false, failed: false, order: state.sendOrder });
   transmit(id);
 });
 
@@ -777,8 +818,17 @@ function onAck(frame) {
 }
 
 /** Puts an unsent message back into the composer (text and files), ahead of anything since. */
+/** Refused sends come back to the composer in the order they were sent, before whatever has
+ * been typed since. */
 function restoreToComposer(p) {
-  input.value = input.value ? `${p.text}\n${input.value}` : p.text;
+  const restored = state.restored.filter((r) => input.value.startsWith(r.joined));
+  const before = restored.length ? restored[restored.length - 1] : null;
+  const blocks = [...(before ? before.blocks : []), { order: p.order, text: p.text }]
+    .sort((a, b) => a.order - b.order);
+  const joined = blocks.map((b) => b.text).join('\n');
+  const draft = before ? input.value.slice(before.joined.length).replace(/^\n/, '') : input.value;
+  input.value = draft ? `${joined}\n${draft}` : joined;
+  state.restored = [{ blocks, joined }];
   if (p.attachments.length && state.room && state.room.id === p.roomId) uploads.restore(p.attachments);
   input.focus();
 }
@@ -792,8 +842,7 @@ function onLiveError(frame) {
   if (frame.code === 'rate_limited') {
     resolvePending(frame.client_msg_id);
     restoreToComposer(p);
-    const secs = Math.ceil((frame.retry_after_ms || 1000) / 1000);
-    notice(`You are sending messages too fast. Please wait ${secs} s before sending again; your message is still in the box.`);
+    countdown(frame.retry_after_ms || 1000, (secs) => `You are sending messages too fast. Please wait ${secs} s before sending again; your message is still in the box.`);
   } else if (['validation', 'forbidden', 'payload_too_large', 'not_found'].includes(frame.code)) {
     // The server will never accept this send as it is: give the text back to edit.
     resolvePending(frame.client_msg_id);
