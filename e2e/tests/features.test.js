@@ -91,6 +91,13 @@ test('older history loads on scroll; search finds messages; typing shows', () =>
     await openRoom(two);
     await two.locator('textarea[placeholder*="Type a message"]').pressSequentially('I am typ');
     await one.locator('#typing', { hasText: 'User Two is typing…' }).waitFor();
+    // Sending clears it; typing again at once shows it again, though the signal before was
+    // less than the server's 2 s apart.
+    await two.press('textarea[placeholder*="Type a message"]', 'Enter');
+    await storedMessages(one, 'I am typ').waitFor();
+    await one.locator('#typing', { hasText: /^$/ }).waitFor();
+    await two.locator('textarea[placeholder*="Type a message"]').pressSequentially('and again');
+    await one.locator('#typing', { hasText: 'User Two is typing…' }).waitFor({ timeout: 4000 });
     // It clears by itself when the typist stops.
     await one.locator('#typing', { hasText: /^$/ }).waitFor({ timeout: 8000 });
   }));

@@ -13,7 +13,9 @@ const $ = (id) => document.getElementById(id);
 const SESSION_KEY = 'chat-engine.session';
 // How long a send may go unanswered before it is shown as failed, with a retry button.
 const SEND_TIMEOUT_MS = 8000;
-const TYPING_EVERY_MS = 3000;
+// The server passes one typing signal per 2 s per user and room (chat-core's TypingThrottle):
+// sending exactly that often keeps the indicator lit without signals being dropped.
+const TYPING_EVERY_MS = 2000;
 const TYPING_SHOWN_MS = 4000;
 
 const STATUS_TEXT = { connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…' };
@@ -30,6 +32,7 @@ const state = {
   pending: new Map(), // client_msg_id → { text, attachments, row, roomId, timer, sent, failed }
   typers: new Map(), // user id → { name, until }
   lastTypingSent: 0,
+  typingTimer: null,
   unread: new Map(), // room id → { messages, mentions, last_read_seq, last_seq }, live
   readSeq: 0, // the open room's seq this tab last reported read
   authors: new Set(), // other people with messages in the open room, whose presence is shown
@@ -711,13 +714,25 @@ input.addEventListener('keydown', (e) => {
   }
 });
 
-input.addEventListener('input', () => {
-  if (!state.room || !input.value) return;
-  const now = Date.now();
-  if (now - state.lastTypingSent > TYPING_EVERY_MS && state.live.send({ type: 'typing', room_id: state.room.id })) {
-    state.lastTypingSent = now;
+/** Says "typing" now, or as soon as the server will take it: typing that starts right after
+ * a signal (a new message just after sending one) is announced when the gap has passed,
+ * rather than lost until the next keystroke after it. */
+function typed() {
+  if (!state.room || !input.value.trim()) return;
+  const wait = state.lastTypingSent + TYPING_EVERY_MS - Date.now();
+  if (wait > 0) {
+    if (!state.typingTimer) {
+      state.typingTimer = setTimeout(() => {
+        state.typingTimer = null;
+        typed();
+      }, wait);
+    }
+    return;
   }
-});
+  if (state.live.send({ type: 'typing', room_id: state.room.id })) state.lastTypingSent = Date.now();
+}
+
+input.addEventListener('input', typed);
 
 $('composer').addEventListener('submit', (e) => {
   e.preventDefault();
