@@ -76,5 +76,8 @@ export const api = {
     call('GET', `/rooms/${q(roomId)}/members/lookup?prefix=${q(prefix)}&limit=8`),
   edit: (messageId, text) => call('PATCH', `/messages/${q(messageId)}`, { text }),
   remove: (messageId) => call('DELETE', `/messages/${q(messageId)}`),
+  react: (messageId, key, on) => call(on ? 'PUT' : 'DELETE', `/messages/${q(messageId)}/reactions/${q(key)}`),
+  message: (messageId) => call('GET', `/messages/${q(messageId)}`),
+  replies: (messageId) => call('GET', `/messages/${q(messageId)}/replies?limit=100`),
   search: (query, roomId) => call('GET', `/search?q=${q(query)}${roomId ? `&room_id=${q(roomId)}` : ''}&limit=30`),
 };

@@ -72,7 +72,7 @@ export function formatTime(iso) {
  * A message row. `actions` are { label, run } buttons (edit and delete for one's own).
  * `state` is '' for a stored message, 'pending' or 'failed' for one still being sent.
  */
-export function messageRow({ message, myId, state = '', actions = [] }) {
+export function messageRow({ message, myId, state = '', actions = [], names = new Map() }) {
   const row = el('li', `message${message.author_id === myId ? ' mine' : ''}${state ? ` ${state}` : ''}`);
   if (message.id) row.dataset.id = message.id;
   if (message.seq) row.dataset.seq = String(message.seq);
@@ -82,6 +82,13 @@ export function messageRow({ message, myId, state = '', actions = [] }) {
   head.append(el('time', 'time', formatTime(message.created_at)));
   if (message.is_edited && !message.is_deleted) head.append(el('span', 'edited', '(edited)'));
   row.append(head);
+  if (message.reply_to && !message.is_deleted) {
+    // Filled in by the caller once the parent is known; a button, so it can jump there.
+    const quote = el('button', 'reply-quote', 'Replying to a message');
+    quote.type = 'button';
+    quote.dataset.parentId = message.reply_to;
+    row.append(quote);
+  }
   const body = el('div', 'body');
   if (message.is_deleted) {
     body.classList.add('deleted');
@@ -92,6 +99,26 @@ export function messageRow({ message, myId, state = '', actions = [] }) {
   row.append(body);
   if (!message.is_deleted && message.attachments && message.attachments.length) {
     row.append(renderAttachments(message.attachments));
+  }
+  const reactions = Object.entries(message.reactions || {}).filter(([, users]) => users.length);
+  if (!message.is_deleted && reactions.length) {
+    const bar = el('div', 'reactions');
+    for (const [key, users] of reactions) {
+      const chip = el('button', 'reaction', `${key} ${users.length}`);
+      chip.type = 'button';
+      chip.dataset.key = key;
+      chip.setAttribute('aria-pressed', String(users.includes(myId)));
+      const who = users.map((u) => (u === myId ? 'you' : names.get(u) || 'someone'));
+      chip.title = `${who.join(', ')} reacted with ${key}`;
+      chip.setAttribute('aria-label', chip.title);
+      bar.append(chip);
+    }
+    row.append(bar);
+  }
+  if (!message.is_deleted && message.reply_count > 0) {
+    const thread = el('button', 'thread-link link', `${message.reply_count} ${message.reply_count === 1 ? 'reply' : 'replies'}`);
+    thread.type = 'button';
+    row.append(thread);
   }
   if (actions.length) {
     const bar = el('div', 'actions');
