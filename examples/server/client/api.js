@@ -67,7 +67,11 @@ export const api = {
   me: () => call('GET', '/me'),
   events: () => call('GET', '/events'),
   createEvent: (name) => call('POST', '/events', { name, kind: 'party' }),
-  rooms: (eventId) => call('GET', `/rooms?event_id=${q(eventId)}`),
+  rooms: (eventId) => call('GET', eventId ? `/rooms?event_id=${q(eventId)}` : '/rooms'),
+  room: (roomId) => call('GET', `/rooms/${q(roomId)}`),
+  members: (roomId) => call('GET', `/rooms/${q(roomId)}/members`),
+  user: (userId) => call('GET', `/users/${q(userId)}`),
+  openDm: (userIds) => call('POST', '/dms', { user_ids: userIds }),
   createRoom: (eventId, name) => call('POST', `/events/${q(eventId)}/rooms`, { name, kind: 'topic', visibility: 'public' }),
   joinRoom: (roomId) => call('POST', `/rooms/${q(roomId)}/join`),
   history: (roomId, beforeSeq) =>

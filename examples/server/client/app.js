@@ -46,6 +46,8 @@ const state = {
   parents: new Map(), // message id → message, for reply quotes of messages not in view
   replyTo: null, // the message the composer replies to
   threadId: null, // the parent whose thread panel is open
+  pendingJump: null, // a message to bring into view once its room has loaded
+  dmIds: new Set(), // the direct rooms listed
 };
 
 // ----- theme: the system's light or dark, unless the reader picks one -----
@@ -235,6 +237,7 @@ function start(session) {
   state.live.start();
   if (document.hidden) state.live.setAway(true);
   guard(loadEvents)();
+  guard(loadDms)();
 }
 
 function renderStatus(status) {
@@ -272,6 +275,40 @@ async function loadEvents(selectId) {
   }
   const target = selectId || state.eventId || (events[0] && events[0].event.id);
   if (target) await selectEvent(target);
+}
+
+// ----- direct messages -----
+
+/** Lists the reader's direct rooms, each named by the other people in it. */
+async function loadDms() {
+  const dms = (await api.rooms()).filter((v) => v.room.kind === 'direct');
+  state.dmIds = new Set(dms.map((v) => v.room.id));
+  const list = $('dms');
+  list.replaceChildren();
+  for (const { room } of dms) {
+    const members = await api.members(room.id);
+    const others = members.filter((m) => m.user_id !== state.session.user.id);
+    const names = await Promise.all(others.map(async (m) => {
+      if (!state.names.has(m.user_id)) state.names.set(m.user_id, (await api.user(m.user_id)).display_name);
+      return state.names.get(m.user_id);
+    }));
+    const label = names.join(', ') || 'Just you';
+    const item = document.createElement('li');
+    const open = button(label, 'item', () => openRoom({ ...room, name: label }));
+    open.dataset.roomId = room.id;
+    if (state.room && state.room.id === room.id) open.classList.add('selected');
+    item.append(open);
+    list.append(item);
+  }
+  $('dms-section').hidden = dms.length === 0;
+  renderBadges();
+}
+
+/** Opens (creating it if need be) the direct room of the reader and this person. */
+async function messageDirectly(userId) {
+  const { room } = await api.openDm([userId]);
+  await loadDms();
+  openRoom({ ...room, name: state.names.get(userId) || 'Direct message' });
 }
 
 async function selectEvent(eventId) {
@@ -376,9 +413,9 @@ function openRoom(room) {
   closeRoom();
   $('app').classList.add('room-open');
   state.room = room;
-  $('room-title').textContent = `# ${room.name}`;
+  $('room-title').textContent = room.kind === 'direct' ? room.name : `# ${room.name}`;
   $('composer').hidden = false;
-  for (const b of $('rooms').querySelectorAll('button.item')) {
+  for (const b of document.querySelectorAll('#rooms button.item, #dms button.item')) {
     b.classList.toggle('selected', b.dataset.roomId === room.id);
   }
   // Subscribe first, load history when the server confirms: anything posted in between
@@ -396,6 +433,11 @@ async function onSubscribed(roomId, lastSeq, resumed) {
   state.oldestSeq = page.messages.length ? page.messages[page.messages.length - 1].seq : null;
   state.hasMore = page.has_more;
   scrollToBottom();
+  if (state.pendingJump) {
+    const id = state.pendingJump;
+    state.pendingJump = null;
+    await jumpTo(id);
+  }
   markRead();
 }
 
@@ -435,7 +477,12 @@ function actionsFor(message) {
     { label: 'Reply', run: () => startReply(message) },
     { label: 'React', run: (e) => openPicker(e.target, message.id) },
   ];
-  if (message.author_id !== state.session.user.id) return actions;
+  if (message.author_id !== state.session.user.id) {
+    if (state.room && state.room.kind !== 'direct') {
+      actions.push({ label: `Message ${message.author_name}`, run: guard(() => messageDirectly(message.author_id)) });
+    }
+    return actions;
+  }
   return [
     ...actions,
     { label: 'Edit', run: () => startEdit(message.id) },
@@ -710,9 +757,15 @@ function markRead() {
 }
 
 function onUnread(frame) {
-  for (const counts of frame.rooms) state.unread.set(counts.room_id, counts);
+  let unknown = false;
+  for (const counts of frame.rooms) {
+    if (!state.unread.has(counts.room_id) && state.unread.size > 0) unknown = true;
+    state.unread.set(counts.room_id, counts);
+  }
   for (const roomId of frame.gone) state.unread.delete(roomId);
   renderBadges();
+  // A room the reader did not have a moment ago: a direct room someone opened, perhaps.
+  if (unknown) guard(loadDms)();
 }
 
 /** "3", "@ 2" when someone mentioned the reader, "999+" past the server's cap (1000). */
@@ -729,7 +782,7 @@ function renderBadges() {
     if (!open) total += counts.messages;
   }
   // The badge is an attribute shown by CSS, so the button's text stays the room's name.
-  for (const b of $('rooms').querySelectorAll('button.item[data-room-id]')) {
+  for (const b of document.querySelectorAll('#rooms button.item[data-room-id], #dms button.item[data-room-id]')) {
     const open = state.room && state.room.id === b.dataset.roomId && !document.hidden;
     const counts = open ? null : state.unread.get(b.dataset.roomId);
     const text = badgeText(counts);
@@ -1065,7 +1118,8 @@ $('search').addEventListener('submit', guard(async (e) => {
   e.preventDefault();
   const query = e.target.q.value.trim();
   if (!query) return;
-  const results = await api.search(query, state.room ? state.room.id : null);
+  const scope = e.target.scope.value === 'room' && state.room ? state.room.id : null;
+  const results = await api.search(query, scope);
   const out = $('search-list');
   out.replaceChildren();
   if (results.length === 0) {
@@ -1094,11 +1148,32 @@ $('search').addEventListener('submit', guard(async (e) => {
       node.textContent = part.text;
       body.append(node);
     }
-    item.append(head, body);
+    // The whole result opens the message in its room, in context.
+    const open = button('', 'search-hit', guard(() => openInContext(message)));
+    open.append(head, body);
+    item.append(open);
     out.append(item);
   }
   $('search-results').hidden = false;
 }));
+
+/** Opens a message's room (switching event if need be) and brings the message into view. */
+async function openInContext(message) {
+  $('search-results').hidden = true;
+  if (state.room && state.room.id === message.room_id) {
+    await jumpTo(message.id);
+    return;
+  }
+  const { room } = await api.room(message.room_id);
+  state.pendingJump = message.id;
+  if (room.kind !== 'direct' && room.event_id !== state.eventId) {
+    state.eventId = room.event_id;
+    for (const b of $('events').querySelectorAll('button')) b.classList.toggle('selected', b.dataset.eventId === room.event_id);
+    renderRooms(await api.rooms(room.event_id));
+    $('rooms-section').hidden = false;
+  }
+  openRoom(room);
+}
 
 $('search-close').addEventListener('click', () => {
   $('search-results').hidden = true;
