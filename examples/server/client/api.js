@@ -69,6 +69,7 @@ export const api = {
   createEvent: (name) => call('POST', '/events', { name, kind: 'party' }),
   rooms: (eventId) => call('GET', eventId ? `/rooms?event_id=${q(eventId)}` : '/rooms'),
   room: (roomId) => call('GET', `/rooms/${q(roomId)}`),
+  receipts: (roomId) => call('GET', `/rooms/${q(roomId)}/receipts`),
   members: (roomId) => call('GET', `/rooms/${q(roomId)}/members`),
   user: (userId) => call('GET', `/users/${q(userId)}`),
   openDm: (userIds) => call('POST', '/dms', { user_ids: userIds }),

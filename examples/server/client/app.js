@@ -48,6 +48,7 @@ const state = {
   threadId: null, // the parent whose thread panel is open
   pendingJump: null, // a message to bring into view once its room has loaded
   dmIds: new Set(), // the direct rooms listed
+  receipts: new Map(), // user id → seq read up to, in the open room
 };
 
 // ----- theme: the system's light or dark, unless the reader picks one -----
@@ -229,6 +230,7 @@ function start(session) {
     typing: onTyping,
     unread: onUnread,
     presence: onPresence,
+    receipt: onReceipt,
     authFailed: () => {
       stop();
       showAuth('Your session has ended. Please sign in again.');
@@ -394,6 +396,7 @@ function closeRoom() {
   state.typers.clear();
   state.readSeq = 0;
   state.authors.clear();
+  state.receipts.clear();
   cancelReply();
   state.threadId = null;
   $('thread').hidden = true;
@@ -433,6 +436,7 @@ async function onSubscribed(roomId, lastSeq, resumed) {
   state.oldestSeq = page.messages.length ? page.messages[page.messages.length - 1].seq : null;
   state.hasMore = page.has_more;
   scrollToBottom();
+  guard(loadReceipts)(roomId);
   if (state.pendingJump) {
     const id = state.pendingJump;
     state.pendingJump = null;
@@ -723,6 +727,7 @@ function layout() {
     row.classList.toggle('continued', Boolean(continues));
     previous = data;
   }
+  renderSeenBy();
 }
 
 function onChange(change) {
@@ -759,7 +764,9 @@ function markRead() {
 function onUnread(frame) {
   let unknown = false;
   for (const counts of frame.rooms) {
-    if (!state.unread.has(counts.room_id) && state.unread.size > 0) unknown = true;
+    const before = state.unread.get(counts.room_id);
+    if (!before && state.unread.size > 0) unknown = true;
+    if (before && counts.mentions > before.mentions) notifyMention(counts.room_id);
     state.unread.set(counts.room_id, counts);
   }
   for (const roomId of frame.gone) state.unread.delete(roomId);
@@ -792,6 +799,71 @@ function renderBadges() {
     b.classList.toggle('mentioned', Boolean(text && counts.mentions > 0));
   }
   document.title = total > 0 ? `(${total >= 1000 ? '999+' : total}) chat-engine` : 'chat-engine';
+}
+
+// A browser notification for a mention the reader is not looking at, once they allowed it.
+function notificationsAsked() {
+  return !('Notification' in window) || Notification.permission !== 'default';
+}
+
+$('notify').hidden = notificationsAsked();
+$('notify').addEventListener('click', guard(async () => {
+  await Notification.requestPermission();
+  $('notify').hidden = notificationsAsked();
+}));
+
+function notifyMention(roomId) {
+  if (!('Notification' in window) || Notification.permission !== 'granted') return;
+  if (state.room && state.room.id === roomId && !document.hidden) return;
+  const entry = document.querySelector(`#rooms button[data-room-id="${roomId}"], #dms button[data-room-id="${roomId}"]`);
+  const where = entry ? entry.firstChild.textContent : 'a room';
+  const note = new Notification('You were mentioned', { body: `in ${where}`, tag: roomId });
+  note.addEventListener('click', () => {
+    window.focus();
+    if (entry) entry.click();
+  });
+}
+
+// "Seen by": who has read up to the reader's newest message in the open room.
+async function loadReceipts(roomId) {
+  state.receipts.clear();
+  let receipts = [];
+  try {
+    receipts = await api.receipts(roomId);
+  } catch (err) {
+    // A room with read receipts off answers 403: nothing to show.
+    if (!(err instanceof ApiError && err.code === 'forbidden')) throw err;
+  }
+  if (!state.room || state.room.id !== roomId) return;
+  for (const r of receipts) state.receipts.set(r.user_id, r.last_read_seq);
+  renderSeenBy();
+}
+
+function onReceipt(frame) {
+  if (!state.room || frame.room_id !== state.room.id) return;
+  state.receipts.set(frame.user_id, Math.max(frame.seq, state.receipts.get(frame.user_id) || 0));
+  renderSeenBy();
+}
+
+function renderSeenBy() {
+  for (const old of list.querySelectorAll('.seen-by')) old.remove();
+  const mine = [...list.querySelectorAll('li.message.mine[data-seq]')].pop();
+  if (!mine) return;
+  const seq = Number(mine.dataset.seq);
+  const me = state.session.user.id;
+  const readers = [...state.receipts].filter(([user, read]) => user !== me && read >= seq).map(([user]) => user);
+  if (!readers.length) return;
+  const unknown = readers.filter((u) => !state.names.has(u));
+  if (unknown.length) {
+    // Names of readers who have not written here yet, then show the line again.
+    Promise.all(unknown.map((u) => api.user(u).then((p) => state.names.set(u, p.display_name))))
+      .then(renderSeenBy, () => {});
+  }
+  const names = readers.map((u) => state.names.get(u) || 'someone');
+  const line = document.createElement('div');
+  line.className = 'seen-by';
+  line.textContent = `Seen by ${names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more` : names.join(', ')}`;
+  mine.append(line);
 }
 
 /** Follows the presence of the open room's authors, once a burst of new ones has settled. */

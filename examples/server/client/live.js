@@ -11,7 +11,7 @@ export class Live {
   /**
    * handlers: status(state) with state 'connecting' | 'connected' | 'reconnecting';
    * subscribed(roomId, lastSeq, resumed); change(frame); ack(frame); error(frame);
-   * typing(frame); unread(frame); presence(frame); authFailed().
+   * typing(frame); unread(frame); presence(frame); receipt(frame); authFailed().
    */
   constructor(token, handlers) {
     this.token = token;
@@ -189,6 +189,9 @@ export class Live {
         break;
       case 'presence':
         this.handlers.presence(frame);
+        break;
+      case 'receipt':
+        this.handlers.receipt(frame);
         break;
       case 'error':
         this.handlers.error(frame);
