@@ -89,3 +89,43 @@ test("an author's presence dot follows their tabs", () =>
     );
     assert.match(await dot.getAttribute('title'), /last active/);
   }));
+
+test('a "new messages" line at the read position, and a way back to the latest', () =>
+  withServer(['--send-rate', '1000'], async (url) => {
+    const sarah = await apiSession(url, 'sarah@example.com');
+    const one = await apiSession(url, 'user1@example.com');
+    const main = (await apiCall(url, sarah.token, 'GET', '/rooms')).find((r) => r.room.name === 'Main').room;
+    const side = await apiCall(url, sarah.token, 'POST', `/events/${main.event_id}/rooms`, {
+      name: 'Side', kind: 'topic', visibility: 'public',
+    });
+    await apiCall(url, one.token, 'POST', `/rooms/${side.id}/join`);
+    for (let i = 0; i < 30; i += 1) {
+      await apiCall(url, sarah.token, 'POST', `/rooms/${main.id}/messages`, { text: `earlier ${i}` });
+    }
+    const page = await signIn(file.browser, url, 'user1@example.com');
+    await openRoom(page);
+    await storedMessages(page, 'earlier 29').waitFor();
+    // Read to the end (the client marks it), then away in Side while three more arrive.
+    await page.waitForFunction(() => document.title === 'chat-engine');
+    await page.click('#rooms button:text-is("Side")');
+    await page.locator('#room-title', { hasText: 'Side' }).waitFor();
+    for (const text of ['news one', 'news two', 'news three']) {
+      await apiCall(url, sarah.token, 'POST', `/rooms/${main.id}/messages`, { text });
+    }
+    await page.waitForFunction(() => document.title === '(3) chat-engine');
+    await page.click('#rooms button:text-is("Main")');
+    await storedMessages(page, 'news three').waitFor();
+    const next = page.locator('#messages li.new-line + li.message');
+    await next.waitFor();
+    assert.match(await next.textContent(), /news one/);
+    assert.equal(await page.locator('#messages li.new-line').count(), 1);
+
+    await page.locator('#messages').evaluate((list) => { list.scrollTop = 0; });
+    await page.locator('#to-latest').waitFor();
+    await page.click('#to-latest');
+    await page.waitForFunction(() => {
+      const list = document.getElementById('messages');
+      return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+    });
+    assert.equal(await page.locator('#to-latest').isVisible(), false);
+  }));

@@ -49,6 +49,7 @@ const state = {
   pendingJump: null, // a message to bring into view once its room has loaded
   dmIds: new Set(), // the direct rooms listed
   receipts: new Map(), // user id → seq read up to, in the open room
+  newSince: null, // the open room's read position when it was opened: the "new messages" line
 };
 
 // ----- theme: the system's light or dark, unless the reader picks one -----
@@ -397,6 +398,7 @@ function closeRoom() {
   state.readSeq = 0;
   state.authors.clear();
   state.receipts.clear();
+  state.newSince = null;
   cancelReply();
   state.threadId = null;
   $('thread').hidden = true;
@@ -416,6 +418,8 @@ function openRoom(room) {
   closeRoom();
   $('app').classList.add('room-open');
   state.room = room;
+  const counts = state.unread.get(room.id);
+  state.newSince = counts && counts.messages > 0 ? counts.last_read_seq : null;
   $('room-title').textContent = room.kind === 'direct' ? room.name : `# ${room.name}`;
   $('composer').hidden = false;
   for (const b of document.querySelectorAll('#rooms button.item, #dms button.item')) {
@@ -447,7 +451,15 @@ async function onSubscribed(roomId, lastSeq, resumed) {
 
 const list = $('messages');
 
-list.addEventListener('scroll', () => markRead());
+list.addEventListener('scroll', () => {
+  markRead();
+  $('to-latest').hidden = nearBottom();
+});
+
+$('to-latest').addEventListener('click', () => {
+  scrollToBottom();
+  $('to-latest').hidden = true;
+});
 
 list.addEventListener('scroll', guard(async () => {
   if (list.scrollTop > 40 || !state.hasMore || state.loadingOlder || !state.room) return;
@@ -706,7 +718,8 @@ function scheduleLayout() {
 /** Puts a separator before the first message of each day, and marks messages that continue
  * their author's run (no avatar or name repeated). */
 function layout() {
-  for (const sep of list.querySelectorAll('li.day')) sep.remove();
+  for (const sep of list.querySelectorAll('li.day, li.new-line')) sep.remove();
+  let lineDrawn = state.newSince === null;
   let previous = null;
   for (const row of [...list.querySelectorAll('li.message')]) {
     const data = row.messageData;
@@ -720,7 +733,15 @@ function layout() {
       sep.textContent = dayLabel(data.created_at);
       row.before(sep);
     }
-    const continues = sameDay
+    if (!lineDrawn && Number(row.dataset.seq) > state.newSince && data.author_id !== state.session.user.id) {
+      const line = document.createElement('li');
+      line.className = 'new-line';
+      line.setAttribute('role', 'separator');
+      line.textContent = 'New messages';
+      row.before(line);
+      lineDrawn = true;
+    }
+    const continues = sameDay && !row.previousElementSibling?.classList.contains('new-line')
       && previous.author_id === data.author_id
       && !previous.is_deleted
       && new Date(data.created_at) - new Date(previous.created_at) < RUN_GAP_MS;
