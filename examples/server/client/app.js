@@ -14,9 +14,10 @@ const $ = (id) => document.getElementById(id);
 const SESSION_KEY = 'chat-engine.session';
 // How long a send may go unanswered before it is shown as failed, with a retry button.
 const SEND_TIMEOUT_MS = 8000;
-// The server passes one typing signal per 2 s per user and room (chat-core's TypingThrottle):
-// sending exactly that often keeps the indicator lit without signals being dropped.
-const TYPING_EVERY_MS = 2000;
+// The server passes one typing signal per 2 s per user and room (chat-core's TypingThrottle),
+// timed when each arrives. A little more than that apart, a signal is not dropped even when
+// the one before it took longer on the way.
+const TYPING_EVERY_MS = 2300;
 const TYPING_SHOWN_MS = 4000;
 
 const STATUS_TEXT = { connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…' };
@@ -61,8 +62,8 @@ function applyTheme(theme) {
   if (theme === 'system') delete document.documentElement.dataset.theme;
   else document.documentElement.dataset.theme = theme;
   const b = $('theme-toggle');
-  b.textContent = { system: '◐ Auto', light: '☀ Light', dark: '☾ Dark' }[theme];
-  b.setAttribute('aria-label', `Theme: ${theme}. Change theme`);
+  b.textContent = { system: 'Theme: Auto', light: 'Theme: Light', dark: 'Theme: Dark' }[theme];
+  b.title = 'Change the theme (Auto follows the system)';
 }
 
 applyTheme(localStorage.getItem(THEME_KEY) || 'system');
@@ -285,9 +286,9 @@ async function loadEvents(selectId) {
 /** Lists the reader's direct rooms, each named by the other people in it. */
 async function loadDms() {
   const dms = (await api.rooms()).filter((v) => v.room.kind === 'direct');
-  state.dmIds = new Set(dms.map((v) => v.room.id));
-  const list = $('dms');
-  list.replaceChildren();
+  // Built aside and swapped in whole, so that two loads racing (a new room announced while
+  // one is being opened) cannot list a room twice.
+  const items = [];
   for (const { room } of dms) {
     const members = await api.members(room.id);
     const others = members.filter((m) => m.user_id !== state.session.user.id);
@@ -301,8 +302,10 @@ async function loadDms() {
     open.dataset.roomId = room.id;
     if (state.room && state.room.id === room.id) open.classList.add('selected');
     item.append(open);
-    list.append(item);
+    items.push(item);
   }
+  state.dmIds = new Set(dms.map((v) => v.room.id));
+  $('dms').replaceChildren(...items);
   $('dms-section').hidden = dms.length === 0;
   renderBadges();
 }
@@ -729,14 +732,12 @@ function layout() {
     if (!sameDay) {
       const sep = document.createElement('li');
       sep.className = 'day';
-      sep.setAttribute('role', 'separator');
       sep.textContent = dayLabel(data.created_at);
       row.before(sep);
     }
     if (!lineDrawn && Number(row.dataset.seq) > state.newSince && data.author_id !== state.session.user.id) {
       const line = document.createElement('li');
       line.className = 'new-line';
-      line.setAttribute('role', 'separator');
       line.textContent = 'New messages';
       row.before(line);
       lineDrawn = true;

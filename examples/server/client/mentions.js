@@ -81,7 +81,6 @@ export class MentionPicker {
       this.listbox.append(option);
     });
     this.listbox.hidden = false;
-    this.textarea.setAttribute('aria-expanded', 'true');
     if (this.matches.length) this.textarea.setAttribute('aria-activedescendant', `mention-${this.active}`);
   }
 
@@ -122,7 +121,6 @@ export class MentionPicker {
     this.generation += 1;
     this.query = null;
     this.listbox.hidden = true;
-    this.textarea.setAttribute('aria-expanded', 'false');
     this.textarea.removeAttribute('aria-activedescendant');
   }
 }

@@ -109,8 +109,8 @@ export function messageRow({ message, myId, state = '', actions = [], names = ne
       chip.dataset.key = key;
       chip.setAttribute('aria-pressed', String(users.includes(myId)));
       const who = users.map((u) => (u === myId ? 'you' : names.get(u) || 'someone'));
+      // The title says who; the name stays what is shown ("👍 2"), as speech input expects.
       chip.title = `${who.join(', ')} reacted with ${key}`;
-      chip.setAttribute('aria-label', chip.title);
       bar.append(chip);
     }
     row.append(bar);
