@@ -156,6 +156,21 @@ export async function apiCall(url, token, method, path, body) {
   return text ? JSON.parse(text) : null;
 }
 
+/** The demo event's Main room, as `session` sees it. */
+export async function mainRoom(url, session) {
+  return (await apiCall(url, session.token, 'GET', '/rooms')).find((r) => r.room.name === 'Main').room;
+}
+
+/** A public room "Side" in the demo event, made by `owner` and joined by each of `members`. */
+export async function sideRoom(url, owner, ...members) {
+  const main = await mainRoom(url, owner);
+  const side = await apiCall(url, owner.token, 'POST', `/events/${main.event_id}/rooms`, {
+    name: 'Side', kind: 'topic', visibility: 'public',
+  });
+  for (const member of members) await apiCall(url, member.token, 'POST', `/rooms/${side.id}/join`);
+  return side;
+}
+
 /**
  * Runs `fn(url)` against a fresh in-memory server started with `args`, then closes the test's
  * pages and stops the server, and checks that no page threw an uncaught error.

@@ -3,15 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  signIn, openRoom, send, storedMessages, apiSession, apiCall, browserForFile,
+  signIn, openRoom, send, storedMessages, apiSession, apiCall, browserForFile, mainRoom, sideRoom,
 } from '../lib/harness.js';
 
 const file = browserForFile();
 const { withServer } = file;
-
-async function mainRoom(url, session) {
-  return (await apiCall(url, session.token, 'GET', '/rooms')).find((r) => r.room.name === 'Main').room;
-}
 
 test('message someone directly, and see direct rooms others open', () =>
   withServer([], async (url) => {
@@ -57,8 +53,7 @@ test('search covers every room and opens a result in context', () =>
     for (let i = 0; i < 60; i += 1) {
       await apiCall(url, sarah.token, 'POST', `/rooms/${main.id}/messages`, { text: `chatter ${i}` });
     }
-    const side = await apiCall(url, sarah.token, 'POST', `/events/${main.event_id}/rooms`, { name: 'Side', kind: 'topic', visibility: 'public' });
-    await apiCall(url, one.token, 'POST', `/rooms/${side.id}/join`);
+    await sideRoom(url, sarah, one);
     const page = await signIn(file.browser, url, 'user1@example.com');
     await openRoom(page, 'My Event', 'Side');
     await page.fill('#search input[name="q"]', 'boat');

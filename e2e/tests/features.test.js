@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  signIn, openRoom, send, storedMessages, apiSession, apiCall, browserForFile,
+  signIn, openRoom, send, storedMessages, apiSession, apiCall, browserForFile, sideRoom,
 } from '../lib/harness.js';
 
 const file = browserForFile();
@@ -35,8 +35,7 @@ test('sign-up, join a public room, create an event and a room', () =>
     await send(page, 'hello from a newcomer');
     await storedMessages(page, 'hello from a newcomer').waitFor();
     const sarah = await apiSession(url, 'sarah@example.com');
-    const main = (await apiCall(url, sarah.token, 'GET', '/rooms')).find((r) => r.room.name === 'Main').room;
-    await apiCall(url, sarah.token, 'POST', `/events/${main.event_id}/rooms`, { name: 'Side', kind: 'topic', visibility: 'public' });
+    await sideRoom(url, sarah);
     await page.click('#events button:text-is("My Event")');
     const row = page.locator('#rooms li', { hasText: 'Side' });
     await row.getByRole('button', { name: 'Join' }).click();

@@ -4,15 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  signIn, openRoom, send, storedMessages, apiSession, apiCall, browserForFile,
+  signIn, openRoom, send, storedMessages, apiSession, apiCall, browserForFile, mainRoom, sideRoom,
 } from '../lib/harness.js';
 
 const file = browserForFile();
 const { withServer } = file;
-
-async function mainRoom(url, session) {
-  return (await apiCall(url, session.token, 'GET', '/rooms')).find((r) => r.room.name === 'Main').room;
-}
 
 test('seen by follows read receipts live', () =>
   withServer([], async (url) => {
@@ -33,9 +29,7 @@ test('a mention elsewhere raises a browser notification, once allowed', () =>
   withServer([], async (url) => {
     const sarah = await apiSession(url, 'sarah@example.com');
     const one = await apiSession(url, 'user1@example.com');
-    const main = await mainRoom(url, sarah);
-    const side = await apiCall(url, sarah.token, 'POST', `/events/${main.event_id}/rooms`, { name: 'Side', kind: 'topic', visibility: 'public' });
-    await apiCall(url, one.token, 'POST', `/rooms/${side.id}/join`);
+    const side = await sideRoom(url, sarah, one);
     const context = file.browser.context;
     await context.grantPermissions(['notifications'], { origin: url });
     // Record what the page shows through the real Notification API.

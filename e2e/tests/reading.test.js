@@ -4,15 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  signIn, openRoom, storedMessages, apiSession, apiCall, browserForFile,
+  signIn, openRoom, storedMessages, apiSession, apiCall, browserForFile, mainRoom, sideRoom,
 } from '../lib/harness.js';
 
 const file = browserForFile();
 const { withServer } = file;
-
-async function mainRoom(url, session) {
-  return (await apiCall(url, session.token, 'GET', '/rooms')).find((r) => r.room.name === 'Main').room;
-}
 
 test('markdown, links and shortcodes render safely', () =>
   withServer(['--send-rate', '1000'], async (url) => {

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  signIn, openRoom, send, storedMessages, apiSession, apiCall, browserForFile,
+  signIn, openRoom, send, storedMessages, apiSession, apiCall, browserForFile, mainRoom, sideRoom,
 } from '../lib/harness.js';
 
 const file = browserForFile();
@@ -15,11 +15,8 @@ test('unread badges arrive live and clear when the room is read', () =>
   withServer([], async (url) => {
     const sarah = await apiSession(url, 'sarah@example.com');
     const one = await apiSession(url, 'user1@example.com');
-    const main = (await apiCall(url, sarah.token, 'GET', '/rooms')).find((r) => r.room.name === 'Main').room;
-    const side = await apiCall(url, sarah.token, 'POST', `/events/${main.event_id}/rooms`, {
-      name: 'Side', kind: 'topic', visibility: 'public',
-    });
-    await apiCall(url, one.token, 'POST', `/rooms/${side.id}/join`);
+    const main = await mainRoom(url, sarah);
+    const side = await sideRoom(url, sarah, one);
 
     const page = await signIn(file.browser, url, 'user1@example.com');
     await openRoom(page);
@@ -94,11 +91,8 @@ test('a "new messages" line at the read position, and a way back to the latest',
   withServer(['--send-rate', '1000'], async (url) => {
     const sarah = await apiSession(url, 'sarah@example.com');
     const one = await apiSession(url, 'user1@example.com');
-    const main = (await apiCall(url, sarah.token, 'GET', '/rooms')).find((r) => r.room.name === 'Main').room;
-    const side = await apiCall(url, sarah.token, 'POST', `/events/${main.event_id}/rooms`, {
-      name: 'Side', kind: 'topic', visibility: 'public',
-    });
-    await apiCall(url, one.token, 'POST', `/rooms/${side.id}/join`);
+    const main = await mainRoom(url, sarah);
+    const side = await sideRoom(url, sarah, one);
     for (let i = 0; i < 30; i += 1) {
       await apiCall(url, sarah.token, 'POST', `/rooms/${main.id}/messages`, { text: `earlier ${i}` });
     }
