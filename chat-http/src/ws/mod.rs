@@ -81,15 +81,22 @@ use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
-use chat_core::{ChangeKind, Delivery, Error, RoomChange, RoomId, RoomSeq, SendMessage, UserId};
+use chat_core::{Error, RoomId, RoomSeq, UserId};
 use futures::{SinkExt, StreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::state::AppState;
+
+mod forward;
+mod frames;
+
+use forward::{forward, forward_presence, forward_unread};
+pub(crate) use frames::EventFrames;
+use frames::{ClientFrame, ConnectionStatus, ServerFrame, error_frame};
 
 /// How many queued frames the writer sends before one flush. Batching turns a burst into one
 /// write; the bound keeps one flush from waiting on a long queue.
@@ -101,59 +108,8 @@ const WRITE_BATCH: usize = 64;
 pub(crate) const REPLAY_WINDOW: usize = 64;
 
 /// Changes read from the store per replay page (the core's largest page).
-const REPLAY_PAGE: i64 = 100;
+pub(super) const REPLAY_PAGE: i64 = 100;
 
-/// Slots of the shared cache of encoded event frames (see [`EventFrames`]).
-const EVENT_FRAME_SLOTS: usize = 1024;
-
-/// Encoded `event` frames of live changes, shared by every subscriber of a change.
-///
-/// An event frame is the same bytes for everyone (it holds nothing per user), so the first
-/// subscriber to send a change encodes it and the others reuse the bytes: at 100 subscribers
-/// that is one JSON encoding instead of 100. Direct-mapped by (room, seq); a collision only
-/// costs a re-encode.
-///
-/// Only live deliveries use it. A replay renders messages as they are now, so a frame cached
-/// when a message was posted must never answer a replay after the message was deleted.
-#[derive(Debug)]
-pub(crate) struct EventFrames {
-    slots: Vec<std::sync::Mutex<Option<(RoomId, RoomSeq, Utf8Bytes)>>>,
-}
-
-impl Default for EventFrames {
-    fn default() -> Self {
-        Self {
-            slots: (0..EVENT_FRAME_SLOTS)
-                .map(|_| std::sync::Mutex::new(None))
-                .collect(),
-        }
-    }
-}
-
-impl EventFrames {
-    fn frame(&self, change: &RoomChange) -> WsMessage {
-        let slot_index = {
-            let room = change.room_id.as_uuid().as_u128();
-            ((room as usize).wrapping_mul(31) ^ change.seq.get() as usize) % self.slots.len()
-        };
-        let slot = &self.slots[slot_index];
-        if let Ok(guard) = slot.lock()
-            && let Some((room, seq, bytes)) = guard.as_ref()
-            && *room == change.room_id
-            && *seq == change.seq
-        {
-            return WsMessage::Text(bytes.clone());
-        }
-        let bytes = ServerFrame::Event(change).encode_text();
-        if let Ok(mut guard) = slot.lock() {
-            *guard = Some((change.room_id, change.seq, bytes.clone()));
-        }
-        WsMessage::Text(bytes)
-    }
-}
-
-/// How long a closing connection may take to deliver what is queued, its close frame, and to
-/// receive the client's close frame.
 /// How long the socket stays open after the Close frame was written when the client's input
 /// could not be read to the end (see [`connection`]).
 const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_millis(500);
@@ -171,109 +127,6 @@ pub(crate) struct WsQuery {
     token: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ClientFrame {
-    Auth {
-        token: String,
-    },
-    Subscribe {
-        room_id: RoomId,
-        since_seq: Option<RoomSeq>,
-    },
-    Unsubscribe {
-        room_id: RoomId,
-    },
-    Send {
-        room_id: RoomId,
-        #[serde(flatten)]
-        message: SendMessage,
-    },
-    Typing {
-        room_id: RoomId,
-    },
-    Read {
-        room_id: RoomId,
-        seq: RoomSeq,
-    },
-    Presence {
-        status: ConnectionStatus,
-    },
-    PresenceSubscribe {
-        user_ids: Vec<UserId>,
-    },
-    UnreadSubscribe,
-    Ping,
-}
-
-/// What a client says of its own connection in a `presence` frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum ConnectionStatus {
-    Online,
-    Away,
-}
-
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ServerFrame<'a> {
-    Subscribed {
-        room_id: RoomId,
-        last_seq: RoomSeq,
-    },
-    Event(&'a RoomChange),
-    Typing {
-        room_id: RoomId,
-        user_id: UserId,
-        display_name: &'a str,
-    },
-    Receipt {
-        room_id: RoomId,
-        user_id: UserId,
-        seq: RoomSeq,
-    },
-    Presence(&'a chat_core::Presence),
-    Unread {
-        rooms: &'a [chat_core::Unread],
-        gone: &'a [RoomId],
-    },
-    Ack {
-        client_msg_id: Option<&'a str>,
-        replayed: bool,
-        message: &'a chat_core::Message,
-    },
-    Error {
-        #[serde(flatten)]
-        error: ErrorBody,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        client_msg_id: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        room_id: Option<RoomId>,
-    },
-    Pong,
-}
-
-impl ServerFrame<'_> {
-    fn encode_text(&self) -> Utf8Bytes {
-        // Serializing these types cannot fail: no maps with non-string keys, no foreign types.
-        let text = serde_json::to_string(self).unwrap_or_else(|_| "{\"type\":\"error\"}".into());
-        Utf8Bytes::from(text)
-    }
-
-    fn encode(&self) -> WsMessage {
-        WsMessage::Text(self.encode_text())
-    }
-}
-
-fn error_frame(err: &Error, client_msg_id: Option<&str>, room_id: Option<RoomId>) -> WsMessage {
-    ServerFrame::Error {
-        error: ErrorBody::of(err),
-        client_msg_id,
-        room_id,
-    }
-    .encode()
-}
-
 /// A frame on its way out. Replayed frames carry a slot of the connection's replay window,
 /// released when the writer takes them.
 #[derive(Debug)]
@@ -285,7 +138,7 @@ struct Outgoing {
 /// The connection's way out: a bounded queue that live producers never wait on, a window that
 /// paces replays, and a close signal.
 #[derive(Debug, Clone)]
-struct Outbound {
+pub(super) struct Outbound {
     /// Capacity `ws_outbound_queue + REPLAY_WINDOW`: replays hold at most the window, so live
     /// frames always have their `ws_outbound_queue` slots.
     queue: mpsc::Sender<Outgoing>,
@@ -753,162 +606,5 @@ impl Connection<'_> {
         ));
         self.subs.insert(room_id, task);
         true
-    }
-}
-
-/// Sends the presence of the watched people now, then each change of status.
-async fn forward_presence(mut watch: chat_core::PresenceWatch, out: Outbound) {
-    for presence in watch.current() {
-        if !out.push(ServerFrame::Presence(&presence).encode()) {
-            return;
-        }
-    }
-    while let Some(presence) = watch.changed().await {
-        if !out.push(ServerFrame::Presence(&presence).encode()) {
-            return;
-        }
-    }
-}
-
-/// Sends every room's unread counts, then each change. A store failure while recounting is
-/// reported and the feed goes on.
-async fn forward_unread(mut feed: chat_core::UnreadFeed, out: Outbound) {
-    while let Some(update) = feed.next().await {
-        let frame = match update {
-            Ok(update) => ServerFrame::Unread {
-                rooms: &update.rooms,
-                gone: &update.gone,
-            }
-            .encode(),
-            Err(e) => error_frame(&e, None, None),
-        };
-        if !out.push(frame) {
-            return;
-        }
-    }
-}
-
-/// Whether a change ends `user`'s right to follow the room.
-fn revokes(change: &RoomChange, user: UserId) -> bool {
-    match &change.kind {
-        ChangeKind::MemberLeft { user_id } => *user_id == user,
-        ChangeKind::MemberUpdated(m) => m.user_id == user && m.banned,
-        _ => false,
-    }
-}
-
-/// Sends the room's changes after `after` from the store, paced by the client's reading;
-/// returns the last seq sent. Frames are encoded here rather than taken from [`EventFrames`]:
-/// the store renders messages as they are now.
-async fn replay(
-    state: &AppState,
-    user: UserId,
-    room: RoomId,
-    mut after: RoomSeq,
-    out: &Outbound,
-) -> Result<RoomSeq, Error> {
-    loop {
-        let page = state
-            .chat
-            .changes(user, room, after, Some(REPLAY_PAGE))
-            .await?;
-        for change in &page.changes {
-            if !out.push_paced(ServerFrame::Event(change).encode()).await {
-                return Err(Error::Unavailable {
-                    source: "connection closed".into(),
-                });
-            }
-            after = change.seq;
-        }
-        metrics::counter!("chat_ws_replayed_total").increment(page.changes.len() as u64);
-        if !page.has_more {
-            return Ok(after);
-        }
-    }
-}
-
-/// One subscription: replay after `since` (if given), then live, reloading from the store
-/// whenever the hub says this subscriber fell behind.
-async fn forward(
-    state: AppState,
-    user: UserId,
-    mut sub: chat_core::Subscription,
-    since: Option<RoomSeq>,
-    out: Outbound,
-) {
-    let room = sub.room_id();
-    if let Some(since) = since {
-        // Replays are rare and their futures large: boxing them keeps every idle
-        // subscriber's task small (see the memory figures in BENCHMARKS.md).
-        match Box::pin(replay(&state, user, room, since, &out)).await {
-            Ok(last) => sub.advance_to(last),
-            Err(e) => {
-                if !out.closing() {
-                    out.push(error_frame(&e, None, Some(room)));
-                }
-                return;
-            }
-        }
-    }
-    if !out.push(
-        ServerFrame::Subscribed {
-            room_id: room,
-            last_seq: sub.last_seq(),
-        }
-        .encode(),
-    ) {
-        return;
-    }
-    while let Some(delivery) = sub.recv().await {
-        let ok = match delivery {
-            Delivery::Change(change) => {
-                metrics::counter!("chat_ws_deliveries_total").increment(1);
-                let ok = out.push(state.event_frames.frame(&change));
-                if revokes(&change, user) {
-                    let err = Error::Forbidden {
-                        reason: "no longer a member of this room",
-                    };
-                    out.push(error_frame(&err, None, Some(room)));
-                    return;
-                }
-                ok
-            }
-            Delivery::Typing(t) if t.user_id != user => out.push(
-                ServerFrame::Typing {
-                    room_id: room,
-                    user_id: t.user_id,
-                    display_name: &t.display_name,
-                }
-                .encode(),
-            ),
-            Delivery::Typing(_) => true,
-            // The reader's own receipts too: their other tabs clear the room's unread count.
-            Delivery::Read(r) => out.push(
-                ServerFrame::Receipt {
-                    room_id: room,
-                    user_id: r.user_id,
-                    seq: r.seq,
-                }
-                .encode(),
-            ),
-            Delivery::Resync { from_seq, .. } => {
-                metrics::counter!("chat_ws_resyncs_total").increment(1);
-                match Box::pin(replay(&state, user, room, from_seq, &out)).await {
-                    Ok(last) => {
-                        sub.advance_to(last);
-                        true
-                    }
-                    Err(e) => {
-                        if !out.closing() {
-                            out.push(error_frame(&e, None, Some(room)));
-                        }
-                        false
-                    }
-                }
-            }
-        };
-        if !ok {
-            return;
-        }
     }
 }
