@@ -31,6 +31,16 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("client/app.js"),
     ),
     (
+        "/ui.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/ui.js"),
+    ),
+    (
+        "/theme.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/theme.js"),
+    ),
+    (
         "/api.js",
         "text/javascript; charset=utf-8",
         include_str!("client/api.js"),
@@ -46,11 +56,6 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("client/render.js"),
     ),
     (
-        "/attachments.js",
-        "text/javascript; charset=utf-8",
-        include_str!("client/attachments.js"),
-    ),
-    (
         "/markup.js",
         "text/javascript; charset=utf-8",
         include_str!("client/markup.js"),
@@ -59,6 +64,31 @@ const FILES: &[(&str, &str, &str)] = &[
         "/mentions.js",
         "text/javascript; charset=utf-8",
         include_str!("client/mentions.js"),
+    ),
+    (
+        "/attachments.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/attachments.js"),
+    ),
+    (
+        "/conversation.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/conversation.js"),
+    ),
+    (
+        "/reading.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/reading.js"),
+    ),
+    (
+        "/composer.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/composer.js"),
+    ),
+    (
+        "/search.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/search.js"),
     ),
 ];
 
