@@ -19,6 +19,12 @@ const NAME_PATTERN: &str = "^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F-\\u009F\\u
 
 /// Writes the limits and the WebSocket frames into `api` (an OpenAPI document as JSON).
 pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
+    if !config.mount_path.is_empty() {
+        // Paths stay as the router declares them (`/v1/…`); the server URL carries the prefix,
+        // which is how OpenAPI resolves them.
+        api["servers"] =
+            json!([{"url": config.mount_path, "description": "where the host mounts the API"}]);
+    }
     let name = |max: usize| json!({"minLength": 1, "maxLength": max, "pattern": NAME_PATTERN});
     let page = json!({"minimum": 1, "maximum": limits.max_page_size,
         "description": format!("page size, 1 to {} (default {})", limits.max_page_size, limits.default_page_size)});

@@ -43,6 +43,11 @@ pub struct HttpConfig {
     /// How long `/readyz` waits for the store before answering 503. Probes usually give up
     /// after a second; answering within it tells them "unavailable" instead of timing out.
     pub ready_timeout: Duration,
+    /// Where the host mounts the router, such as `/chat` for
+    /// `Router::new().nest("/chat", chat_http::router(state))`; empty when it is served at the
+    /// root. The OpenAPI document names it as its server, so generated clients call
+    /// `/chat/v1/…` rather than `/v1/…`. Routing itself does not read it: nesting does that.
+    pub mount_path: String,
 }
 
 impl Default for HttpConfig {
@@ -57,6 +62,7 @@ impl Default for HttpConfig {
             ws_buffer: 4 * 1024,
             ready_timeout: Duration::from_millis(800),
             attachment_link_ttl: Duration::from_secs(10 * 60),
+            mount_path: String::new(),
         }
     }
 }

@@ -301,3 +301,34 @@ fn the_document_describes_the_websocket_frames() {
         );
     }
 }
+
+/// A host that nests the router under `/chat` and says so in `mount_path` serves a document
+/// whose server is `/chat`: every documented path, resolved against it, reaches a handler.
+#[tokio::test]
+async fn a_nested_router_documents_its_prefix() {
+    let config = chat_http::HttpConfig {
+        mount_path: "/chat".into(),
+        ..chat_http::HttpConfig::default()
+    };
+    let mut app = App::with(
+        Arc::new(MemoryStore::new()),
+        chat_core::Limits::default(),
+        config,
+    );
+    let (user, _) = app.user("Ann").await;
+    let token = app.token(user);
+    app.router = axum::Router::new().nest("/chat", app.router.clone());
+
+    let (status, served) = app.call("GET", "/chat/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(served["servers"][0]["url"], "/chat");
+    // The root document (no prefix) names no server: `/` is OpenAPI's default.
+    assert!(chat_http::openapi().get("servers").is_none());
+
+    let (status, me) = app.call("GET", "/chat/v1/me", Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["id"], user.to_string());
+    // Without the prefix, nothing answers but the fallback of the host's router.
+    let (status, _) = app.call("GET", "/v1/me", Some(&token), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

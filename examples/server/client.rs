@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 /// The page may load its own scripts and styles and talk to its own origin (REST and the
@@ -92,9 +92,30 @@ const FILES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The client's routes, to merge into the API router.
+/// The whole app (API and client) under `base`, such as `/chat`, as a host that nests the
+/// router would serve it. The page is at `/chat/` (its files and the API resolve relative to
+/// it), so `/chat` redirects there.
+pub(crate) fn mount(base: &str, api: Router) -> Router {
+    let page = format!("{base}/");
+    Router::new()
+        .route(base, get(move || async move { Redirect::permanent(&page) }))
+        .route(&format!("{base}/"), get(|| async { index() }))
+        .nest(base, api.merge(assets()))
+}
+
+fn index() -> Response {
+    let (_, content_type, body) = FILES[0];
+    file(content_type, body)
+}
+
+/// The client at the root, beside the API router's routes.
 pub(crate) fn routes() -> Router {
-    FILES
+    assets().route("/", get(|| async { index() }))
+}
+
+/// Every file but the page.
+fn assets() -> Router {
+    FILES[1..]
         .iter()
         .fold(Router::new(), |router, &(path, content_type, body)| {
             router.route(path, get(move || async move { file(content_type, body) }))

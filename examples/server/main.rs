@@ -89,6 +89,10 @@ struct Args {
     /// How long `/readyz` waits for the store before answering 503, in milliseconds.
     #[arg(long, env = "CHAT_READY_TIMEOUT_MS", default_value_t = 800)]
     ready_timeout_ms: u64,
+    /// Serve everything (the client, the API, the WebSocket) under this path, such as `/chat`,
+    /// as a host that nests the router under a prefix would. Empty: at the root.
+    #[arg(long, env = "CHAT_BASE_PATH", default_value = "", value_parser = base_path)]
+    base_path: String,
     /// How live changes reach clients on other instances: `memory` (this process only),
     /// `postgres` (LISTEN/NOTIFY on the database; the default with `--database-url`) or
     /// `nats` (see `--nats-url`).
@@ -276,6 +280,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         body_limit: args.max_body,
         ws_max_message: args.max_body,
         ready_timeout: Duration::from_millis(args.ready_timeout_ms),
+        mount_path: args.base_path.clone(),
         ..HttpConfig::default()
     };
     // Links signed on one instance must verify on every other: derive the key from the shared
@@ -289,8 +294,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(args.bind).await?;
     let addr = listener.local_addr()?;
     serve_metrics(&args.metrics_bind, &state).await?;
-    let app = chat_http::router(state.clone()).merge(client::routes());
-    println!("chat-engine listening on http://{addr}  (open it in a browser; API under /v1)");
+    let api = chat_http::router(state.clone());
+    let app = if args.base_path.is_empty() {
+        api.merge(client::routes())
+    } else {
+        client::mount(&args.base_path, api)
+    };
+    let base = &args.base_path;
+    println!(
+        "chat-engine listening on http://{addr}{base}/  (open it in a browser; API under {base}/v1)"
+    );
     chat_http::serve_router(listener, app, state, shutdown_signal()).await?;
     Ok(())
 }
@@ -340,6 +353,27 @@ async fn serve_metrics(bind: &str, state: &AppState) -> Result<(), Box<dyn std::
         Err(e) => tracing::warn!(%addr, error = %e, "not serving metrics: cannot bind"),
     }
     Ok(())
+}
+
+/// `--base-path`: empty, or `/` and path segments of URL-safe characters, without a trailing
+/// slash (`/chat`, `/apps/chat`).
+fn base_path(value: &str) -> Result<String, String> {
+    let trimmed = value.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    let segments_ok = trimmed.strip_prefix('/').is_some_and(|rest| {
+        rest.split('/').all(|s| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
+        })
+    });
+    if segments_ok {
+        Ok(trimmed.to_owned())
+    } else {
+        Err(format!("{value:?} is not a path such as /chat"))
+    }
 }
 
 fn init_logging(json: bool) {

@@ -1,4 +1,4 @@
-// REST calls to /v1 with the session's bearer token. Every failure becomes an ApiError with
+// REST calls to the API with the session's bearer token. Every failure becomes an ApiError with
 // the server's stable code, so callers can react to `rate_limited` or `unauthenticated`
 // without parsing messages.
 
@@ -11,6 +11,15 @@ export class ApiError extends Error {
     this.field = error.field;
     this.retryAfterMs = error.retry_after_ms;
   }
+}
+
+/** Where the API is: `v1/` beside the page, so a client served at `/chat/` talks to
+ * `/chat/v1/…`. Hosts that mount the router under a prefix need nothing else. */
+const API_ROOT = new URL('v1', document.baseURI).href;
+
+/** The absolute URL of an API path such as `/rooms`. */
+export function apiUrl(path) {
+  return `${API_ROOT}${path}`;
 }
 
 let token = null;
@@ -36,7 +45,7 @@ export async function call(method, path, body) {
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
   try {
-    response = await fetch(`/v1${path}`, {
+    response = await fetch(apiUrl(path), {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),

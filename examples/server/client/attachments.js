@@ -6,7 +6,7 @@
 // and <a href> without the Authorization header. They are fetched when a message is shown
 // and cached until shortly before they expire.
 
-import { ApiError, authHeaders, call } from './api.js';
+import { ApiError, apiUrl, authHeaders, call } from './api.js';
 
 // The server's default limit. The server enforces its own; checking here first spares a
 // user the wait of uploading a file that will be refused.
@@ -144,7 +144,7 @@ export class Uploads {
     }
     const xhr = new XMLHttpRequest();
     item.xhr = xhr;
-    xhr.open('POST', `/v1/rooms/${encodeURIComponent(roomId)}/uploads?file_name=${encodeURIComponent(name)}`);
+    xhr.open('POST', apiUrl(`/rooms/${encodeURIComponent(roomId)}/uploads?file_name=${encodeURIComponent(name)}`));
     for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
     xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
     xhr.upload.addEventListener('progress', (e) => {

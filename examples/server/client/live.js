@@ -1,7 +1,9 @@
-// The live connection: one WebSocket to /v1/ws that authenticates, subscribes to rooms and
+// The live connection: one WebSocket to the API's /ws that authenticates, subscribes to rooms and
 // survives anything. It reconnects with exponential backoff and jitter, and resubscribes
 // every room with `since_seq` set to the last change it saw there, so the server replays
 // exactly what was missed: nothing lost, nothing twice.
+
+import { apiUrl } from './api.js';
 
 const PING_EVERY_MS = 15000;
 const PONG_WITHIN_MS = 10000;
@@ -86,10 +88,11 @@ export class Live {
     if (this.stopped) return;
     this.ready = false;
     this.handlers.status(this.everConnected || this.attempt > 0 ? 'reconnecting' : 'connecting');
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    // The API's address with ws: or wss: in place of http: or https:.
+    const url = apiUrl('/ws').replace(/^http/, 'ws');
     let socket;
     try {
-      socket = new WebSocket(`${scheme}://${location.host}/v1/ws`);
+      socket = new WebSocket(url);
     } catch (e) {
       this.retry();
       return;
