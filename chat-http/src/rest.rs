@@ -31,6 +31,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_events, create_event))
         .routes(routes!(get_event))
         .routes(routes!(event_members, add_event_member))
+        .routes(routes!(add_event_member_by_email))
         .routes(routes!(set_event_role, remove_event_member))
         .routes(routes!(create_room))
         .routes(routes!(list_rooms))
@@ -161,6 +162,32 @@ async fn add_event_member(
     let member = s
         .chat
         .add_event_member(me, event, body.user_id, body.role)
+        .await?;
+    Ok((StatusCode::CREATED, ApiJson(member)))
+}
+
+/// Body of `POST /v1/events/{id}/invitations`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct InviteByEmail {
+    /// The address the person signs in with (any casing).
+    pub email: String,
+    /// Their role (default `member`).
+    #[serde(default = "member_role")]
+    pub role: EventRole,
+}
+
+/// Adds the person who signs in with an email address. Only owners and admins learn whether
+/// an address has an account; anyone else gets 403 whatever the address.
+#[utoipa::path(post, path = "/events/{event_id}/invitations", tag = "events", params(("event_id" = EventId, Path)), request_body = InviteByEmail, responses((status = 201, body = EventMember, description = "the new membership"), (status = 404, body = ErrorEnvelope, description = "no such event for the caller, or no account with this email (`what`: `user`)"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+async fn add_event_member_by_email(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath(event): ApiPath<EventId>,
+    ApiJson(body): ApiJson<InviteByEmail>,
+) -> Result<(StatusCode, ApiJson<EventMember>), ApiError> {
+    let member = s
+        .chat
+        .add_event_member_by_email(me, event, &body.email, body.role)
         .await?;
     Ok((StatusCode::CREATED, ApiJson(member)))
 }

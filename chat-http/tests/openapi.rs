@@ -23,6 +23,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/v1/events/{event_id}"),
     ("get", "/v1/events/{event_id}/members"),
     ("post", "/v1/events/{event_id}/members"),
+    ("post", "/v1/events/{event_id}/invitations"),
     ("put", "/v1/events/{event_id}/members/{user_id}"),
     ("delete", "/v1/events/{event_id}/members/{user_id}"),
     ("post", "/v1/events/{event_id}/rooms"),

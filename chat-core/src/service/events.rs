@@ -119,6 +119,32 @@ impl ChatService {
         Ok(member)
     }
 
+    /// Adds the user who signs in with `email` to an event (owners and admins only): how people
+    /// are invited when the inviter knows their address rather than their id.
+    ///
+    /// Only admins learn whether an address has an account, and only once their right to add
+    /// members is checked: anyone else gets `Forbidden` whatever the address.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a hidden event, and `user` for an address without an account;
+    /// [`Error::Forbidden`] for a plain member or when granting `owner`;
+    /// [`Error::Conflict`] when already a member.
+    pub async fn add_event_member_by_email(
+        &self,
+        actor: UserId,
+        event: EventId,
+        email: &str,
+        role: EventRole,
+    ) -> Result<EventMember> {
+        require_event_admin(self.event_role(actor, event).await?)?;
+        let account = self
+            .account_by_email(email)
+            .await?
+            .ok_or(Error::NotFound { what: "user" })?;
+        self.add_event_member(actor, event, account.user_id, role)
+            .await
+    }
+
     /// Changes a member's event role (owners and admins only; the owner's role is fixed).
     ///
     /// # Errors

@@ -91,6 +91,7 @@ macro_rules! for_each_conformance_case {
             room_log_records_every_visible_change
             racing_room_names_create_one_room
             accounts_create_find_and_refuse_duplicates
+            event_members_added_by_email
             racing_sign_ups_create_one_account
             deleted_and_replaced_text_is_gone_from_every_read_path
             mentions_carry_the_members_current_name

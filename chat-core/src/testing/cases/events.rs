@@ -193,3 +193,77 @@ pub async fn event_members_and_roles(store: Arc<dyn Store>) {
         .unwrap();
     assert!(h.chat.list_my_events(admin).await.unwrap().is_empty());
 }
+
+/// Adding by email: admins add whoever signs in with the address (any casing); the answer to
+/// anyone else is `Forbidden` whether or not the address has an account, so members cannot
+/// probe addresses; an unknown address is `NotFound user`; a member twice is a conflict.
+pub async fn event_members_added_by_email(store: Arc<dyn Store>) {
+    let h = Harness::new(store).await;
+    let owner = h.user("Owner").await;
+    let event = h.event(owner).await;
+    let (_, sarah) = h
+        .chat
+        .create_account(
+            "sarah@example.com",
+            "$hash".into(),
+            ProfileInput {
+                display_name: "Sarah".into(),
+                avatar_url: None,
+            },
+        )
+        .await
+        .unwrap();
+    let member = h.user("Member").await;
+    h.chat
+        .add_event_member(owner, event, member, EventRole::Member)
+        .await
+        .unwrap();
+
+    for email in ["sarah@example.com", "nobody@example.com"] {
+        assert_err!(
+            h.chat
+                .add_event_member_by_email(member, event, email, EventRole::Member)
+                .await,
+            Error::Forbidden { .. }
+        );
+    }
+    let outsider = h.user("Outsider").await;
+    assert_err!(
+        h.chat
+            .add_event_member_by_email(outsider, event, "sarah@example.com", EventRole::Member)
+            .await,
+        Error::NotFound { what: "event" }
+    );
+    assert_err!(
+        h.chat
+            .add_event_member_by_email(owner, event, "nobody@example.com", EventRole::Member)
+            .await,
+        Error::NotFound { what: "user" }
+    );
+    assert_err!(
+        h.chat
+            .add_event_member_by_email(owner, event, "not an address", EventRole::Member)
+            .await,
+        Error::NotFound { what: "user" }
+    );
+    assert_err!(
+        h.chat
+            .add_event_member_by_email(owner, event, "sarah@example.com", EventRole::Owner)
+            .await,
+        Error::Forbidden { .. }
+    );
+    let added = h
+        .chat
+        .add_event_member_by_email(owner, event, " SARAH@example.com", EventRole::Admin)
+        .await
+        .unwrap();
+    assert_eq!((added.user_id, added.role), (sarah.id, EventRole::Admin));
+    assert_err!(
+        h.chat
+            .add_event_member_by_email(owner, event, "sarah@example.com", EventRole::Member)
+            .await,
+        Error::Conflict { .. }
+    );
+    let members = h.chat.event_members(owner, event).await.unwrap();
+    assert_eq!(members.iter().filter(|m| m.user_id == sarah.id).count(), 1);
+}
