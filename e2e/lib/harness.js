@@ -99,10 +99,24 @@ export async function launchBrowser() {
   };
 }
 
-/** Opens the client in a new tab and signs in (sessions are per tab). */
-export async function signIn(browser, url, email) {
+/** The two looks every screen is tested in besides the default: a phone (390×844) and dark. */
+export const LOOKS = [
+  { name: 'desktop, light', phone: false, dark: false },
+  { name: 'phone, dark', phone: true, dark: true },
+];
+
+/** Sets a page's size and colour scheme: a phone (390×844) or a desktop (1280×800), dark or
+ * light. */
+export async function setLook(page, { phone = false, dark = false } = {}) {
+  await page.setViewportSize(phone ? { width: 390, height: 844 } : { width: 1280, height: 800 });
+  await page.emulateMedia({ colorScheme: dark ? 'dark' : 'light' });
+}
+
+/** Opens the client in a new tab and signs in (sessions are per tab), in `look` if given. */
+export async function signIn(browser, url, email, look) {
   const page = await browser.context.newPage();
   page.setDefaultTimeout(10000);
+  if (look) await setLook(page, look);
   await page.goto(url);
   await page.fill('input[name="email"]', email);
   await page.fill('input[name="password"]', PASSWORD);
@@ -113,7 +127,17 @@ export async function signIn(browser, url, email) {
 
 /** Opens an event and a room by their names, as the original design's test does. */
 export async function openRoom(page, event = 'My Event', room = 'Main') {
-  await page.click(`#events button:text-is("${event}")`);
+  // On a phone an open room hides the lists. The client opens the event's room by itself
+  // after sign-in: wait for that, then go back to the lists.
+  if ((page.viewportSize()?.width ?? 1280) <= 600) {
+    await page.locator('#back').waitFor({ timeout: 5000 }).catch(() => {});
+    if (await page.locator('#back').isVisible()) await page.click('#back');
+  }
+  // Choosing an event with no room open opens one of its rooms by itself: on a phone that
+  // hides the list again, so an event already chosen is not chosen twice.
+  const chosen = page.locator(`#events button.selected:text-is("${event}")`);
+  if (!(await chosen.isVisible())) await page.click(`#events button:text-is("${event}")`);
+  if (await page.locator('#back').isVisible()) await page.click('#back');
   await page.click(`#rooms button:text-is("${room}")`);
   await page.locator('#room-title', { hasText: room }).waitFor();
   await page.locator('#composer').waitFor();

@@ -1,4 +1,5 @@
-// Accessibility: axe-core on every screen of the client, light and dark, desktop and phone.
+// Accessibility: axe-core on every screen of the client (sign-in, room, emoji picker, thread,
+// search results, members panel, room list), light and dark, desktop and phone.
 // No violation of impact "serious" or "critical" is allowed.
 
 import { test } from 'node:test';
@@ -71,6 +72,12 @@ test('every screen passes axe in light and dark, on desktop and phone', () =>
         await page.locator('#search-list .search-hit').first().waitFor();
         await audit(page, `search results, ${where}`);
         await page.click('#search-close');
+
+        await page.click('#members-button');
+        await page.locator('#members li.member').nth(1).waitFor();
+        await page.locator('#invite-form').waitFor();
+        await audit(page, `members panel, ${where}`);
+        await page.click('#members-close');
 
         if (width < 600) {
           await page.click('#back');

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  signIn, openRoom, send, storedMessages, apiSession, apiCall, browserForFile, mainRoom, sideRoom,
+  signIn, openRoom, send, storedMessages, apiSession, apiCall, browserForFile, mainRoom, sideRoom, LOOKS,
 } from '../lib/harness.js';
 
 const file = browserForFile();
@@ -37,26 +37,38 @@ test('reactions: pick, count, who, toggle', () =>
     assert.equal(await chip.getAttribute('title'), 'Sarah Chen reacted with 🎉');
   }));
 
-test('replies quote their parent, count in it, and open as a thread', () =>
-  withServer([], async (url) => {
-    const sarah = await apiSession(url, 'sarah@example.com');
-    const main = await mainRoom(url, sarah);
-    await apiCall(url, sarah.token, 'POST', `/rooms/${main.id}/messages`, { text: 'who is coming saturday?' });
-    const page = await signIn(file.browser, url, 'user1@example.com');
-    await openRoom(page);
-    const parent = page.locator('#messages li.message[data-id]', { hasText: 'who is coming saturday?' });
-    await parent.hover();
-    await parent.getByRole('button', { name: 'Reply' }).click();
-    await page.locator('#replying', { hasText: 'Replying to Sarah Chen: who is coming saturday?' }).waitFor();
-    await send(page, 'count me in');
-    const reply = page.locator('#messages li.message[data-id]', { hasText: 'count me in' });
-    await reply.locator('.reply-quote', { hasText: '↪ Sarah Chen: who is coming saturday?' }).waitFor();
-    assert.equal(await page.locator('#replying').isVisible(), false, 'the reply bar closes on send');
-    await parent.locator('.thread-link', { hasText: '1 reply' }).click();
-    await page.locator('#thread').waitFor();
-    await page.locator('#thread-list li.message', { hasText: 'count me in' }).waitFor();
-    assert.equal(await page.locator('#thread-list li.message').count(), 2, 'the parent and its reply');
-  }));
+for (const look of LOOKS) {
+  test(`replies quote their parent as plain text, count in it, and open as a thread (${look.name})`, () =>
+    withServer([], async (url) => {
+      const sarah = await apiSession(url, 'sarah@example.com');
+      const one = await apiSession(url, 'user1@example.com');
+      const main = await mainRoom(url, sarah);
+      await apiCall(url, sarah.token, 'POST', `/rooms/${main.id}/messages`, {
+        text: `**who** is _coming_ saturday? @[User One](${one.user.id})`,
+      });
+      const page = await signIn(file.browser, url, 'user1@example.com', look);
+      await openRoom(page);
+      const parent = page.locator('#messages li.message[data-id]', { hasText: 'is coming saturday?' });
+      // A tap on a phone, a hover on a desktop, shows the actions.
+      if (look.phone) await parent.click();
+      else await parent.hover();
+      await parent.getByRole('button', { name: 'Reply' }).click();
+      await page.locator('#replying', { hasText: 'Replying to Sarah Chen: who is coming saturday? @User One' }).waitFor();
+      await send(page, 'count me in');
+      const reply = page.locator('#messages li.message[data-id]', { hasText: 'count me in' });
+      // The quote reads as the message does: no markers, the mention as a name.
+      await reply.locator('.reply-quote', { hasText: '↪ Sarah Chen: who is coming saturday? @User One' }).waitFor();
+      assert.equal(await page.locator('#replying').isVisible(), false, 'the reply bar closes on send');
+      await parent.locator('.thread-link', { hasText: '1 reply' }).click();
+      await page.locator('#thread').waitFor();
+      await page.locator('#thread-list li.message', { hasText: 'count me in' }).waitFor();
+      assert.equal(await page.locator('#thread-list li.message').count(), 2, 'the parent and its reply');
+      const box = await page.locator('#thread').boundingBox();
+      assert.ok(box.x >= 0 && box.x + box.width <= (look.phone ? 390 : 1280), `the thread fits: ${JSON.stringify(box)}`);
+      await page.click('#thread-close');
+      assert.equal(await page.locator('#thread').isVisible(), false);
+    }));
+}
 
 test('a quote jumps to a parent beyond the loaded page', () =>
   withServer(['--send-rate', '1000'], async (url) => {

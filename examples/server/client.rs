@@ -90,6 +90,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("client/search.js"),
     ),
+    (
+        "/members.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/members.js"),
+    ),
 ];
 
 /// The whole app (API and client) under `base`, such as `/chat`, as a host that nests the

@@ -14,6 +14,7 @@ import {
 } from './reading.js';
 import { onAck, onLiveError, onTyping, renderTypers, resolvePending, transmit, uploads } from './composer.js';
 import './search.js';
+import { closeMembers, onMemberChange } from './members.js';
 const SESSION_KEY = 'chat-engine.session';
 
 const STATUS_TEXT = { connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…' };
@@ -125,6 +126,7 @@ async function loadEvents(selectId) {
   const events = await api.events();
   const list = $('events');
   list.replaceChildren();
+  state.eventRoles = new Map(events.map(({ event, role }) => [event.id, role]));
   for (const { event, role } of events) {
     const item = document.createElement('li');
     const open = button(event.name, 'item', guard(() => selectEvent(event.id)));
@@ -231,7 +233,7 @@ $('new-event').addEventListener('submit', guard(async (e) => {
 $('new-room').addEventListener('submit', guard(async (e) => {
   e.preventDefault();
   if (!state.eventId) return;
-  const room = await api.createRoom(state.eventId, e.target.name.value);
+  const room = await api.createRoom(state.eventId, e.target.name.value, e.target.private.checked ? 'private' : 'public');
   e.target.reset();
   renderRooms(await api.rooms(state.eventId));
   openRoom(room);
@@ -261,12 +263,15 @@ function closeRoom() {
   cancelReply();
   state.threadId = null;
   $('thread').hidden = true;
+  closeMembers();
+  $('members-note').textContent = '';
   state.oldestSeq = null;
   state.hasMore = false;
   $('messages').replaceChildren();
   $('typing').textContent = '';
   notice('');
   $('composer').hidden = true;
+  $('members-button').hidden = true;
   $('room-title').textContent = 'Pick a room';
 }
 
@@ -281,6 +286,7 @@ export function openRoom(room) {
   state.newSince = counts && counts.messages > 0 ? counts.last_read_seq : null;
   $('room-title').textContent = room.kind === 'direct' ? room.name : `# ${room.name}`;
   $('composer').hidden = false;
+  $('members-button').hidden = false;
   for (const b of document.querySelectorAll('#rooms button.item, #dms button.item')) {
     b.classList.toggle('selected', b.dataset.roomId === room.id);
   }
@@ -462,6 +468,7 @@ function onChange(change) {
   const message = ['message_posted', 'message_edited', 'message_deleted', 'reactions_changed', 'thread_updated'].includes(change.kind)
     ? change.data
     : null;
+  onMemberChange(change);
   if (!message) return;
   const stick = nearBottom();
   if (change.kind === 'message_posted' && message.client_msg_id && message.author_id === state.session.user.id) {

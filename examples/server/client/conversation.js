@@ -3,15 +3,16 @@
 
 import { api } from './api.js';
 import { messageRow } from './render.js';
-import { SHORTCODES } from './markup.js';
+import { SHORTCODES, plainText } from './markup.js';
 import { $, state, button, guard } from './ui.js';
 import { placeMessage } from './app.js';
 
 const list = $('messages');
 const input = $('message-input');
 
+/** A message's first words as plain text (markup and mention tokens as they read). */
 function snippet(text, max = 80) {
-  const plain = text.replace(/@\[((?:\\.|[^\\\[\]])+)\]\([0-9a-f-]{36}\)/gi, (m, n) => `@${n.replace(/\\(.)/g, '$1')}`);
+  const plain = plainText(text);
   return plain.length > max ? `${plain.slice(0, max - 1)}…` : plain;
 }
 

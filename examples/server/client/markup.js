@@ -150,3 +150,11 @@ export function renderText(text, myId) {
 export function expandShortcodes(text) {
   return text.replace(/:([a-z0-9_+-]{1,32}):/g, (whole, name) => SHORTCODES[name] || whole);
 }
+
+/** Message text as one line of plain text, as it reads once rendered: no markers, mentions as
+ * `@Name`, shortcodes as emoji. For quotes and previews, where markup would be noise. */
+export function plainText(text) {
+  const box = document.createElement('div');
+  box.append(renderText(text));
+  return box.textContent.replace(/\s+/g, ' ').trim();
+}

@@ -132,7 +132,7 @@ export function watchAuthors() {
 
 export function onPresence(frame) {
   state.presence.set(frame.user_id, frame);
-  for (const author of $('messages').querySelectorAll('.author[data-user-id]')) {
+  for (const author of document.querySelectorAll('.author[data-user-id]')) {
     if (author.dataset.userId === frame.user_id) showPresence(author);
   }
 }

@@ -33,7 +33,8 @@ export const state = {
   pendingJump: null, // a message to bring into view once its room has loaded
   dmIds: new Set(), // the direct rooms listed
   receipts: new Map(), // user id → seq read up to, in the open room
-  newSince: null, // the open room's read position when it was opened: the "new messages" line
+  newSince: null,
+  eventRoles: new Map(), // event id → the reader's role in it // the open room's read position when it was opened: the "new messages" line
 };
 
 export function showError(message) {
