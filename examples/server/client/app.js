@@ -6,6 +6,7 @@
 import { api, setToken, whenUnauthenticated } from './api.js';
 import { Live } from './live.js';
 import { messageRow, dayKey, dayLabel } from './render.js';
+import { PillBox } from './mentions.js';
 import { $, state, button, describe, guard, notice } from './ui.js';
 import './theme.js';
 import { cancelReply, fillQuote, jumpTo, openPicker, openThread, startReply } from './conversation.js';
@@ -494,16 +495,20 @@ function startEdit(messageId) {
   const editor = document.createElement('form');
   editor.className = 'edit';
   const input = document.createElement('textarea');
-  input.value = message.text;
   input.rows = 2;
   input.setAttribute('aria-label', 'Edit message');
+  // Mentions in the text being edited show as pills too, and stay mentions when saved.
+  const box = document.createElement('div');
+  box.className = 'composer-box';
+  box.append(input);
+  const pills = new PillBox(input);
   const save = button('Save');
   save.type = 'submit';
   const cancel = button('Cancel', 'link', () => placeMessage(row.messageData, true));
-  editor.append(input, save, cancel);
+  editor.append(box, save, cancel);
   editor.addEventListener('submit', guard(async (e) => {
     e.preventDefault();
-    const updated = await api.edit(messageId, input.value);
+    const updated = await api.edit(messageId, pills.encode());
     placeMessage(updated, true);
   }));
   input.addEventListener('keydown', (e) => {
@@ -515,6 +520,7 @@ function startEdit(messageId) {
     }
   });
   body.replaceWith(editor);
+  pills.set(message.text);
   input.focus();
 }
 

@@ -2,7 +2,7 @@
 // refused messages back in order, and typing signals.
 
 import { messageRow } from './render.js';
-import { MentionPicker } from './mentions.js';
+import { MentionPicker, PillBox } from './mentions.js';
 import { Uploads, filesOf } from './attachments.js';
 import { api } from './api.js';
 import { $, state, button, countdown, notice, showError } from './ui.js';
@@ -70,7 +70,10 @@ input.addEventListener('paste', (e) => {
   });
 }
 
-new MentionPicker(input, $('mentions'), (prefix) =>
+/** The composer's text, with mentions as pills. */
+export const pills = new PillBox(input);
+
+new MentionPicker(pills, $('mentions'), (prefix) =>
   state.room ? api.lookupMembers(state.room.id, prefix) : Promise.resolve([]));
 
 input.addEventListener('keydown', (e) => {
@@ -102,7 +105,7 @@ input.addEventListener('input', typed);
 
 $('composer').addEventListener('submit', (e) => {
   e.preventDefault();
-  const text = input.value;
+  const text = pills.encode();
   if (!state.room) return;
   if (uploads.busy()) {
     notice('Please wait until your files have uploaded.');
@@ -110,7 +113,7 @@ $('composer').addEventListener('submit', (e) => {
   }
   if (!text.trim() && uploads.ready().length === 0) return;
   const attachments = uploads.take();
-  input.value = '';
+  pills.clear();
   notice('');
   const id = crypto.randomUUID();
   const row = messageRow({
@@ -209,9 +212,11 @@ function restoreToComposer(p) {
   const before = restored.length ? restored[restored.length - 1] : null;
   const blocks = [...(before ? before.blocks : []), { order: p.order, text: p.text }]
     .sort((a, b) => a.order - b.order);
-  const joined = blocks.map((b) => b.text).join('\n');
+  // As the box shows them: mentions as pills (the draft's own pills are kept).
+  const joined = blocks.map((b) => pills.decode(b.text)).join('\n');
   const draft = before ? input.value.slice(before.joined.length).replace(/^\n/, '') : input.value;
   input.value = draft ? `${joined}\n${draft}` : joined;
+  pills.render();
   state.restored = [{ blocks, joined }];
   if (p.attachments.length && state.room && state.room.id === p.roomId) uploads.restore(p.attachments);
   input.focus();
