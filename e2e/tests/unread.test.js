@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  signIn, openRoom, send, storedMessages, apiSession, apiCall, browserForFile, mainRoom, sideRoom,
+  signIn, openRoom, send, storedMessages, apiSession, apiCall, browserForFile, mainRoom, sideRoom, LOOKS,
 } from '../lib/harness.js';
 
 const file = browserForFile();
@@ -123,3 +123,23 @@ test('a "new messages" line at the read position, and a way back to the latest',
     });
     assert.equal(await page.locator('#to-latest').isVisible(), false);
   }));
+
+for (const look of LOOKS) {
+  test(`the room opened at sign-in gets its "new messages" line too (${look.name})`, () =>
+    withServer([], async (url) => {
+      const sarah = await apiSession(url, 'sarah@example.com');
+      const one = await apiSession(url, 'user1@example.com');
+      const main = await mainRoom(url, sarah);
+      const read = (await apiCall(url, sarah.token, 'POST', `/rooms/${main.id}/messages`, { text: 'already read' })).message;
+      await apiCall(url, one.token, 'POST', `/rooms/${main.id}/read`, { seq: read.seq });
+      for (const text of ['unread one', 'unread two']) {
+        await apiCall(url, sarah.token, 'POST', `/rooms/${main.id}/messages`, { text });
+      }
+      const page = await signIn(file.browser, url, 'user1@example.com', look);
+      await page.locator('#room-title', { hasText: 'Main' }).waitFor();
+      const next = page.locator('#messages li.new-line + li.message');
+      await next.waitFor();
+      assert.match(await next.textContent(), /unread one/);
+      assert.equal(await page.locator('#messages li.new-line').count(), 1);
+    }));
+}

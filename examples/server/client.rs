@@ -95,6 +95,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("client/members.js"),
     ),
+    (
+        "/keyboard.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/keyboard.js"),
+    ),
 ];
 
 /// The whole app (API and client) under `base`, such as `/chat`, as a host that nests the

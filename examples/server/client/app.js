@@ -16,6 +16,7 @@ import {
 import { onAck, onLiveError, onTyping, renderTypers, resolvePending, transmit, uploads } from './composer.js';
 import './search.js';
 import { closeMembers, onMemberChange } from './members.js';
+import { keepTabStop } from './keyboard.js';
 const SESSION_KEY = 'chat-engine.session';
 
 const STATUS_TEXT = { connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…' };
@@ -384,8 +385,10 @@ export function placeMessage(message, replace) {
   const row = messageRow({ message, myId: state.session.user.id, actions: actionsFor(message), names: state.names });
   row.messageData = message;
   fillQuote(row);
-  // Focusable, so a tap (or Tab) shows its actions where there is no hover.
-  if (row.querySelector('.actions')) row.tabIndex = 0;
+  // Focusable, so a tap shows its actions where there is no hover; one row is in the Tab
+  // order (keyboard.js), and a row replaced by a live change keeps that place and the focus.
+  row.tabIndex = existing && existing.tabIndex === 0 ? 0 : -1;
+  const refocus = existing && document.activeElement === existing;
   const author = row.querySelector('.author');
   if (author && message.author_id !== state.session.user.id) {
     author.dataset.userId = message.author_id;
@@ -397,11 +400,13 @@ export function placeMessage(message, replace) {
   }
   if (existing) {
     existing.replaceWith(row);
+    if (refocus) row.focus({ preventScroll: true });
   } else {
     // Rows are in seq order; pending rows stay after every stored one.
     let before = null;
     for (const candidate of list.children) {
-      if (candidate.classList.contains('day')) continue;
+      // Separators (days, the "New messages" line) carry no seq: only messages place it.
+      if (!candidate.classList.contains('message')) continue;
       const seq = Number(candidate.dataset.seq || Infinity);
       if (seq > message.seq) {
         before = candidate;
@@ -462,6 +467,7 @@ function layout() {
     previous = data;
   }
   renderSeenBy();
+  keepTabStop();
 }
 
 function onChange(change) {
@@ -487,7 +493,7 @@ function onChange(change) {
 
 // ----- editing and deleting -----
 
-function startEdit(messageId) {
+export function startEdit(messageId) {
   const row = state.rows.get(messageId);
   if (!row) return;
   const message = row.messageData;
@@ -510,13 +516,17 @@ function startEdit(messageId) {
     e.preventDefault();
     const updated = await api.edit(messageId, pills.encode());
     placeMessage(updated, true);
+    $('message-input').focus();
   }));
   input.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && !e.shiftKey) {
       e.preventDefault();
       editor.requestSubmit();
     } else if (e.key === 'Escape') {
+      // Handled here: the Escape of the page (closing panels) is not for this.
+      e.preventDefault();
       placeMessage(row.messageData, true);
+      $('message-input').focus();
     }
   });
   body.replaceWith(editor);

@@ -80,6 +80,9 @@ input.addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
     e.preventDefault();
     $('composer').requestSubmit();
+  } else if (e.key === 'Escape' && state.replyTo) {
+    e.preventDefault();
+    cancelReply();
   }
 });
 

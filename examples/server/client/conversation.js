@@ -92,6 +92,7 @@ list.addEventListener('click', guard(async (e) => {
 // The picker: the common emoji, and every shortcode by name.
 const COMMON = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '🔥', '👀', '✅', '🚀', '👏'];
 let pickerFor = null;
+let pickerAnchor = null; // where focus goes back to when the picker closes
 
 function renderPicker(filter) {
   const grid = $('emoji-grid');
@@ -117,6 +118,7 @@ function renderPicker(filter) {
 
 export function openPicker(anchor, messageId) {
   pickerFor = messageId;
+  pickerAnchor = anchor;
   const picker = $('emoji-picker');
   picker.hidden = false;
   const box = anchor.getBoundingClientRect();
@@ -127,14 +129,37 @@ export function openPicker(anchor, messageId) {
   $('emoji-search').focus();
 }
 
-function closePicker() {
+export function closePicker() {
+  const hadFocus = $('emoji-picker').contains(document.activeElement);
   pickerFor = null;
   $('emoji-picker').hidden = true;
+  if (hadFocus && pickerAnchor && pickerAnchor.isConnected) {
+    // The actions show while their message has focus: focus it first, then the button.
+    pickerAnchor.closest('li.message')?.focus({ preventScroll: true });
+    pickerAnchor.focus();
+  }
+  pickerAnchor = null;
 }
 
 $('emoji-search').addEventListener('input', (e) => renderPicker(e.target.value));
-document.addEventListener('keydown', (e) => {
-  if (e.key === 'Escape' && !$('emoji-picker').hidden) closePicker();
+// Arrows move through the grid (six to a row); Down from the search enters it.
+$('emoji-picker').addEventListener('keydown', (e) => {
+  const choices = [...$('emoji-grid').querySelectorAll('button')];
+  const at = choices.indexOf(document.activeElement);
+  const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: 6, ArrowUp: -6 }[e.key];
+  if (e.key === 'Escape') {
+    e.preventDefault();
+    e.stopPropagation();
+    closePicker();
+  } else if (step && at === -1 && e.key === 'ArrowDown' && choices.length) {
+    e.preventDefault();
+    choices[0].focus();
+  } else if (step && at !== -1) {
+    e.preventDefault();
+    const next = at + step;
+    if (next < 0) $('emoji-search').focus();
+    else choices[Math.min(next, choices.length - 1)].focus();
+  }
 });
 document.addEventListener('click', (e) => {
   if (!$('emoji-picker').hidden && !e.target.closest('#emoji-picker') && !e.target.closest('.actions')) closePicker();

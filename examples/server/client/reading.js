@@ -4,7 +4,7 @@
 import { api, ApiError } from './api.js';
 import { formatTime } from './render.js';
 import { $, state, guard } from './ui.js';
-import { loadDms, nearBottom } from './app.js';
+import { loadDms, nearBottom, scheduleLayout } from './app.js';
 
 const list = $('messages');
 
@@ -26,6 +26,14 @@ export function onUnread(frame) {
     state.unread.set(counts.room_id, counts);
   }
   for (const roomId of frame.gone) state.unread.delete(roomId);
+  // The room opened right after sign-in may be open before its first counts arrive: its "New
+  // messages" line comes with them. Counts taken after this tab read the room say 0 unread,
+  // so a late snapshot cannot draw a line that is no longer true.
+  const open = state.room && state.unread.get(state.room.id);
+  if (open && state.newSince === null && open.messages > 0) {
+    state.newSince = open.last_read_seq;
+    scheduleLayout();
+  }
   renderBadges();
   // A room the reader did not have a moment ago: a direct room someone opened, perhaps.
   if (unknown) guard(loadDms)();
