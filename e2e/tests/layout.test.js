@@ -24,6 +24,10 @@ test('on a phone, one pane at a time, with a way back and actions on tap', () =>
     // Signed in, the client opens the event's room: the room fills the screen.
     await page.locator('#room-title', { hasText: 'Main' }).waitFor();
     assert.equal(await page.locator('#rooms-section').isVisible(), false);
+    // The top bar keeps to one line: its buttons show icons, their names stay accessible.
+    const bar = await page.locator('.topbar').boundingBox();
+    assert.ok(bar.height <= 48, `the top bar is one line: ${bar.height}px`);
+    assert.equal(await page.getByRole('button', { name: 'Theme: Auto' }).count(), 1);
     for (const selector of ['#composer button[type="submit"]', '#search button[type="submit"]', '#back', '#message-input']) {
       const box = await page.locator(selector).boundingBox();
       assert.ok(box, `${selector} is shown`);

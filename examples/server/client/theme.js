@@ -9,7 +9,9 @@ function applyTheme(theme) {
   if (theme === 'system') delete document.documentElement.dataset.theme;
   else document.documentElement.dataset.theme = theme;
   const b = $('theme-toggle');
-  b.textContent = { system: 'Theme: Auto', light: 'Theme: Light', dark: 'Theme: Dark' }[theme];
+  const label = { system: 'Theme: Auto', light: 'Theme: Light', dark: 'Theme: Dark' }[theme];
+  b.querySelector('.label').textContent = ` ${label}`;
+  b.setAttribute('aria-label', label);
   b.title = 'Change the theme (Auto follows the system)';
 }
 
