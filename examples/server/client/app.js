@@ -85,6 +85,7 @@ whenUnauthenticated(() => {
 
 function start(session) {
   state.session = session;
+  state.unreadKnown = false;
   // Per tab, not per browser: two windows can be two people.
   sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
   setToken(session.token);

@@ -22,7 +22,7 @@ export const SHORTCODES = {
   sparkles: '✨', star: '⭐', '100': '💯', white_check_mark: '✅', heavy_check_mark: '✔️',
   x: '❌', warning: '⚠️', sob: '😭', cry: '😢', sweat_smile: '😅', sunglasses: '😎',
   party: '🥳', partying_face: '🥳', coffee: '☕', pizza: '🍕', beers: '🍻', sun: '☀️',
-  boat: '⛵', airplane: '✈️', calendar: '📅', pushpin: '📌', memo: '📝', bulb: '💡',
+  boat: '⛵', car: '🚗', airplane: '✈️', calendar: '📅', pushpin: '📌', memo: '📝', bulb: '💡',
 };
 
 // One pass finds the earliest of these; `inline` recurses into emphasis only.

@@ -11,7 +11,9 @@ const list = $('messages');
 /** Tells the server (and so this user's other tabs and devices) how far the open room is read:
  * only while the tab is visible and the newest message is in view. */
 export function markRead() {
-  if (!state.room || !state.live || document.hidden || !nearBottom()) return;
+  // Not before the first counts: they place the "New messages" line, and counts taken after
+  // a read would no longer know where it was.
+  if (!state.room || !state.live || !state.unreadKnown || document.hidden || !nearBottom()) return;
   const seq = state.live.rooms.get(state.room.id);
   if (!seq || seq <= state.readSeq) return;
   if (state.live.send({ type: 'read', room_id: state.room.id, seq })) state.readSeq = seq;
@@ -27,14 +29,15 @@ export function onUnread(frame) {
   }
   for (const roomId of frame.gone) state.unread.delete(roomId);
   // The room opened right after sign-in may be open before its first counts arrive: its "New
-  // messages" line comes with them. Counts taken after this tab read the room say 0 unread,
-  // so a late snapshot cannot draw a line that is no longer true.
+  // messages" line comes with them (reading waits for them, see markRead).
   const open = state.room && state.unread.get(state.room.id);
-  if (open && state.newSince === null && open.messages > 0) {
+  if (!state.unreadKnown && open && state.newSince === null && open.messages > 0) {
     state.newSince = open.last_read_seq;
     scheduleLayout();
   }
+  state.unreadKnown = true;
   renderBadges();
+  markRead();
   // A room the reader did not have a moment ago: a direct room someone opened, perhaps.
   if (unknown) guard(loadDms)();
 }

@@ -34,7 +34,8 @@ export const state = {
   dmIds: new Set(), // the direct rooms listed
   receipts: new Map(), // user id → seq read up to, in the open room
   newSince: null,
-  eventRoles: new Map(), // event id → the reader's role in it // the open room's read position when it was opened: the "new messages" line
+  eventRoles: new Map(), // event id → the reader's role in it
+  unreadKnown: false, // whether the first unread counts of this session have arrived // the open room's read position when it was opened: the "new messages" line
 };
 
 export function showError(message) {

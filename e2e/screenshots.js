@@ -1,0 +1,60 @@
+// Takes the README's screenshots (docs/screenshots/) from a fresh example server: a small
+// conversation in the demo event, shown on a desktop in light and dark and on a phone.
+//
+//   cargo build --example server && cd e2e && npm run screenshots
+
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import {
+  startServer, launchBrowser, signIn, apiSession, apiCall, mainRoom, sideRoom,
+} from './lib/harness.js';
+
+const out = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'docs', 'screenshots');
+/** A fresh server with the scene: User One has read up to the plan, so what follows is new. */
+async function scene() {
+  const server = await startServer();
+  const url = server.url;
+  const [sarah, one, two] = await Promise.all(
+    ['sarah@example.com', 'user1@example.com', 'user2@example.com'].map((e) => apiSession(url, e)),
+  );
+  const main = await mainRoom(url, sarah);
+  const side = await sideRoom(url, sarah, one, two);
+  await apiCall(url, sarah.token, 'PATCH', `/rooms/${side.id}`, { name: 'Logistics' });
+  const post = (who, room, body) => apiCall(url, who.token, 'POST', `/rooms/${room}/messages`, body).then((r) => r.message);
+  const welcome = await post(sarah, main.id, { text: 'Welcome to the **lake trip** chat! :tada:' });
+  await post(sarah, main.id, { text: 'The plan is at https://example.com/trip and we leave at 9.' });
+  await apiCall(url, one.token, 'POST', `/rooms/${main.id}/read`, { seq: welcome.seq + 1 });
+  await post(two, main.id, { text: `Sounds great @[User One](${one.user.id}), are you driving?` });
+  await post(one, main.id, { text: 'Yes! I have room for three. :car: Bring:\n> snacks\n> sunscreen' });
+  for (const who of [two, one]) {
+    await apiCall(url, who.token, 'PUT', `/messages/${welcome.id}/reactions/${encodeURIComponent('🎉')}`);
+  }
+  await post(two, main.id, { text: 'Count me in', reply_to: welcome.id });
+  await post(sarah, side.id, { text: `@[User One](${one.user.id}) can you bring the cooler?` });
+  return server;
+}
+
+const browser = await launchBrowser();
+try {
+  for (const [name, look] of [
+    ['desktop-light', { phone: false, dark: false }],
+    ['desktop-dark', { phone: false, dark: true }],
+    ['phone-light', { phone: true, dark: false }],
+  ]) {
+    const server = await scene();
+    const page = await signIn(browser, server.url, 'user1@example.com', look);
+    await page.locator('#messages li.message[data-id]', { hasText: 'Count me in' }).waitFor();
+    await page.locator('#messages li.new-line').waitFor();
+    if (!look.phone) {
+      await page.click('#members-button');
+      await page.locator('#members li.member').nth(2).waitFor();
+    }
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(out, `${name}.png`) });
+    console.log(`wrote docs/screenshots/${name}.png`);
+    await page.close();
+    await server.stop();
+  }
+} finally {
+  await browser.close();
+}
