@@ -78,6 +78,9 @@ pub mod validation;
 pub mod testing;
 
 pub use account::Account;
+/// The attribute the storage, broker and blob traits are implemented with, re-exported so a
+/// custom backend does not depend on `async-trait` itself.
+pub use async_trait::async_trait;
 pub use attachment::{AttachmentPolicy, Upload, UploadInput, Variant};
 pub use blob::{BlobKey, BlobStore, ByteStream, MemoryBlobStore};
 pub use change::{ChangeKind, ChangePage, MessageChange, RoomChange};
@@ -101,7 +104,10 @@ pub use room::{
     RoomView, UNREAD_CAP, Unread, Visibility,
 };
 pub use search::{SearchHit, SearchRequest, SearchTerms, SnippetPart};
-pub use service::{ChatService, ChatServiceBuilder, PresenceWatch, UnreadFeed, UnreadUpdate};
+pub use service::{
+    ChatService, ChatServiceBuilder, FeedCursor, FeedFollower, FeedPage, PresenceWatch, UnreadFeed,
+    UnreadUpdate,
+};
 pub use store::{
     AccountStore, Admission, Appended, AttachmentStore, EventStore, MessageStore, NewDirectRoom,
     NewMessage, ProfileStore, RoomStanding, RoomStore, Store,

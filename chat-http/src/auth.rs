@@ -10,6 +10,29 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 /// Turns a bearer token into a user id.
+///
+/// A host with its own identity provider implements it with the re-exported
+/// [`async_trait`](crate::async_trait) (the trait is used as `dyn Authenticator`, which native
+/// `async fn` in traits does not allow), so it needs no dependency of its own:
+///
+/// ```
+/// use chat_core::{Error, Result, UserId};
+///
+/// /// Accepts the tokens of a session table the host keeps.
+/// #[derive(Debug)]
+/// struct Sessions(std::collections::HashMap<String, UserId>);
+///
+/// #[chat_http::async_trait]
+/// impl chat_http::Authenticator for Sessions {
+///     async fn authenticate(&self, token: &str) -> Result<UserId> {
+///         self.0.get(token).copied().ok_or(Error::Unauthenticated)
+///     }
+/// }
+///
+/// # let auth: std::sync::Arc<dyn chat_http::Authenticator> = std::sync::Arc::new(Sessions(Default::default()));
+/// # let user = futures::executor::block_on(auth.authenticate("nope"));
+/// # assert!(matches!(user, Err(Error::Unauthenticated)));
+/// ```
 #[async_trait]
 pub trait Authenticator: fmt::Debug + Send + Sync + 'static {
     /// The user the token belongs to.

@@ -24,6 +24,7 @@
 //! - [`attachments`]: streamed uploads, and downloads safe to open in a browser (signed
 //!   links, ranges, `nosniff`, a sandboxing CSP).
 //! - [`direct`]: direct rooms of a set of people (`POST /v1/dms`).
+//! - [`feed`]: the change feed for hosts and bots (`POST /v1/feed`, with a long poll).
 //! - [`presence`]: who is online (`GET /v1/presence`; live over the WebSocket).
 //! - [`accounts`]: optional email-and-password sign-up and sign-in that issue those JWTs.
 //! - [`error`]: errors as `{"error": {...}}` responses with the design's status codes.
@@ -44,6 +45,7 @@ pub mod auth;
 pub mod direct;
 pub mod error;
 pub mod extract;
+pub mod feed;
 pub mod observability;
 mod openapi_rules;
 pub mod presence;
@@ -64,6 +66,9 @@ use chat_core::UserId;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+/// The attribute [`Authenticator`] implementations need, re-exported so a host does not
+/// depend on `async-trait` itself.
+pub use async_trait::async_trait;
 pub use auth::{Authenticator, Claims, JwtAuthenticator};
 pub use error::ApiError;
 pub use serve::{serve, serve_router};
@@ -106,6 +111,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(accounts::routes())
                 .merge(attachments::routes())
                 .merge(direct::routes())
+                .merge(feed::routes())
                 .merge(presence::routes())
                 .routes(routes!(ws::upgrade)),
         )

@@ -47,6 +47,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("delete", "/v1/messages/{message_id}/reactions/{key}"),
     ("post", "/v1/rooms/{room_id}/uploads"),
     ("post", "/v1/dms"),
+    ("post", "/v1/feed"),
     ("get", "/v1/me/unread"),
     ("get", "/v1/rooms/{room_id}/receipts"),
     ("get", "/v1/me/mentions"),

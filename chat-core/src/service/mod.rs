@@ -32,6 +32,8 @@ use crate::validation;
 mod attachments;
 mod direct;
 mod events;
+mod feed;
+pub use feed::{FeedCursor, FeedFollower, FeedPage};
 
 pub use attachments::Collected;
 mod members;

@@ -17,6 +17,7 @@ use crate::{
 mod attachments;
 mod direct;
 mod events;
+mod feed;
 mod messages;
 mod permissions;
 mod presence;
@@ -31,6 +32,7 @@ mod unread;
 pub use attachments::*;
 pub use direct::*;
 pub use events::*;
+pub use feed::*;
 pub use messages::*;
 pub use permissions::*;
 pub use presence::*;
