@@ -101,6 +101,14 @@ uuid_id!(
     /// Identifies an attachment's metadata record.
     AttachmentId
 );
+uuid_id!(
+    /// Identifies an outgoing webhook.
+    WebhookId
+);
+uuid_id!(
+    /// Identifies a dead letter: a change a webhook gave up delivering.
+    DeadLetterId
+);
 
 #[cfg(test)]
 mod tests {

@@ -73,6 +73,7 @@ pub mod service;
 pub mod store;
 pub mod user;
 pub mod validation;
+pub mod webhook;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -91,7 +92,7 @@ pub use fanout::{
     Broker, Delivery, InProcessBroker, ReadSignal, Subscription, TypingSignal, UserSignal,
     UserSignalKind,
 };
-pub use id::{AttachmentId, EventId, MessageId, RoomId, UserId};
+pub use id::{AttachmentId, DeadLetterId, EventId, MessageId, RoomId, UserId, WebhookId};
 pub use limits::Limits;
 pub use message::{
     Attachment, HistoryCursor, HistoryPage, MentionPage, Message, SendMessage, Sent, Thumbnail,
@@ -105,11 +106,11 @@ pub use room::{
 };
 pub use search::{SearchHit, SearchRequest, SearchTerms, SnippetPart};
 pub use service::{
-    ChatService, ChatServiceBuilder, FeedCursor, FeedFollower, FeedPage, PresenceWatch, UnreadFeed,
-    UnreadUpdate,
+    ChatService, ChatServiceBuilder, DispatchStats, FeedCursor, FeedFollower, FeedPage,
+    PresenceWatch, UnreadFeed, UnreadUpdate, WebhookSender,
 };
 pub use store::{
     AccountStore, Admission, Appended, AttachmentStore, EventStore, MessageStore, NewDirectRoom,
-    NewMessage, ProfileStore, RoomStanding, RoomStore, Store,
+    NewMessage, ProfileStore, RoomStanding, RoomStore, Store, WebhookStore,
 };
 pub use user::{MemberMatch, ProfileInput, User};

@@ -48,12 +48,13 @@ use crate::change::RoomChange;
 use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::event::{Event, EventMember, EventRole, EventSummary};
-use crate::id::{AttachmentId, EventId, MessageId, RoomId, UserId};
+use crate::id::{AttachmentId, EventId, MessageId, RoomId, UserId, WebhookId};
 use crate::message::{Attachment, HistoryCursor, Message};
 use crate::metrics::SystemMetrics;
 use crate::rate_limit::{RateLimitPolicy, SendHistory};
 use crate::room::{Room, RoomMember, RoomPatch, RoomSeq};
 use crate::user::{MemberMatch, User};
+use crate::webhook::{DeadLetter, Webhook, WebhookPosition};
 
 /// User profiles.
 #[async_trait]
@@ -465,10 +466,40 @@ pub trait AttachmentStore: fmt::Debug + Send + Sync + 'static {
     async fn remove_uploads(&self, ids: &[AttachmentId]) -> Result<()>;
 }
 
+/// Outgoing webhooks, their delivery positions and dead letters (see [`crate::webhook`]).
+/// Removing a webhook removes its positions and dead letters; removing its event removes it.
+#[async_trait]
+pub trait WebhookStore: fmt::Debug + Send + Sync + 'static {
+    /// Records a new webhook.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`](crate::Error::NotFound) (`event`) when its event does not exist.
+    async fn insert_webhook(&self, webhook: Webhook) -> Result<()>;
+
+    /// The webhooks of `event`, or of every event, oldest first.
+    async fn webhooks(&self, event: Option<EventId>) -> Result<Vec<Webhook>>;
+
+    /// Removes a webhook; false when there was none.
+    async fn delete_webhook(&self, id: WebhookId) -> Result<bool>;
+
+    /// The webhook's position in each room it has delivered to or tried.
+    async fn webhook_positions(&self, id: WebhookId) -> Result<Vec<WebhookPosition>>;
+
+    /// Records a position (replacing the room's previous one). Positions of a webhook that no
+    /// longer exists are dropped silently: a delivery may finish after its removal.
+    async fn put_webhook_position(&self, position: WebhookPosition) -> Result<()>;
+
+    /// Records a dead letter and moves the room's position past it, in one step.
+    async fn add_dead_letter(&self, letter: DeadLetter) -> Result<()>;
+
+    /// The webhook's dead letters, newest first, up to `limit`.
+    async fn dead_letters(&self, id: WebhookId, limit: u32) -> Result<Vec<DeadLetter>>;
+}
+
 /// Everything the [`ChatService`](crate::ChatService) needs. Implemented for every type that
-/// implements the six area traits.
+/// implements the seven area traits.
 pub trait Store:
-    ProfileStore + AccountStore + EventStore + RoomStore + MessageStore + AttachmentStore
+    ProfileStore + AccountStore + EventStore + RoomStore + MessageStore + AttachmentStore + WebhookStore
 {
 }
 
@@ -479,6 +510,7 @@ impl<T> Store for T where
         + RoomStore
         + MessageStore
         + AttachmentStore
+        + WebhookStore
         + ?Sized
 {
 }

@@ -32,6 +32,7 @@
 //! under the same lock.
 
 mod state;
+mod webhooks;
 
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 

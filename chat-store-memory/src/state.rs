@@ -141,6 +141,13 @@ pub(crate) struct State {
     /// user → the live messages that mention them (UUIDv7 ids: time order), for the
     /// mention feed.
     mentioned_in: HashMap<UserId, BTreeSet<MessageId>>,
+    /// Webhooks by id (UUIDv7: creation order).
+    pub(crate) webhooks: BTreeMap<chat_core::WebhookId, chat_core::webhook::Webhook>,
+    /// Each webhook's position per room.
+    pub(crate) webhook_positions:
+        HashMap<(chat_core::WebhookId, RoomId), chat_core::webhook::WebhookPosition>,
+    /// Dead letters by id (UUIDv7: time order).
+    pub(crate) dead_letters: BTreeMap<chat_core::DeadLetterId, chat_core::webhook::DeadLetter>,
 }
 
 impl State {

@@ -47,6 +47,7 @@ pub mod notify_link;
 mod profiles;
 mod rooms;
 mod rows;
+mod webhooks;
 
 pub use notify_link::PgNotifyLink;
 

@@ -46,6 +46,8 @@ mod rooms;
 mod search;
 mod timeline;
 mod unread_feed;
+mod webhooks;
+pub use webhooks::{DispatchStats, WebhookSender};
 
 pub use unread_feed::{UnreadFeed, UnreadUpdate};
 

@@ -28,6 +28,7 @@ mod sends;
 mod threads;
 mod timeline;
 mod unread;
+mod webhooks;
 
 pub use attachments::*;
 pub use direct::*;
@@ -43,6 +44,7 @@ pub use sends::*;
 pub use threads::*;
 pub use timeline::*;
 pub use unread::*;
+pub use webhooks::*;
 
 pub(super) fn relaxed() -> Limits {
     Limits {
