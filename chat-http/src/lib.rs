@@ -25,6 +25,7 @@
 //!   links, ranges, `nosniff`, a sandboxing CSP).
 //! - [`direct`]: direct rooms of a set of people (`POST /v1/dms`).
 //! - [`feed`]: the change feed for hosts and bots (`POST /v1/feed`, with a long poll).
+//! - [`webhooks`]: outgoing webhooks: registration, signed deliveries, the dispatcher.
 //! - [`presence`]: who is online (`GET /v1/presence`; live over the WebSocket).
 //! - [`accounts`]: optional email-and-password sign-up and sign-in that issue those JWTs.
 //! - [`error`]: errors as `{"error": {...}}` responses with the design's status codes.
@@ -54,6 +55,7 @@ pub mod rest;
 mod serve;
 pub mod state;
 mod unread_body;
+pub mod webhooks;
 mod ws;
 
 use axum::Router;
@@ -112,6 +114,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(attachments::routes())
                 .merge(direct::routes())
                 .merge(feed::routes())
+                .merge(webhooks::routes())
                 .merge(presence::routes())
                 .routes(routes!(ws::upgrade)),
         )

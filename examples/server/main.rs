@@ -93,6 +93,10 @@ struct Args {
     /// as a host that nests the router under a prefix would. Empty: at the root.
     #[arg(long, env = "CHAT_BASE_PATH", default_value = "", value_parser = base_path)]
     base_path: String,
+    /// Do not deliver webhooks from this instance. Deliveries are at least once either way;
+    /// with several instances, let one deliver, or each delivers every change.
+    #[arg(long, env = "CHAT_NO_WEBHOOK_DISPATCH")]
+    no_webhook_dispatch: bool,
     /// How live changes reach clients on other instances: `memory` (this process only),
     /// `postgres` (LISTEN/NOTIFY on the database; the default with `--database-url`) or
     /// `nats` (see `--nats-url`).
@@ -291,6 +295,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_metrics()
         .with_accounts(accounts);
 
+    if !args.no_webhook_dispatch {
+        chat_http::webhooks::spawn_dispatcher(
+            Arc::clone(&state.chat),
+            chat_http::webhooks::DispatcherConfig::default(),
+        );
+    }
     let listener = tokio::net::TcpListener::bind(args.bind).await?;
     let addr = listener.local_addr()?;
     serve_metrics(&args.metrics_bind, &state).await?;
