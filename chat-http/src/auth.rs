@@ -30,7 +30,8 @@ use serde::{Deserialize, Serialize};
 /// }
 ///
 /// # let auth: std::sync::Arc<dyn chat_http::Authenticator> = std::sync::Arc::new(Sessions(Default::default()));
-/// # let user = futures::executor::block_on(auth.authenticate("nope"));
+/// # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+/// # let user = runtime.block_on(auth.authenticate("nope"));
 /// # assert!(matches!(user, Err(Error::Unauthenticated)));
 /// ```
 #[async_trait]
