@@ -20,6 +20,12 @@ pub struct User {
     pub created_at: Timestamp,
     /// When the profile last changed.
     pub updated_at: Timestamp,
+    /// A service account (a bot), made by an event admin with
+    /// [`ChatService::create_bot`](crate::ChatService::create_bot): its messages are marked as
+    /// written by a bot or model, and it is only in the rooms it is put in. Fixed at creation;
+    /// a profile update keeps it.
+    #[serde(default)]
+    pub is_bot: bool,
 }
 
 /// What a user may set on their profile.

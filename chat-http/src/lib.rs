@@ -23,6 +23,7 @@
 //! - [`auth`]: the [`Authenticator`] trait and [`JwtAuthenticator`].
 //! - [`attachments`]: streamed uploads, and downloads safe to open in a browser (signed
 //!   links, ranges, `nosniff`, a sandboxing CSP).
+//! - [`bots`]: service accounts for bots (`POST /v1/events/{id}/bots`).
 //! - [`direct`]: direct rooms of a set of people (`POST /v1/dms`).
 //! - [`feed`]: the change feed for hosts and bots (`POST /v1/feed`, with a long poll).
 //! - [`webhooks`]: outgoing webhooks: registration, signed deliveries, the dispatcher.
@@ -43,6 +44,7 @@
 pub mod accounts;
 pub mod attachments;
 pub mod auth;
+pub mod bots;
 pub mod direct;
 pub mod error;
 pub mod extract;
@@ -112,6 +114,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             rest::routes()
                 .merge(accounts::routes())
                 .merge(attachments::routes())
+                .merge(bots::routes())
                 .merge(direct::routes())
                 .merge(feed::routes())
                 .merge(webhooks::routes())

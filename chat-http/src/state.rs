@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::accounts::Accounts;
 use crate::attachments::LinkKey;
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, JwtAuthenticator};
 
 /// Limits of the HTTP and WebSocket transport.
 #[derive(Debug, Clone)]
@@ -48,6 +48,9 @@ pub struct HttpConfig {
     /// root. The OpenAPI document names it as its server, so generated clients call
     /// `/chat/v1/…` rather than `/v1/…`. Routing itself does not read it: nesting does that.
     pub mount_path: String,
+    /// How long a bot's token from `POST /v1/events/{id}/bots` is valid (default 90 days):
+    /// a service account's credential, rotated by making a new one.
+    pub bot_token_ttl: Duration,
 }
 
 impl Default for HttpConfig {
@@ -63,6 +66,7 @@ impl Default for HttpConfig {
             ready_timeout: Duration::from_millis(800),
             attachment_link_ttl: Duration::from_secs(10 * 60),
             mount_path: String::new(),
+            bot_token_ttl: Duration::from_secs(90 * 24 * 3600),
         }
     }
 }
@@ -80,6 +84,9 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Sign-up and sign-in, if offered (see [`AppState::with_accounts`]).
     pub accounts: Option<Arc<Accounts>>,
+    /// Issues bots' tokens, if the host lets chat-http do it (see
+    /// [`AppState::with_token_issuer`]).
+    pub token_issuer: Option<Arc<JwtAuthenticator>>,
     /// Signs attachment links (see [`AppState::with_link_key`]).
     pub(crate) link_key: LinkKey,
     pub(crate) event_frames: Arc<crate::ws::EventFrames>,
@@ -106,6 +113,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: None,
             accounts: None,
+            token_issuer: None,
             link_key: LinkKey::random(),
             event_frames: Arc::default(),
             shutdown: Arc::new(watch::channel(false).0),
@@ -131,6 +139,15 @@ impl AppState {
     #[must_use]
     pub fn with_metrics_handle(mut self, handle: PrometheusHandle) -> Self {
         self.metrics = Some(handle);
+        self
+    }
+
+    /// Lets `POST /v1/events/{id}/bots` answer with the new bot's token, issued with `issuer`
+    /// (the authenticator the router verifies with) for [`HttpConfig::bot_token_ttl`]. Without
+    /// it the host issues bots' tokens itself.
+    #[must_use]
+    pub fn with_token_issuer(mut self, issuer: Arc<JwtAuthenticator>) -> Self {
+        self.token_issuer = Some(issuer);
         self
     }
 

@@ -48,6 +48,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("post", "/v1/rooms/{room_id}/uploads"),
     ("post", "/v1/dms"),
     ("post", "/v1/feed"),
+    ("post", "/v1/events/{event_id}/bots"),
     ("post", "/v1/events/{event_id}/webhooks"),
     ("get", "/v1/events/{event_id}/webhooks"),
     ("delete", "/v1/events/{event_id}/webhooks/{webhook_id}"),

@@ -401,9 +401,12 @@ impl RoomStore for MemoryStore {
 impl MessageStore for MemoryStore {
     async fn append_message(&self, msg: NewMessage, admission: Admission<'_>) -> Result<Appended> {
         let mut s = self.write();
-        if !s.users.contains_key(&msg.author_id) {
+        let Some(author) = s.users.get(&msg.author_id) else {
             return Err(Error::NotFound { what: "user" });
-        }
+        };
+        // A bot's messages are marked whichever call sent them.
+        let mut msg = msg;
+        msg.is_ai_generated |= author.is_bot;
         let r = s.rooms.get(&msg.room_id).ok_or(ROOM_NOT_FOUND)?;
         if let Some(cmid) = &msg.client_msg_id
             && let Some(id) = s.client_msg_ids.get(&(msg.author_id, cmid.clone()))

@@ -154,6 +154,8 @@ impl State {
     pub(crate) fn upsert_user(&mut self, mut user: User) -> User {
         if let Some(old) = self.users.get(&user.id) {
             user.created_at = old.created_at;
+            // Set when the profile is created, kept by every update.
+            user.is_bot = old.is_bot;
             let (old_key, new_key) = (
                 old.display_name.to_lowercase(),
                 user.display_name.to_lowercase(),

@@ -173,6 +173,7 @@ impl MessageStore for PostgresStore {
                  (SELECT id FROM messages WHERE author_id = $2 AND client_msg_id = $3) AS replay_of,
                  (SELECT display_name FROM users WHERE id = $2) AS author_name,
                  (SELECT avatar_url FROM users WHERE id = $2) AS author_avatar,
+                 (SELECT is_bot FROM users WHERE id = $2) AS author_is_bot,
                  ARRAY(SELECT created_at FROM messages WHERE author_id = $2 AND created_at > $4
                        ORDER BY created_at DESC LIMIT $5) AS recent,
                  -- Only slow mode reads the last send here; the CASE skips it when it is off.
@@ -206,6 +207,10 @@ impl MessageStore for PostgresStore {
         let author_name: Option<String> = facts.try_get("author_name").map_err(db_err)?;
         let author_name = author_name.ok_or(Error::NotFound { what: "user" })?;
         let author_avatar: Option<String> = facts.try_get("author_avatar").map_err(db_err)?;
+        // A bot's messages are marked whichever call sent them.
+        let author_is_bot: Option<bool> = facts.try_get("author_is_bot").map_err(db_err)?;
+        let mut msg = msg;
+        msg.is_ai_generated |= author_is_bot.unwrap_or(false);
         let room =
             Room::try_from(<RoomRow as sqlx::FromRow<_>>::from_row(&facts).map_err(db_err)?)?;
         let mut recent: Vec<OffsetDateTime> = facts.try_get("recent").map_err(db_err)?;

@@ -13,7 +13,8 @@ use crate::dt;
 impl ProfileStore for PostgresStore {
     async fn upsert_user(&self, user: User) -> Result<User> {
         let row: UserRow = sqlx::query_as(&format!(
-            "INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5)
+            // `is_bot` is set when the profile is created and kept by every update.
+            "INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name,
                  avatar_url = EXCLUDED.avatar_url, updated_at = EXCLUDED.updated_at
              RETURNING {USER_COLS}"
@@ -23,6 +24,7 @@ impl ProfileStore for PostgresStore {
         .bind(&user.avatar_url)
         .bind(dt(user.created_at))
         .bind(dt(user.updated_at))
+        .bind(user.is_bot)
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)?;
@@ -48,7 +50,8 @@ impl AccountStore for PostgresStore {
         // primary key's unique violation, which rolls the profile back with it.
         let row: UserRow = sqlx::query_as(&format!(
             "WITH profile AS (
-                 INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLS}
+                 INSERT INTO users ({USER_COLS}) VALUES ($1, $2, $3, $4, $5, false)
+                 RETURNING {USER_COLS}
              ), account AS (
                  INSERT INTO accounts (email, user_id, password_hash, created_at)
                  VALUES ($6, $1, $7, $8)

@@ -11,7 +11,7 @@ use sqlx::types::Json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-pub(crate) const USER_COLS: &str = "id, display_name, avatar_url, created_at, updated_at";
+pub(crate) const USER_COLS: &str = "id, display_name, avatar_url, created_at, updated_at, is_bot";
 pub(crate) const EVENT_COLS: &str = "id, name, kind, created_by, created_at";
 pub(crate) const EVENT_MEMBER_COLS: &str = "event_id, user_id, role, joined_at";
 pub(crate) const ROOM_COLS: &str = "id, event_id, name, kind, visibility, archived, \
@@ -54,6 +54,7 @@ pub(crate) struct UserRow {
     avatar_url: Option<String>,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
+    is_bot: bool,
 }
 
 impl From<UserRow> for User {
@@ -64,6 +65,7 @@ impl From<UserRow> for User {
             avatar_url: r.avatar_url,
             created_at: ts(r.created_at),
             updated_at: ts(r.updated_at),
+            is_bot: r.is_bot,
         }
     }
 }

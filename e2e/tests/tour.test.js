@@ -27,6 +27,12 @@ test('every feature on a phone, in the dark theme', () =>
     const post = (room, body) => apiCall(url, sarah.token, 'POST', `/rooms/${room}/messages`, body);
     await post(main.id, { text: '**bold** _italic_ ~~old~~ `code` :tada: https://example.com/a' });
     await post(main.id, { text: 'and a second line from me' });
+    // A bot made by the event's owner (User One), writing with its own token.
+    const owner = await apiSession(url, 'user1@example.com');
+    const bot = await apiCall(url, owner.token, 'POST', `/events/${main.event_id}/bots`, {
+      display_name: 'Trip Bot', room_ids: [main.id],
+    });
+    await apiCall(url, bot.token, 'POST', `/rooms/${main.id}/messages`, { text: 'I keep the packing list' });
 
     const context = file.browser.context;
     await context.grantPermissions(['notifications'], { origin: url });
@@ -60,6 +66,10 @@ test('every feature on a phone, in the dark theme', () =>
     const second = page.locator('#messages li.message[data-id]', { hasText: 'a second line' });
     assert.ok((await second.getAttribute('class')).includes('continued'), 'one author, one run');
     assert.equal(await page.locator('#messages li.day').count(), 1);
+    // The bot's message carries its badge; people's do not.
+    const botRow = page.locator('#messages li.message[data-id]', { hasText: 'I keep the packing list' });
+    assert.equal(await botRow.locator('.bot-badge').textContent(), 'BOT');
+    assert.equal(await first.locator('.bot-badge').count(), 0);
 
     // Presence: Sarah comes online in a tab of her own.
     const author = first.locator('.author');

@@ -290,10 +290,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Links signed on one instance must verify on every other: derive the key from the shared
     // JWT secret (with a label, so the two keys differ).
     let link_key = LinkKey::new(format!("chat-engine attachment links\0{secret}"));
-    let state = AppState::with_config(chat, jwt, config)
-        .with_link_key(link_key)
-        .with_metrics()
-        .with_accounts(accounts);
+    let state = AppState::with_config(
+        chat,
+        Arc::clone(&jwt) as Arc<dyn chat_http::Authenticator>,
+        config,
+    )
+    .with_link_key(link_key)
+    .with_token_issuer(jwt)
+    .with_metrics()
+    .with_accounts(accounts);
 
     if !args.no_webhook_dispatch {
         chat_http::webhooks::spawn_dispatcher(

@@ -30,6 +30,7 @@ use crate::user::{ProfileInput, User};
 use crate::validation;
 
 mod attachments;
+mod bots;
 mod direct;
 mod events;
 mod feed;

@@ -21,6 +21,7 @@ impl ChatService {
                 avatar_url: input.avatar_url,
                 created_at: now,
                 updated_at: now,
+                is_bot: false,
             })
             .await
     }
@@ -87,6 +88,7 @@ impl ChatService {
                     avatar_url: profile.avatar_url,
                     created_at: now,
                     updated_at: now,
+                    is_bot: false,
                 },
             )
             .await?;

@@ -271,8 +271,8 @@ impl ChatService {
     /// ([`add_event_member`](Self::add_event_member)).
     ///
     /// # Errors
-    /// [`Error::NotFound`] for a hidden room; [`Error::Forbidden`] when banned or the room is
-    /// archived.
+    /// [`Error::NotFound`] for a hidden room; [`Error::Forbidden`] when banned, when the room
+    /// is archived, or for a bot (it is only in the rooms it is put in).
     pub async fn join_room(&self, actor: UserId, room: RoomId) -> Result<RoomMember> {
         let ctx = self.room_context(actor, room).await?;
         ctx.access().require_see()?;
@@ -283,6 +283,7 @@ impl ChatService {
             Some(m) => Ok(m),
             None => {
                 ctx.access().require_writable()?;
+                self.require_not_bot(actor).await?;
                 let now = self.clock.now();
                 let member = RoomMember::new(room, actor, RoomRole::Member, now);
                 self.put_member(member, now).await

@@ -79,6 +79,12 @@ export function messageRow({ message, myId, state = '', actions = [], names = ne
   row.append(avatar(message.author_name, message.author_id, message.author_avatar));
   const head = el('div', 'message-head');
   head.append(el('span', 'author', message.author_name));
+  if (message.is_ai_generated) {
+    // Written by a bot or a model: said so beside the name, as Slack's APP tag does.
+    const badge = el('span', 'bot-badge', 'BOT');
+    badge.title = 'Written by a bot or an AI model';
+    head.append(badge);
+  }
   head.append(el('time', 'time', formatTime(message.created_at)));
   if (message.is_edited && !message.is_deleted) head.append(el('span', 'edited', '(edited)'));
   row.append(head);

@@ -15,6 +15,7 @@ use crate::{
 };
 
 mod attachments;
+mod bots;
 mod direct;
 mod events;
 mod feed;
@@ -31,6 +32,7 @@ mod unread;
 mod webhooks;
 
 pub use attachments::*;
+pub use bots::*;
 pub use direct::*;
 pub use events::*;
 pub use feed::*;

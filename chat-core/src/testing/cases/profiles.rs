@@ -153,6 +153,7 @@ pub async fn racing_sign_ups_create_one_account(store: Arc<dyn Store>) {
             avatar_url: None,
             created_at: now,
             updated_at: now,
+            is_bot: false,
         };
         tokio::spawn(async move { store.create_account(account, user).await })
     });
