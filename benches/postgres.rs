@@ -15,6 +15,7 @@
 //!   rooms of every size; search in one room and across all 1,000 readable rooms for words
 //!   that are very common (50 % of messages), common (5 %), rare (0.01 %) and absent; system
 //!   metrics. Plans of the search queries are printed with `EXPLAIN ANALYZE`.
+//! - **feed**: the change feed's throughput (changes/s) beside a bare query of the same rows.
 
 #[path = "support/dataset.rs"]
 mod dataset;
@@ -394,6 +395,81 @@ async fn unread(data: &Dataset, chat: &Arc<ChatService>) {
     );
 }
 
+/// The change feed: a reader 100 changes behind in each of the 1,000 rooms (100,000 changes)
+/// reads `ChatService::read_feed` pages of 100 until the feed is dry, beside the same rows
+/// (the same columns, messages rendered as now) read by a bare keyset-paged query in pages of
+/// 100, in the same run. Three rounds each, alternating; the best of each is reported.
+async fn feed(data: &Dataset) {
+    let chat = service(&data.pool);
+    let reader = data.users[1];
+    let now = chat.feed_cursor(reader).await.unwrap();
+    let mut start = now.clone();
+    for seq in start.positions.values_mut() {
+        *seq = RoomSeq(seq.get().saturating_sub(100));
+    }
+    let rooms: Vec<Uuid> = start.positions.keys().map(|r| r.as_uuid()).collect();
+    let afters: Vec<i64> = start
+        .positions
+        .values()
+        .map(|s| i64::try_from(s.get()).unwrap())
+        .collect();
+    let (mut best_feed, mut best_bare) = (f64::MAX, f64::MAX);
+    let mut total = 0;
+    for _ in 0..3 {
+        let began = Instant::now();
+        let mut cursor = start.clone();
+        let mut read = 0;
+        loop {
+            let page = chat.read_feed(reader, &cursor, Some(100)).await.unwrap();
+            if page.changes.is_empty() {
+                break;
+            }
+            read += page.changes.len();
+            cursor = page.cursor;
+        }
+        best_feed = best_feed.min(began.elapsed().as_secs_f64());
+        total = read;
+
+        let began = Instant::now();
+        let (mut key_room, mut key_seq) = (Uuid::nil(), 0i64);
+        let mut bare = 0;
+        loop {
+            let rows: Vec<(Uuid, i64, serde_json::Value, Option<String>)> = sqlx::query_as(
+                "SELECT c.room_id, c.seq, c.change, m.text
+                 FROM unnest($1::uuid[], $2::bigint[]) w (room_id, after)
+                 JOIN room_changes c ON c.room_id = w.room_id AND c.seq > w.after
+                 LEFT JOIN messages m ON m.id = c.message_id
+                 WHERE (c.room_id, c.seq) > ($3, $4)
+                 ORDER BY c.room_id, c.seq LIMIT 100",
+            )
+            .bind(&rooms)
+            .bind(&afters)
+            .bind(key_room)
+            .bind(key_seq)
+            .fetch_all(&data.pool)
+            .await
+            .unwrap();
+            let Some(last) = rows.last() else { break };
+            (key_room, key_seq) = (last.0, last.1);
+            bare += rows.len();
+        }
+        best_bare = best_bare.min(began.elapsed().as_secs_f64());
+        assert_eq!(bare, total, "both read the same rows");
+    }
+    let (feed_rate, bare_rate) = (total as f64 / best_feed, total as f64 / best_bare);
+    println!(
+        "\nChange feed throughput ({total} changes behind in {} rooms, pages of 100)",
+        rooms.len()
+    );
+    println!("| measure | changes/s |");
+    println!("|---|---|");
+    println!("| baseline: bare keyset-paged SELECT of the same rows | {bare_rate:.0} |");
+    println!(
+        "| ChatService::read_feed | {feed_rate:.0} ({:.2}x) |",
+        feed_rate / bare_rate
+    );
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -401,6 +477,12 @@ fn main() {
         .build()
         .unwrap();
     let data = rt.block_on(Dataset::load_or_reuse());
+    // CHAT_BENCH_FEED_ONLY=1 runs the change feed's throughput alone.
+    if std::env::var_os("CHAT_BENCH_FEED_ONLY").is_some() {
+        rt.block_on(feed(&data));
+        return;
+    }
+    rt.block_on(feed(&data));
     // CHAT_BENCH_SEND_ONLY=1 skips the latency tables, for quicker send experiments.
     if std::env::var_os("CHAT_BENCH_SEND_ONLY").is_none() {
         rt.block_on(latency(&data));

@@ -403,6 +403,20 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<RoomChange>>;
 
+    /// [`changes_after`](Self::changes_after) of several rooms at once: for each
+    /// `(room, after, limit)`, that room's changes, rooms in the order given. The change feed
+    /// reads its pages with it; a store may answer in one round trip (PostgreSQL does).
+    async fn changes_after_each(
+        &self,
+        reads: &[(RoomId, RoomSeq, u32)],
+    ) -> Result<Vec<RoomChange>> {
+        let mut all = Vec::new();
+        for &(room, after, limit) in reads {
+            all.extend(self.changes_after(room, after, limit).await?);
+        }
+        Ok(all)
+    }
+
     /// Up to `limit` non-deleted messages of `rooms` that match `terms` (every word whole,
     /// and the prefix; see [`crate::search`]), newest first.
     async fn search_messages(
@@ -411,6 +425,18 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
         terms: &crate::search::SearchTerms,
         limit: u32,
     ) -> Result<Vec<Message>>;
+
+    /// The rooms [`unread_counts`](Self::unread_counts) lists for `user`, each with its last
+    /// seq, without the counts: what the change feed checks on every page. A store may answer
+    /// it more cheaply than the counts (PostgreSQL does).
+    async fn readable_rooms(&self, user: UserId) -> Result<Vec<(RoomId, RoomSeq)>> {
+        Ok(self
+            .unread_counts(user, None)
+            .await?
+            .into_iter()
+            .map(|u| (u.room_id, u.last_seq))
+            .collect())
+    }
 
     /// What `user` has not read in each room they belong to and are not banned from, in events
     /// they still belong to (see [`Unread`](crate::room::Unread) for what counts), each count

@@ -389,6 +389,25 @@ impl MessageStore for PostgresStore {
         Ok(changes)
     }
 
+    async fn readable_rooms(&self, user: UserId) -> Result<Vec<(RoomId, RoomSeq)>> {
+        // The rooms of `unread_counts`, from the covering index of the member's rooms and the
+        // rooms' primary key: one statement, no counts.
+        let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+            "SELECT rm.room_id, r.last_seq
+             FROM room_members rm JOIN rooms r ON r.id = rm.room_id
+             JOIN event_members em ON em.event_id = r.event_id AND em.user_id = rm.user_id
+             WHERE rm.user_id = $1 AND NOT rm.banned",
+        )
+        .bind(user.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(room, last)| (RoomId::from(room), seq_from_db(last)))
+            .collect())
+    }
+
     async fn unread_counts(&self, user: UserId, room: Option<RoomId>) -> Result<Vec<Unread>> {
         // O(1) per room from the counters of migration 0010: the room's message count, less
         // what the member had read, their own messages after it, and (only in rooms with any
@@ -557,6 +576,35 @@ impl MessageStore for PostgresStore {
         .bind(room.as_uuid())
         .bind(seq_to_db(after))
         .bind(limit(limit_))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(RoomChange::from).collect())
+    }
+
+    async fn changes_after_each(
+        &self,
+        reads: &[(RoomId, RoomSeq, u32)],
+    ) -> Result<Vec<RoomChange>> {
+        // One round trip for a whole feed page: each room's window read by the primary key,
+        // in the order given.
+        let rooms: Vec<Uuid> = reads.iter().map(|r| r.0.as_uuid()).collect();
+        let afters: Vec<i64> = reads.iter().map(|r| seq_to_db(r.1)).collect();
+        let limits: Vec<i64> = reads.iter().map(|r| limit(r.2)).collect();
+        let rows: Vec<ChangeRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM unnest($1::uuid[], $2::bigint[], $3::bigint[])
+                 WITH ORDINALITY AS r (room_id, after, n, i)
+             CROSS JOIN LATERAL (
+                 SELECT * FROM room_changes rc
+                 WHERE rc.room_id = r.room_id AND rc.seq > r.after ORDER BY rc.seq LIMIT r.n
+             ) c
+             LEFT JOIN messages m ON m.id = c.message_id
+             ORDER BY r.i, c.seq",
+            change_cols()
+        ))
+        .bind(rooms)
+        .bind(afters)
+        .bind(limits)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;

@@ -73,9 +73,9 @@ impl ChatService {
     /// # Errors
     /// Only store failures.
     pub async fn feed_cursor(&self, actor: UserId) -> Result<FeedCursor> {
-        let rooms = self.store.unread_counts(actor, None).await?;
+        let rooms = self.store.readable_rooms(actor).await?;
         Ok(FeedCursor {
-            positions: rooms.into_iter().map(|u| (u.room_id, u.last_seq)).collect(),
+            positions: rooms.into_iter().collect(),
         })
     }
 
@@ -92,21 +92,18 @@ impl ChatService {
         limit: Option<i64>,
     ) -> Result<FeedPage> {
         let limit = validation::validate_page_size(limit, &self.limits)? as usize;
-        let readable = self.store.unread_counts(actor, None).await?;
+        let readable = self.store.readable_rooms(actor).await?;
         let mut behind = Vec::new();
-        for room in &readable {
-            let at = cursor.position(room.room_id);
-            if at > room.last_seq {
+        for &(room, last) in &readable {
+            let at = cursor.position(room);
+            if at > last {
                 return Err(Error::validation(
                     "cursor",
-                    format!(
-                        "room {} has no seq {} yet (its last is {})",
-                        room.room_id, at, room.last_seq
-                    ),
+                    format!("room {room} has no seq {at} yet (its last is {last})"),
                 ));
             }
-            if at < room.last_seq {
-                behind.push((room.room_id, at, room.last_seq));
+            if at < last {
+                behind.push((room, at, last));
             }
         }
         let mut page = FeedPage {
@@ -115,43 +112,56 @@ impl ChatService {
             has_more: false,
         };
         // Rooms new to the cursor enter it at zero, so a reader sees which rooms it follows.
-        for room in &readable {
-            page.cursor
-                .positions
-                .entry(room.room_id)
-                .or_insert(RoomSeq::ZERO);
+        for &(room, _) in &readable {
+            page.cursor.positions.entry(room).or_insert(RoomSeq::ZERO);
         }
         if behind.is_empty() {
             return Ok(page);
         }
-        // Rounds: each room with news takes an equal share of what is left of the page; rooms
-        // with less to give leave the rest to the others in the next round.
+        // Rounds: each room with news takes an equal share of what is left of the page (one
+        // batched read per round); rooms with less to give leave the rest to the others in the
+        // next round.
         let mut budget = limit;
         let mut pending = behind;
         while budget > 0 && !pending.is_empty() {
             let share = budget.div_ceil(pending.len()).max(1);
+            let mut allotted = budget;
+            let mut reads = Vec::new();
             let mut next = Vec::new();
             for (room, after, last) in pending {
-                if budget == 0 {
+                if allotted == 0 {
                     // The page is full: the room waits for the next one.
                     next.push((room, after, last));
                     continue;
                 }
-                let take = share.min(budget);
-                let changes = self
-                    .store
-                    .changes_after(room, after, u32::try_from(take).unwrap_or(u32::MAX))
-                    .await?;
-                budget -= changes.len();
-                if let Some(newest) = changes.last().map(|c| c.seq) {
-                    page.cursor.positions.insert(room, newest);
-                    if newest < last {
-                        next.push((room, newest, last));
-                    }
-                }
-                page.changes.extend(changes);
+                let take = share.min(allotted);
+                allotted -= take;
+                reads.push((room, after, u32::try_from(take).unwrap_or(u32::MAX)));
+                next.push((room, after, last));
             }
-            pending = next;
+            let changes = self.store.changes_after_each(&reads).await?;
+            budget -= changes.len().min(budget);
+            let mut newest: HashMap<RoomId, RoomSeq> = HashMap::new();
+            for change in &changes {
+                newest.insert(change.room_id, change.seq);
+            }
+            page.changes.extend(changes);
+            let read: HashSet<RoomId> = reads.iter().map(|r| r.0).collect();
+            pending = next
+                .into_iter()
+                .filter_map(|(room, after, last)| {
+                    if !read.contains(&room) {
+                        return Some((room, after, last));
+                    }
+                    let seq = newest.get(&room).copied()?;
+                    page.cursor.positions.insert(room, seq);
+                    // Read up to the last seq the page started from: done for this page.
+                    (seq < last).then_some((room, seq, last))
+                })
+                .collect();
+            if reads.is_empty() {
+                break;
+            }
         }
         page.has_more = !pending.is_empty();
         Ok(page)
@@ -260,10 +270,10 @@ impl FeedFollower {
         let broker = Arc::clone(self.chat.broker());
         let store = Arc::clone(self.chat.store());
         let readable: HashSet<RoomId> = store
-            .unread_counts(self.actor, None)
+            .readable_rooms(self.actor)
             .await?
             .into_iter()
-            .map(|u| u.room_id)
+            .map(|(room, _)| room)
             .collect();
         self.rooms.retain(|room, abort| {
             let keep = readable.contains(room);

@@ -43,6 +43,19 @@ pub async fn feed_reads_every_readable_change_from_a_cursor(store: Arc<dyn Store
     let hidden = h.room(owner, event, "Hidden", Visibility::Private).await;
     let start = h.chat.feed_cursor(reader).await.unwrap();
     assert_eq!(start.positions.len(), 2, "the two rooms the reader is in");
+    // The store's readable rooms are the rooms of the unread counts, with their last seqs.
+    let mut readable = h.store.readable_rooms(reader).await.unwrap();
+    let mut counted: Vec<_> = h
+        .store
+        .unread_counts(reader, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.room_id, u.last_seq))
+        .collect();
+    readable.sort();
+    counted.sort();
+    assert_eq!(readable, counted);
 
     // Every kind of change: posts, an edit, a reaction, a join, a deletion, a room update.
     let first = h.send(owner, a, "one").await;
