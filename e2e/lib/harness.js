@@ -125,6 +125,22 @@ export async function signIn(browser, url, email, look) {
   return page;
 }
 
+/** Allows notifications for `url` and records each one the pages show, through the real
+ * Notification API, in `window.__notes` ({ title, body }). */
+export async function recordNotifications(context, url) {
+  await context.grantPermissions(['notifications'], { origin: url });
+  await context.addInitScript(() => {
+    window.__notes = [];
+    const Real = window.Notification;
+    window.Notification = class extends Real {
+      constructor(title, options) {
+        super(title, options);
+        window.__notes.push({ title, body: options && options.body });
+      }
+    };
+  });
+}
+
 /** Opens an event and a room by their names, as the original design's test does. */
 export async function openRoom(page, event = 'My Event', room = 'Main') {
   // On a phone an open room hides the lists. The client opens the event's room by itself

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  signIn, openRoom, send, storedMessages, apiSession, apiCall, browserForFile, mainRoom, sideRoom,
+  signIn, openRoom, send, storedMessages, apiSession, apiCall, browserForFile, mainRoom, sideRoom, recordNotifications,
 } from '../lib/harness.js';
 
 const file = browserForFile();
@@ -31,18 +31,7 @@ test('a mention elsewhere raises a browser notification, once allowed', () =>
     const one = await apiSession(url, 'user1@example.com');
     const side = await sideRoom(url, sarah, one);
     const context = file.browser.context;
-    await context.grantPermissions(['notifications'], { origin: url });
-    // Record what the page shows through the real Notification API.
-    await context.addInitScript(() => {
-      window.__notes = [];
-      const Real = window.Notification;
-      window.Notification = class extends Real {
-        constructor(title, options) {
-          super(title, options);
-          window.__notes.push({ title, body: options && options.body });
-        }
-      };
-    });
+    await recordNotifications(context, url);
     const page = await signIn(file.browser, url, 'user1@example.com');
     await openRoom(page);
     assert.equal(await page.locator('#notify').isVisible(), false, 'permission was granted already');

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  signIn, send, storedMessages, apiSession, apiCall, browserForFile, mainRoom, sideRoom,
+  signIn, send, storedMessages, apiSession, apiCall, browserForFile, mainRoom, sideRoom, recordNotifications,
 } from '../lib/harness.js';
 
 const file = browserForFile();
@@ -35,17 +35,7 @@ test('every feature on a phone, in the dark theme', () =>
     await apiCall(url, bot.token, 'POST', `/rooms/${main.id}/messages`, { text: 'I keep the packing list' });
 
     const context = file.browser.context;
-    await context.grantPermissions(['notifications'], { origin: url });
-    await context.addInitScript(() => {
-      window.__notes = [];
-      const Real = window.Notification;
-      window.Notification = class extends Real {
-        constructor(title, options) {
-          super(title, options);
-          window.__notes.push({ title, body: options && options.body });
-        }
-      };
-    });
+    await recordNotifications(context, url);
     const page = await signIn(file.browser, url, 'user2@example.com', PHONE_DARK);
 
     // Landing: connected, in Main, dark, one pane.
