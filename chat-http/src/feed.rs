@@ -63,10 +63,17 @@ async fn feed(
             has_more: false,
         }));
     };
-    if body.wait_ms == 0 {
-        return Ok(ApiJson(s.chat.read_feed(me, &cursor, body.limit).await?));
+    // Read first: only an empty answer waits, and only then are the rooms listened to (the
+    // follower reads again after listening, so nothing committed in between is missed).
+    let page = s.chat.read_feed(me, &cursor, body.limit).await?;
+    if body.wait_ms == 0 || !page.changes.is_empty() {
+        return Ok(ApiJson(page));
     }
-    let mut follower = s.chat.clone().follow_feed(me, cursor, body.limit).await?;
+    let mut follower = s
+        .chat
+        .clone()
+        .follow_feed(me, page.cursor, body.limit)
+        .await?;
     match tokio::time::timeout(Duration::from_millis(body.wait_ms), follower.next()).await {
         Ok(Some(page)) => Ok(ApiJson(page?)),
         // Nothing within the wait (or the broker is shutting down): an empty page, with the

@@ -159,9 +159,6 @@ impl ChatService {
                     (seq < last).then_some((room, seq, last))
                 })
                 .collect();
-            if reads.is_empty() {
-                break;
-            }
         }
         page.has_more = !pending.is_empty();
         Ok(page)
