@@ -53,6 +53,8 @@ pub enum ChangeKind {
     /// A reply to this message was posted or deleted: its `reply_count` and `last_reply_at`
     /// changed.
     ThreadUpdated(Message),
+    /// A message's payload changed: a vote, a poll closed, a host's card updated.
+    PayloadUpdated(Message),
     /// Someone joined or was invited.
     MemberJoined(RoomMember),
     /// A member's role, mute or ban changed.
@@ -76,6 +78,7 @@ impl ChangeKind {
             Self::MessageDeleted(_) => "message_deleted",
             Self::ReactionsChanged(_) => "reactions_changed",
             Self::ThreadUpdated(_) => "thread_updated",
+            Self::PayloadUpdated(_) => "payload_updated",
             Self::MemberJoined(_) => "member_joined",
             Self::MemberUpdated(_) => "member_updated",
             Self::MemberLeft { .. } => "member_left",
@@ -91,7 +94,8 @@ impl ChangeKind {
             | Self::MessageEdited(m)
             | Self::MessageDeleted(m)
             | Self::ReactionsChanged(m)
-            | Self::ThreadUpdated(m) => Some(m),
+            | Self::ThreadUpdated(m)
+            | Self::PayloadUpdated(m) => Some(m),
             _ => None,
         }
     }
@@ -111,16 +115,19 @@ pub enum MessageChange {
     ReactionsChanged,
     /// [`ChangeKind::ThreadUpdated`].
     ThreadUpdated,
+    /// [`ChangeKind::PayloadUpdated`].
+    PayloadUpdated,
 }
 
 impl MessageChange {
     /// Every message change.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Posted,
         Self::Edited,
         Self::Deleted,
         Self::ReactionsChanged,
         Self::ThreadUpdated,
+        Self::PayloadUpdated,
     ];
 
     /// The change with `message` as its payload.
@@ -132,6 +139,7 @@ impl MessageChange {
             Self::Deleted => ChangeKind::MessageDeleted(message),
             Self::ReactionsChanged => ChangeKind::ReactionsChanged(message),
             Self::ThreadUpdated => ChangeKind::ThreadUpdated(message),
+            Self::PayloadUpdated => ChangeKind::PayloadUpdated(message),
         }
     }
 
@@ -144,6 +152,7 @@ impl MessageChange {
             Self::Deleted => "message_deleted",
             Self::ReactionsChanged => "reactions_changed",
             Self::ThreadUpdated => "thread_updated",
+            Self::PayloadUpdated => "payload_updated",
         }
     }
 
@@ -164,6 +173,7 @@ impl ChangeKind {
             Self::MessageDeleted(m) => Some((MessageChange::Deleted, m)),
             Self::ReactionsChanged(m) => Some((MessageChange::ReactionsChanged, m)),
             Self::ThreadUpdated(m) => Some((MessageChange::ThreadUpdated, m)),
+            Self::PayloadUpdated(m) => Some((MessageChange::PayloadUpdated, m)),
             _ => None,
         }
     }

@@ -34,6 +34,7 @@
 //! - [`limits`] and [`validation`]: every bound, and the checks that enforce them.
 //! - [`mention`]: `@[Name](userId)` parsing and rendering.
 //! - [`user`], [`event`], [`room`], [`message`], [`change`]: the domain.
+//! - [`payload`] and [`poll`]: structured messages, and polls, the built-in kind.
 //! - [`attachment`] and [`blob`]: uploads, their content checks and image pipeline, and the
 //!   [`BlobStore`] their bytes live in.
 //! - [`account`]: optional sign-in accounts (email and password hash) for hosts without their
@@ -63,7 +64,9 @@ pub mod limits;
 pub mod mention;
 pub mod message;
 pub mod metrics;
+pub mod payload;
 pub mod permission;
+pub mod poll;
 pub mod presence;
 pub mod rate_limit;
 pub mod relay;
@@ -98,6 +101,8 @@ pub use message::{
     Attachment, HistoryCursor, HistoryPage, MentionPage, Message, SendMessage, Sent, Thumbnail,
 };
 pub use metrics::SystemMetrics;
+pub use payload::{Payload, PayloadKind, PayloadKinds, PayloadUpdate};
+pub use poll::{POLL_KIND, Poll, PollKind};
 pub use presence::{Presence, PresenceBoard, PresenceSession, PresenceStatus};
 pub use rate_limit::{RateLimitPolicy, SendHistory, SlidingWindow, SlowMode, TypingThrottle};
 pub use room::{

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::id::{AttachmentId, MessageId, RoomId, UserId};
+use crate::payload::Payload;
 use crate::room::RoomSeq;
 
 /// Metadata of a file attached to a message. The bytes live in a
@@ -72,6 +73,9 @@ pub struct Message {
     pub mentions: Vec<UserId>,
     /// Attached files. Empty once deleted.
     pub attachments: Vec<Attachment>,
+    /// Typed content, such as a poll (see [`crate::payload`]). Absent once deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Payload>,
     /// The message this one replies to, in the same room.
     pub reply_to: Option<MessageId>,
     /// Replies to this message that are not deleted (its thread).
@@ -133,6 +137,9 @@ pub struct SendMessage {
     /// this room, not attached before.
     #[serde(default)]
     pub attachment_ids: Vec<AttachmentId>,
+    /// Typed content of a registered kind, such as a poll (see [`crate::payload`]).
+    #[serde(default)]
+    pub payload: Option<Payload>,
     /// The message this replies to.
     #[serde(default)]
     pub reply_to: Option<MessageId>,

@@ -51,6 +51,7 @@ use crate::event::{Event, EventMember, EventRole, EventSummary};
 use crate::id::{AttachmentId, EventId, MessageId, RoomId, UserId, WebhookId};
 use crate::message::{Attachment, HistoryCursor, Message};
 use crate::metrics::SystemMetrics;
+use crate::payload::{Payload, PayloadUpdate};
 use crate::rate_limit::{RateLimitPolicy, SendHistory};
 use crate::room::{Room, RoomMember, RoomPatch, RoomSeq};
 use crate::user::{MemberMatch, User};
@@ -242,6 +243,8 @@ pub struct NewMessage {
     pub mentions: Vec<UserId>,
     /// The uploads it attaches (guarantee 7), in the order the sender named them.
     pub attachments: Vec<Attachment>,
+    /// Its typed content, validated.
+    pub payload: Option<Payload>,
     /// The message replied to.
     pub reply_to: Option<MessageId>,
     /// The idempotency key.
@@ -272,6 +275,7 @@ impl NewMessage {
             text: self.text,
             mentions: self.mentions,
             attachments: self.attachments,
+            payload: self.payload,
             reply_to: self.reply_to,
             reply_count: 0,
             last_reply_at: None,
@@ -356,7 +360,23 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
         at: Timestamp,
     ) -> Result<RoomChange>;
 
-    /// Turns the message into a tombstone (text, mentions, attachments and reactions cleared),
+    /// Changes a message's payload atomically: locks the message against other writers, asks
+    /// `update` for its new payload, stores it and logs `PayloadUpdated`. `None` when `update`
+    /// changes nothing (nothing is logged); `update`'s error is answered as it is, with
+    /// nothing stored. Racing updates each see the other's result: none is lost.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`](crate::Error::NotFound) (`message`);
+    /// [`Error::Conflict`](crate::Error::Conflict) when the message is deleted (`update` is not
+    /// called then).
+    async fn update_payload(
+        &self,
+        id: MessageId,
+        update: &PayloadUpdate<'_>,
+        at: Timestamp,
+    ) -> Result<Option<RoomChange>>;
+
+    /// Turns the message into a tombstone (text, mentions, attachments, payload and reactions cleared),
     /// discards its uploads and logs `MessageDeleted`; for a reply, also lowers the parent's
     /// `reply_count`, sets its `last_reply_at` to its newest remaining reply, and logs
     /// `ThreadUpdated` for it. Returns the changes in log order, none when the message was

@@ -24,6 +24,7 @@
 //! - [`attachments`]: streamed uploads, and downloads safe to open in a browser (signed
 //!   links, ranges, `nosniff`, a sandboxing CSP).
 //! - [`bots`]: service accounts for bots (`POST /v1/events/{id}/bots`).
+//! - [`polls`]: votes, closing polls, and payload updates of structured messages.
 //! - [`direct`]: direct rooms of a set of people (`POST /v1/dms`).
 //! - [`feed`]: the change feed for hosts and bots (`POST /v1/feed`, with a long poll).
 //! - [`webhooks`]: outgoing webhooks: registration, signed deliveries, the dispatcher.
@@ -51,6 +52,7 @@ pub mod extract;
 pub mod feed;
 pub mod observability;
 mod openapi_rules;
+pub mod polls;
 pub mod presence;
 pub mod request_limits;
 pub mod rest;
@@ -115,6 +117,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
                 .merge(accounts::routes())
                 .merge(attachments::routes())
                 .merge(bots::routes())
+                .merge(polls::routes())
                 .merge(direct::routes())
                 .merge(feed::routes())
                 .merge(webhooks::routes())

@@ -261,11 +261,21 @@ fn client_frames(limits: &Limits) -> Value {
 fn server_frames(config: &HttpConfig) -> Value {
     let room = json!({"$ref": ROOM});
     let seq = json!({"type": "integer", "format": "int64", "minimum": 0});
+    // Every message change by its name, so a new kind cannot be left out of the document.
+    let kinds: Vec<&str> = chat_core::MessageChange::ALL
+        .iter()
+        .map(|c| c.name())
+        .chain([
+            "member_joined",
+            "member_updated",
+            "member_left",
+            "room_updated",
+        ])
+        .collect();
     let change_props = json!({
         "room_id": room, "seq": seq,
         "at": {"$ref": "#/components/schemas/Timestamp"},
-        "kind": {"type": "string", "enum": ["message_posted", "message_edited", "message_deleted",
-            "reactions_changed", "thread_updated", "member_joined", "member_updated", "member_left", "room_updated"]},
+        "kind": {"type": "string", "enum": kinds},
         "data": {"description": "what `RoomChange` carries for the kind: a `Message` (messages as they are now), a `RoomMember`, `{user_id}` or a `Room`"}
     });
     let error_props = json!({

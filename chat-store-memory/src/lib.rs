@@ -44,7 +44,7 @@ use chat_core::{
     MessageStore, NewMessage, ProfileStore, Result, Room, RoomChange, RoomId, RoomMember,
     RoomPatch, RoomSeq, RoomStore, SendHistory, SystemMetrics, Timestamp, Upload, User, UserId,
 };
-use chat_core::{EventRole, RoomRole, SearchTerms, Unread};
+use chat_core::{EventRole, PayloadUpdate, RoomRole, SearchTerms, Unread};
 
 use crate::state::{RoomState, State};
 
@@ -504,6 +504,7 @@ impl MessageStore for MemoryStore {
                 m.text.clear();
                 m.mentions.clear();
                 m.attachments.clear();
+                m.payload = None;
                 m.reactions.clear();
                 m.is_deleted = true;
                 m.deleted_at = Some(at);
@@ -559,6 +560,33 @@ impl MessageStore for MemoryStore {
             |m| {
                 m.reactions = updated.reactions;
                 ChangeKind::ReactionsChanged
+            },
+            None,
+        );
+        change.map(Some).ok_or(MESSAGE_NOT_FOUND)
+    }
+
+    async fn update_payload(
+        &self,
+        id: MessageId,
+        update: &PayloadUpdate<'_>,
+        at: Timestamp,
+    ) -> Result<Option<RoomChange>> {
+        // The write lock is the message's lock: `update` sees every earlier update.
+        let mut s = self.write();
+        let current = s.message(id).ok_or(MESSAGE_NOT_FOUND)?;
+        if current.is_deleted {
+            return Err(Error::conflict("message is deleted"));
+        }
+        let Some(payload) = update(current)? else {
+            return Ok(None);
+        };
+        let change = s.change_message(
+            id,
+            at,
+            |m| {
+                m.payload = Some(payload);
+                ChangeKind::PayloadUpdated
             },
             None,
         );

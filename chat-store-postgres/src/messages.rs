@@ -5,8 +5,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chat_core::{
     Admission, Appended, ChangeKind, Error, HistoryCursor, Message, MessageChange, MessageId,
-    MessageStore, NewMessage, Result, Room, RoomChange, RoomId, RoomSeq, SearchTerms, SendHistory,
-    SystemMetrics, Timestamp, UNREAD_CAP, Unread, UserId, search,
+    MessageStore, NewMessage, PayloadUpdate, Result, Room, RoomChange, RoomId, RoomSeq,
+    SearchTerms, SendHistory, SystemMetrics, Timestamp, UNREAD_CAP, Unread, UserId, search,
 };
 use sqlx::types::Json;
 use sqlx::{Connection, PgConnection, Row};
@@ -239,9 +239,9 @@ impl MessageStore for PostgresStore {
              ), message AS (
                  INSERT INTO messages (id, room_id, seq, author_id, author_name, author_avatar,
                      text, tokens, mentions, attachments, reply_to, reactions, client_msg_id,
-                     is_ai_generated, created_at, prefixes, ordinal)
+                     is_ai_generated, created_at, prefixes, ordinal, payload)
                  SELECT $1, $2, room.last_seq, $3, $4, $5, $6, $7, $8, $9, $10, '{}'::jsonb,
-                     $11, $12, $14, $15, room.message_count
+                     $11, $12, $14, $15, room.message_count, $16
                  FROM room RETURNING seq
              ), change AS (
                  INSERT INTO room_changes (room_id, seq, at, change, message_id)
@@ -274,6 +274,7 @@ impl MessageStore for PostgresStore {
         .bind(Json(message_change_json(MessageChange::Posted)))
         .bind(dt(now))
         .bind(search::prefixes(&message.text))
+        .bind(message.payload.as_ref().map(Json))
         .fetch_one(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -365,7 +366,7 @@ impl MessageStore for PostgresStore {
         }
         let sql = format!(
             "UPDATE messages SET text = '', tokens = '{{}}', prefixes = '{{}}', mentions = '{{}}', attachments = '[]'::jsonb,
-                 reactions = '{{}}'::jsonb, is_deleted = true, deleted_at = $2
+                 payload = NULL, reactions = '{{}}'::jsonb, is_deleted = true, deleted_at = $2
              WHERE id = $1 RETURNING {MESSAGE_COLS}"
         );
         let update = sqlx::query_as(&sql).bind(id.as_uuid()).bind(dt(at));
@@ -525,6 +526,36 @@ impl MessageStore for PostgresStore {
             at,
             update,
             ChangeKind::ReactionsChanged,
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(change))
+    }
+
+    async fn update_payload(
+        &self,
+        id: MessageId,
+        update: &PayloadUpdate<'_>,
+        at: Timestamp,
+    ) -> Result<Option<RoomChange>> {
+        let mut tx = self.begin().await?;
+        // The row lock makes racing updates take turns, each reading the other's result.
+        let current = message_for_update(&mut tx, id).await?;
+        if current.is_deleted {
+            return Err(Error::conflict("message is deleted"));
+        }
+        let Some(payload) = update(&current)? else {
+            return Ok(None);
+        };
+        let sql =
+            format!("UPDATE messages SET payload = $2 WHERE id = $1 RETURNING {MESSAGE_COLS}");
+        let update = sqlx::query_as(&sql).bind(id.as_uuid()).bind(Json(&payload));
+        let change = rewrite_message(
+            &mut tx,
+            current.room_id,
+            at,
+            update,
+            ChangeKind::PayloadUpdated,
         )
         .await?;
         tx.commit().await.map_err(db_err)?;

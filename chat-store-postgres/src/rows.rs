@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chat_core::{
     Account, Attachment, Error, Event, EventId, EventMember, EventRole, Message, MessageChange,
-    MessageId, Result, Room, RoomChange, RoomId, RoomKind, RoomMember, RoomRole, RoomSeq,
+    MessageId, Payload, Result, Room, RoomChange, RoomId, RoomKind, RoomMember, RoomRole, RoomSeq,
     Timestamp, Upload, User, UserId, Visibility,
 };
 use sqlx::types::Json;
@@ -23,7 +23,7 @@ macro_rules! message_cols {
     () => {
         "id, room_id, seq, author_id, author_name, author_avatar, text, mentions, attachments, \
          reply_to, reactions, client_msg_id, is_edited, edited_at, is_deleted, deleted_at, \
-         is_ai_generated, created_at, reply_count, last_reply_at"
+         is_ai_generated, created_at, reply_count, last_reply_at, payload"
     };
 }
 pub(crate) use message_cols;
@@ -263,6 +263,7 @@ pub(crate) struct MessageRow {
     created_at: OffsetDateTime,
     reply_count: i32,
     last_reply_at: Option<OffsetDateTime>,
+    payload: Option<Json<Payload>>,
 }
 
 impl From<MessageRow> for Message {
@@ -277,6 +278,7 @@ impl From<MessageRow> for Message {
             text: r.text,
             mentions: r.mentions.into_iter().map(UserId::from).collect(),
             attachments: r.attachments.0,
+            payload: r.payload.map(|p| p.0),
             reply_to: r.reply_to.map(MessageId::from),
             reply_count: u32::try_from(r.reply_count).unwrap_or(0),
             last_reply_at: r.last_reply_at.map(ts),

@@ -96,3 +96,45 @@ test('the example bot answers mentions with a summary, and resumes after a resta
       rmSync(dirname(state), { recursive: true, force: true });
     }
   }));
+
+test('the example bot answers /poll with a poll that members vote in', () =>
+  withServer([], async (url) => {
+    const owner = await apiSession(url, 'user1@example.com');
+    const sarah = await apiSession(url, 'sarah@example.com');
+    const main = await mainRoom(url, sarah);
+    const made = await apiCall(url, owner.token, 'POST', `/events/${main.event_id}/bots`, {
+      display_name: 'Poll Bot', room_ids: [main.id],
+    });
+    const state = join(mkdtempSync(join(tmpdir(), 'chat-bot-')), 'cursor.json');
+    const bot = await startBot(url, made.token, state);
+    try {
+      const say = (text) => apiCall(url, sarah.token, 'POST', `/rooms/${main.id}/messages`, { text }).then((r) => r.message);
+      const ask = await say('/poll Lunch where? | Pizza place | Salad bar');
+      const bad = await say('/poll Lunch? | only one');
+      const [poll] = await waitFor(async () => {
+        const found = await repliesTo(url, sarah, main.id, ask.id);
+        return found.length ? found : null;
+      }, 'the poll');
+      assert.equal(poll.text, 'Lunch where?');
+      assert.deepEqual(poll.payload.data.options, ['Pizza place', 'Salad bar']);
+      const [usage] = await waitFor(async () => {
+        const found = await repliesTo(url, sarah, main.id, bad.id);
+        return found.length ? found : null;
+      }, 'the usage answer');
+      assert.match(usage.text, /^To make a poll: \/poll Question\? \| first option \| second option$/);
+      assert.equal(usage.payload, undefined);
+
+      // In the client: the bot's poll, with its badge, takes a vote.
+      const page = await signIn(file.browser, url, 'user1@example.com');
+      await openRoom(page);
+      const row = page.locator('#messages li.message[data-id]', { hasText: 'Lunch where?' });
+      await row.locator('.bot-badge').waitFor();
+      await row.locator('.poll-option', { hasText: 'Salad bar' }).click();
+      await row.locator('.poll-option[aria-pressed="true"]', { hasText: 'Salad bar' }).filter({ hasText: '1 · 100%' }).waitFor();
+      const stored = await apiCall(url, sarah.token, 'GET', `/messages/${poll.id}`);
+      assert.deepEqual(stored.payload.data.votes, { [owner.user.id]: 1 });
+    } finally {
+      await bot.stop();
+      rmSync(dirname(state), { recursive: true, force: true });
+    }
+  }));

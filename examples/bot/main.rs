@@ -1,7 +1,12 @@
 //! A worked example of a bot on chat-engine: it follows the change feed (`POST /v1/feed`,
-//! long-polled) and answers each mention of itself with a summary of the room's last messages:
-//! who wrote how many, and the words used most. No model: counting is enough to show the
-//! loop every bot or AI feature runs: read the conversation, write back into it.
+//! long-polled) and
+//! - answers each mention of itself with a summary of the room's last messages: who wrote how
+//!   many, and the words used most;
+//! - answers `/poll Question? | A | B` with a poll (a structured message, see
+//!   `chat_core::poll`) that members vote in.
+//!
+//! No model: counting is enough to show the loop every bot or AI feature runs: read the
+//! conversation, write back into it.
 //!
 //! ```sh
 //! # an event owner or admin makes the bot and gets its token:
@@ -11,8 +16,8 @@
 //! ```
 //!
 //! It keeps its feed cursor in `--state` after each page, so a restart resumes where it was.
-//! Delivery is at least once: each answer carries `client_msg_id = summary-{message id}`, so
-//! answering a mention twice posts once.
+//! Delivery is at least once: each answer carries `client_msg_id = summary-{message id}` (or
+//! `poll-{message id}`), so answering a message twice posts once.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,7 +27,7 @@ use clap::Parser;
 use serde_json::{Value, json};
 
 #[derive(Parser, Debug)]
-#[command(about = "A chat-engine bot that summarises a room when mentioned")]
+#[command(about = "A chat-engine bot that summarises a room when mentioned, and makes polls")]
 struct Args {
     /// The server's base URL.
     #[arg(long, env = "CHAT_URL", default_value = "http://127.0.0.1:3000")]
@@ -70,20 +75,27 @@ impl Bot {
         }
     }
 
-    /// Handles one change: a new message that mentions the bot gets a summary in reply.
+    /// Handles one change: a `/poll` command gets its poll, a new message that mentions the
+    /// bot gets a summary in reply.
     async fn handle(&self, change: &Value) -> Result<(), String> {
         let message = &change["data"];
-        let mentions_me = message["mentions"]
-            .as_array()
-            .is_some_and(|m| m.iter().any(|id| id == self.me.as_str()));
         if change["kind"] != "message_posted"
-            || !mentions_me
             || message["author_id"] == self.me.as_str()
             || message["is_deleted"] == true
         {
             return Ok(());
         }
         let room = message["room_id"].as_str().unwrap_or_default();
+        let id = message["id"].as_str().unwrap_or_default();
+        if let Some(command) = parse_poll(message["text"].as_str().unwrap_or_default()) {
+            return self.answer_poll(room, id, command).await;
+        }
+        let mentions_me = message["mentions"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|id| id == self.me.as_str()));
+        if !mentions_me {
+            return Ok(());
+        }
         let page = self
             .call(
                 reqwest::Method::GET,
@@ -95,7 +107,6 @@ impl Bot {
             page["messages"].as_array().map_or(&[][..], Vec::as_slice),
             &self.me,
         );
-        let id = message["id"].as_str().unwrap_or_default();
         self.call(
             reqwest::Method::POST,
             &format!("/rooms/{room}/messages"),
@@ -105,6 +116,59 @@ impl Bot {
         println!("answered {id}");
         Ok(())
     }
+
+    /// Posts the poll a `/poll` command asked for, in reply to it; a command the bot cannot
+    /// read, or the server refuses (two options alike, say), gets the reason instead.
+    async fn answer_poll(
+        &self,
+        room: &str,
+        id: &str,
+        command: Result<(String, Vec<String>), String>,
+    ) -> Result<(), String> {
+        let path = format!("/rooms/{room}/messages");
+        let key = format!("poll-{id}");
+        let refusal = match command {
+            Ok((question, options)) => {
+                let poll = json!({
+                    "text": question,
+                    "payload": {"kind": "poll", "data": {"options": options}},
+                    "reply_to": id,
+                    "client_msg_id": key,
+                });
+                match self.call(reqwest::Method::POST, &path, Some(poll)).await {
+                    Ok(_) => {
+                        println!("made a poll for {id}");
+                        return Ok(());
+                    }
+                    // Bad input is the asker's to fix; anything else is the bot's to retry.
+                    Err(e) if e.contains(" 400 ") => format!("I could not make that poll: {e}"),
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(usage) => usage,
+        };
+        let reply = json!({"text": refusal, "reply_to": id, "client_msg_id": key});
+        self.call(reqwest::Method::POST, &path, Some(reply)).await?;
+        Ok(())
+    }
+}
+
+/// Reads `/poll Question? | A | B`: the question and the options, or why not. `None` for a
+/// message that is not a `/poll` command.
+fn parse_poll(text: &str) -> Option<Result<(String, Vec<String>), String>> {
+    let rest = text.trim_start().strip_prefix("/poll")?;
+    if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
+        return None;
+    }
+    let mut parts = rest.split('|').map(str::trim);
+    let question = parts.next().unwrap_or_default().to_owned();
+    let options: Vec<String> = parts.filter(|o| !o.is_empty()).map(str::to_owned).collect();
+    if question.is_empty() || options.len() < 2 {
+        return Some(Err(
+            "To make a poll: /poll Question? | first option | second option".to_owned(),
+        ));
+    }
+    Some(Ok((question, options)))
 }
 
 /// Who wrote how many of `messages`, and the five words used most (four letters or more,
@@ -232,5 +296,20 @@ mod tests {
             "Summary of the last 3 messages: Sarah 2, Tom 1. Most used words: lake (3), bring (1), cold (1), saturday (1), towels (1)."
         );
         assert_eq!(summarise(&[], "me"), "Nothing to summarise yet.");
+    }
+
+    #[test]
+    fn poll_commands_are_read_or_explained() {
+        assert_eq!(
+            parse_poll("/poll Where to eat? | Lake | Hills |  "),
+            Some(Ok((
+                "Where to eat?".to_owned(),
+                vec!["Lake".to_owned(), "Hills".to_owned()]
+            )))
+        );
+        assert!(matches!(parse_poll("/poll Where? | Lake"), Some(Err(_))));
+        assert!(matches!(parse_poll("/poll"), Some(Err(_))));
+        assert_eq!(parse_poll("/polls are fun | a | b"), None);
+        assert_eq!(parse_poll("let us /poll | a | b"), None);
     }
 }

@@ -96,6 +96,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("client/members.js"),
     ),
     (
+        "/polls.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/polls.js"),
+    ),
+    (
         "/keyboard.js",
         "text/javascript; charset=utf-8",
         include_str!("client/keyboard.js"),

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::id::{MessageId, RoomId, UserId};
 use crate::mention;
 use crate::message::{Message, SendMessage, Sent};
+use crate::poll::POLL_KIND;
 use crate::store::{Admission, Appended, NewMessage};
 use crate::validation;
 
@@ -18,7 +19,9 @@ impl ChatService {
     /// # Errors
     /// [`Error::NotFound`] for a hidden room or a reply target outside it;
     /// [`Error::Forbidden`] when the caller may not post; [`Error::Validation`] for bad input;
-    /// [`Error::RateLimited`] with the wait. Attachments: [`Error::NotFound`] (`attachment`)
+    /// [`Error::RateLimited`] with the wait. A payload: [`Error::Validation`] on
+    /// `payload.kind` for an unregistered kind, on `payload.data…` (or `text`) for what its
+    /// kind refuses. Attachments: [`Error::NotFound`] (`attachment`)
     /// for an id that is not the caller's upload, [`Error::Validation`] (`attachment_ids[i]`)
     /// for one uploaded to another room or named twice, [`Error::Conflict`] for one attached
     /// already.
@@ -57,9 +60,16 @@ impl ChatService {
         if let Some(id) = &input.client_msg_id {
             validation::validate_client_msg_id(id, &self.limits)?;
         }
+        // A payload stands in for text as an attachment does; a kind may still ask for text
+        // (a poll's question).
+        let has_content = !input.attachment_ids.is_empty() || input.payload.is_some();
         let (text, mentions) = self
-            .resolve_mentions(room, &input.text, !input.attachment_ids.is_empty())
+            .resolve_mentions(room, &input.text, has_content)
             .await?;
+        let payload = input
+            .payload
+            .map(|p| self.payload_kinds.validate(p, &text))
+            .transpose()?;
         let attachments = self
             .attachments_for_send(actor, room, &input.attachment_ids)
             .await?;
@@ -78,6 +88,7 @@ impl ChatService {
             text,
             mentions,
             attachments,
+            payload,
             reply_to: input.reply_to,
             client_msg_id: input.client_msg_id,
             is_ai_generated: ai,
@@ -186,8 +197,14 @@ impl ChatService {
         if message.is_deleted {
             return Err(Error::conflict("message is deleted"));
         }
+        // A poll's text is its question, which stays required.
+        let has_content = !message.attachments.is_empty()
+            || message
+                .payload
+                .as_ref()
+                .is_some_and(|p| p.kind != POLL_KIND);
         let (text, mentions) = self
-            .resolve_mentions(message.room_id, &text, !message.attachments.is_empty())
+            .resolve_mentions(message.room_id, &text, has_content)
             .await?;
         let change = self
             .store

@@ -2,7 +2,7 @@
 //!
 //! One file per use-case area: `profiles` (profiles and accounts), `events`, `rooms`,
 //! `members` (roles, mutes, bans, read state), `messages` (the send pipeline, edits,
-//! deletions, reactions), `direct` (direct rooms), `presence` (who is online), `unread_feed` (live counts), `attachments` (uploads, reading and collecting them), `timeline` (history, the change log, live subscriptions, typing) and
+//! deletions, reactions), `polls` (votes, closing, and the host's payload updates), `direct` (direct rooms), `presence` (who is online), `unread_feed` (live counts), `attachments` (uploads, reading and collecting them), `timeline` (history, the change log, live subscriptions, typing) and
 //! `search`. This file holds the service, its builder and the helpers every area shares.
 //!
 //! Each method takes the authenticated caller (`actor`) first. Transports authenticate; the
@@ -22,6 +22,7 @@ use crate::fanout::{Broker, InProcessBroker, UserSignal, UserSignalKind};
 use crate::id::{EventId, RoomId, UserId};
 use crate::limits::Limits;
 use crate::metrics::SystemMetrics;
+use crate::payload::{PayloadKind, PayloadKinds};
 use crate::permission::RoomAccess;
 use crate::rate_limit::{RateLimitPolicy, TypingThrottle, default_policy};
 use crate::room::{Room, RoomMember};
@@ -39,6 +40,7 @@ pub use feed::{FeedCursor, FeedFollower, FeedPage};
 pub use attachments::Collected;
 mod members;
 mod messages;
+mod polls;
 mod presence;
 
 pub use presence::PresenceWatch;
@@ -71,6 +73,8 @@ pub struct ChatService {
     image_permits: Arc<tokio::sync::Semaphore>,
     /// The threads images are decoded on.
     image_workers: crate::attachment::workers::Workers,
+    /// The structured-message kinds accepted: polls and the host's.
+    payload_kinds: PayloadKinds,
 }
 
 /// Builds a [`ChatService`]; see [`ChatService::builder`].
@@ -84,6 +88,7 @@ pub struct ChatServiceBuilder {
     server_admins: HashSet<UserId>,
     blobs: Option<Arc<dyn BlobStore>>,
     attachments: AttachmentPolicy,
+    payload_kinds: PayloadKinds,
 }
 
 impl ChatServiceBuilder {
@@ -130,6 +135,20 @@ impl ChatServiceBuilder {
         self
     }
 
+    /// Accepts messages carrying payloads of kind `name`, validated by `kind` (see
+    /// [`crate::payload`]). Polls are built in.
+    ///
+    /// # Panics
+    /// When `name` is not a valid kind name or is registered already (see
+    /// [`PayloadKinds::register`]): a mistake in the host's set-up, found at start-up.
+    #[must_use]
+    pub fn payload_kind(mut self, name: &str, kind: Arc<dyn PayloadKind>) -> Self {
+        if let Err(err) = self.payload_kinds.register(name, kind) {
+            panic!("payload kind {name:?}: {err}");
+        }
+        self
+    }
+
     /// Grants a user server-admin rights (system metrics).
     #[must_use]
     pub fn server_admin(mut self, user: UserId) -> Self {
@@ -161,6 +180,7 @@ impl ChatServiceBuilder {
             )),
             image_workers: crate::attachment::workers::Workers::new(self.attachments.image_workers),
             attachments: self.attachments,
+            payload_kinds: self.payload_kinds,
         }
     }
 }
@@ -211,6 +231,7 @@ impl ChatService {
             server_admins: HashSet::new(),
             blobs: None,
             attachments: AttachmentPolicy::default(),
+            payload_kinds: PayloadKinds::default(),
         }
     }
 

@@ -96,6 +96,8 @@ macro_rules! for_each_conformance_case {
             feed_follower_wakes_for_new_changes
             webhooks_deliver_in_order_with_backoff_and_dead_letters
             bots_are_marked_and_stay_in_their_rooms
+            polls_count_one_changeable_vote_per_member
+            host_payload_kinds_validate_and_update
             racing_sign_ups_create_one_account
             deleted_and_replaced_text_is_gone_from_every_read_path
             mentions_carry_the_members_current_name

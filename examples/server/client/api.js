@@ -95,6 +95,13 @@ export const api = {
   edit: (messageId, text) => call('PATCH', `/messages/${q(messageId)}`, { text }),
   remove: (messageId) => call('DELETE', `/messages/${q(messageId)}`),
   react: (messageId, key, on) => call(on ? 'PUT' : 'DELETE', `/messages/${q(messageId)}/reactions/${q(key)}`),
+  vote: (messageId, option) => (option === null
+    ? call('DELETE', `/messages/${q(messageId)}/poll/vote`)
+    : call('PUT', `/messages/${q(messageId)}/poll/vote`, { option })),
+  closePoll: (messageId) => call('POST', `/messages/${q(messageId)}/poll/close`),
+  sendPoll: (roomId, question, options, clientMsgId) => call('POST', `/rooms/${q(roomId)}/messages`, {
+    text: question, payload: { kind: 'poll', data: { options } }, client_msg_id: clientMsgId,
+  }),
   message: (messageId) => call('GET', `/messages/${q(messageId)}`),
   replies: (messageId) => call('GET', `/messages/${q(messageId)}/replies?limit=100`),
   search: (query, roomId) => call('GET', `/search?q=${q(query)}${roomId ? `&room_id=${q(roomId)}` : ''}&limit=30`),

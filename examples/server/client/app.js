@@ -15,7 +15,8 @@ import {
 } from './reading.js';
 import { onAck, onLiveError, onTyping, renderTypers, resolvePending, transmit, uploads } from './composer.js';
 import './search.js';
-import { closeMembers, onMemberChange } from './members.js';
+import { closeMembers, onMemberChange, standing } from './members.js';
+import { closePollForm, isPoll } from './polls.js';
 import { keepTabStop } from './keyboard.js';
 const SESSION_KEY = 'chat-engine.session';
 
@@ -263,6 +264,8 @@ function closeRoom() {
   state.authors.clear();
   state.receipts.clear();
   state.newSince = null;
+  state.moderates = false;
+  closePollForm();
   cancelReply();
   state.threadId = null;
   $('thread').hidden = true;
@@ -297,7 +300,18 @@ export function openRoom(room) {
   // arrives live, so nothing falls in the gap (rows are keyed by id, so nothing shows twice).
   state.live.subscribe(room.id);
   $('message-input').focus();
+  learnStanding(room);
 }
+
+/** Learns whether the reader moderates the room, then redraws the polls they may now close. */
+const learnStanding = guard(async (room) => {
+  const { moderator } = await standing(room);
+  if (!state.room || state.room.id !== room.id || moderator === state.moderates) return;
+  state.moderates = moderator;
+  for (const row of state.rows.values()) {
+    if (isPoll(row.messageData)) placeMessage(row.messageData, true);
+  }
+});
 
 async function onSubscribed(roomId, lastSeq, resumed) {
   if (!state.room || state.room.id !== roomId || resumed) return;
@@ -383,7 +397,9 @@ export function placeMessage(message, replace) {
   const existing = state.rows.get(message.id);
   if (existing && !replace) return;
   state.names.set(message.author_id, message.author_name);
-  const row = messageRow({ message, myId: state.session.user.id, actions: actionsFor(message), names: state.names });
+  const me = state.session.user.id;
+  const canClosePoll = message.author_id === me || state.moderates;
+  const row = messageRow({ message, myId: me, actions: actionsFor(message), names: state.names, canClosePoll });
   row.messageData = message;
   fillQuote(row);
   // Focusable, so a tap shows its actions where there is no hover; one row is in the Tab
@@ -473,7 +489,7 @@ function layout() {
 
 function onChange(change) {
   if (!state.room || change.room_id !== state.room.id) return;
-  const message = ['message_posted', 'message_edited', 'message_deleted', 'reactions_changed', 'thread_updated'].includes(change.kind)
+  const message = ['message_posted', 'message_edited', 'message_deleted', 'reactions_changed', 'thread_updated', 'payload_updated'].includes(change.kind)
     ? change.data
     : null;
   onMemberChange(change);

@@ -46,7 +46,7 @@ async function nameOf(userId) {
 }
 
 /** What the reader may do here, as far as the client can tell. */
-async function standing(room) {
+export async function standing(room) {
   const eventRole = room.kind === 'direct' ? null : state.eventRoles.get(room.event_id);
   const eventAdmin = eventRole === 'owner' || eventRole === 'admin';
   const { membership } = await api.room(room.id);

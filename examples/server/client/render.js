@@ -1,5 +1,6 @@
 import { renderAttachments } from './attachments.js';
 import { renderText } from './markup.js';
+import { isPoll, renderPoll } from './polls.js';
 
 // Turning messages into DOM. User text only ever becomes text nodes (textContent), never
 // HTML: a message like <img src=x onerror=alert(1)> shows as exactly those characters. The
@@ -72,7 +73,7 @@ export function formatTime(iso) {
  * A message row. `actions` are { label, run } buttons (edit and delete for one's own).
  * `state` is '' for a stored message, 'pending' or 'failed' for one still being sent.
  */
-export function messageRow({ message, myId, state = '', actions = [], names = new Map() }) {
+export function messageRow({ message, myId, state = '', actions = [], names = new Map(), canClosePoll = false }) {
   const row = el('li', `message${message.author_id === myId ? ' mine' : ''}${state ? ` ${state}` : ''}`);
   if (message.id) row.dataset.id = message.id;
   if (message.seq) row.dataset.seq = String(message.seq);
@@ -103,6 +104,7 @@ export function messageRow({ message, myId, state = '', actions = [], names = ne
     body.append(renderText(message.text, myId));
   }
   row.append(body);
+  if (isPoll(message)) row.append(renderPoll(message, myId, canClosePoll));
   if (!message.is_deleted && message.attachments && message.attachments.length) {
     row.append(renderAttachments(message.attachments));
   }

@@ -35,6 +35,7 @@ export const state = {
   receipts: new Map(), // user id → seq read up to, in the open room
   newSince: null,
   eventRoles: new Map(), // event id → the reader's role in it
+  moderates: false, // whether the reader moderates the open room (closes others' polls)
   unreadKnown: false, // whether the first unread counts of this session have arrived // the open room's read position when it was opened: the "new messages" line
 };
 
@@ -59,15 +60,18 @@ const ERROR_TEXT = {
 /** Field names as a person reads them. */
 const FIELD_TEXT = {
   name: 'The name', text: 'The message', display_name: 'The display name', email: 'The email',
-  password: 'The password', file_name: 'The file name', q: 'The search',
+  password: 'The password', file_name: 'The file name', q: 'The search', option: 'That option',
+  'payload.data.options': 'The options', 'payload.data.options[]': 'An option',
 };
 
 export function describe(err) {
   if (err instanceof ApiError) {
     if (err.code === 'rate_limited') return `Too many attempts. Please wait ${Math.ceil((err.retryAfterMs || 1000) / 1000)} s.`;
     if (err.code === 'validation') {
-      const what = FIELD_TEXT[err.field] || 'Something you entered';
-      return `${what} can't be used: ${err.message.replace(/^[a-z_]+: /, '')}.`;
+      // `options[2]` reads as any option: the index is for programs.
+      const what = FIELD_TEXT[(err.field || '').replace(/\[\d+\]$/, '[]')] || 'Something you entered';
+      // The server's message is "invalid <field>: <reason>"; the field is said in words above.
+      return `${what} can't be used: ${err.message.replace(/^invalid [^:]*: /, '')}.`;
     }
     if (err.code === 'conflict' && /name/.test(err.message)) return 'That name is already taken here. Please choose another.';
     return ERROR_TEXT[err.code] || err.message;
