@@ -1,5 +1,6 @@
-// Accessibility: axe-core on every screen of the client (sign-in, room, emoji picker, thread,
-// search results, members panel, room list), light and dark, desktop and phone.
+// Accessibility: axe-core on every screen of the client (sign-in, room with a poll, the poll
+// form, emoji picker, thread, search results, members panel, room list), light and dark,
+// desktop and phone.
 // No violation of impact "serious" or "critical" is allowed.
 
 import { test } from 'node:test';
@@ -35,6 +36,10 @@ test('every screen passes axe in light and dark, on desktop and phone', () =>
       text: `**Welcome** @[User One](${one.user.id}) :tada: see https://example.com`,
     })).message;
     await apiCall(url, sarah.token, 'PUT', `/messages/${asked.id}/reactions/${encodeURIComponent('👍')}`);
+    const poll = (await apiCall(url, sarah.token, 'POST', `/rooms/${main.id}/messages`, {
+      text: 'Lake or hills?', payload: { kind: 'poll', data: { options: ['Lake', 'Hills'] } },
+    })).message;
+    await apiCall(url, one.token, 'PUT', `/messages/${poll.id}/poll/vote`, { option: 0 });
     await apiCall(url, sarah.token, 'POST', `/rooms/${main.id}/messages`, { text: 'a reply', reply_to: asked.id });
 
     for (const [width, height] of [[1200, 800], [390, 844]]) {
@@ -53,7 +58,12 @@ test('every screen passes axe in light and dark, on desktop and phone', () =>
         await page.emulateMedia({ colorScheme: scheme });
         await page.locator('#room-title', { hasText: 'Main' }).waitFor();
         await page.locator('#messages li.message[data-id] .reply-quote', { hasText: 'Welcome' }).waitFor();
+        await page.locator('#messages .poll-option[aria-pressed="true"]').waitFor();
         await audit(page, `room, ${where}`);
+        await page.getByRole('button', { name: 'Create a poll' }).click();
+        await page.getByRole('form', { name: 'New poll' }).waitFor();
+        await audit(page, `poll form, ${where}`);
+        await page.keyboard.press('Escape');
 
         const row = page.locator('#messages li.message[data-id]', { hasText: 'a reply' });
         await row.click();

@@ -39,9 +39,11 @@ export function renderPoll(message, myId, canClose) {
     choice.setAttribute('aria-pressed', String(mine === i));
     // Through the CSSOM, which the page's content security policy allows (no style attribute).
     choice.style.setProperty('--share', `${share}%`);
-    choice.append(el('span', 'poll-label', option), el('span', 'poll-count', `${count} · ${share}%`));
-    choice.setAttribute('aria-label', `${option}: ${votes(count)}, ${share}%${mine === i ? ', your vote' : ''}`);
-    choice.title = poll.closed ? 'The poll is closed' : mine === i ? 'Click to take your vote back' : 'Vote for this';
+    // The name is what is shown ("Lake 2 · 50%", the space unseen between flex items), as
+    // speech input expects; aria-pressed says which is the reader's vote.
+    choice.append(el('span', 'poll-label', option), ' ', el('span', 'poll-count', `${count} · ${share}%`));
+    const hint = poll.closed ? 'the poll is closed' : mine === i ? 'click to take your vote back' : 'click to vote';
+    choice.title = `${option}: ${votes(count)}; ${hint}`;
     const item = el('li');
     item.append(choice);
     options.append(item);
