@@ -63,6 +63,17 @@ for (const look of LOOKS) {
       await optionOf(mine, 'Lake').filter({ hasText: '1 · 100%' }).waitFor();
       assert.equal(await optionOf(theirs, 'Lake').getAttribute('aria-pressed'), 'false');
 
+      // From the keyboard: Enter on the message reaches its first option; Space votes.
+      await theirs.focus();
+      await sarah.keyboard.press('Enter');
+      assert.equal(await optionOf(theirs, 'Lake').evaluate((b) => b === document.activeElement), true);
+      await sarah.keyboard.press('Space');
+      await optionOf(mine, 'Lake').filter({ hasText: '2 · 100%' }).waitFor();
+      await optionOf(theirs, 'Lake').and(sarah.locator('[aria-pressed="true"]')).waitFor();
+      assert.equal(await optionOf(theirs, 'Lake').evaluate((b) => b === document.activeElement), true, 'focus stays on the option voted for');
+      await apiCall(url, sarahApi.token, 'DELETE', `/messages/${pollId}/poll/vote`);
+      await optionOf(mine, 'Lake').filter({ hasText: '1 · 100%' }).waitFor();
+
       // Only the author (or a moderator) sees Close; closing stops the voting everywhere.
       assert.equal(await theirs.getByRole('button', { name: 'Close poll' }).count(), 0);
       await mine.getByRole('button', { name: 'Close poll' }).click();

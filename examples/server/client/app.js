@@ -405,7 +405,7 @@ export function placeMessage(message, replace) {
   // Focusable, so a tap shows its actions where there is no hover; one row is in the Tab
   // order (keyboard.js), and a row replaced by a live change keeps that place and the focus.
   row.tabIndex = existing && existing.tabIndex === 0 ? 0 : -1;
-  const refocus = existing && document.activeElement === existing;
+  const focused = existing && existing.contains(document.activeElement) ? document.activeElement : null;
   const author = row.querySelector('.author');
   if (author && message.author_id !== state.session.user.id) {
     author.dataset.userId = message.author_id;
@@ -417,7 +417,7 @@ export function placeMessage(message, replace) {
   }
   if (existing) {
     existing.replaceWith(row);
-    if (refocus) row.focus({ preventScroll: true });
+    if (focused) refocus(row, focused);
   } else {
     // Rows are in seq order; pending rows stay after every stored one.
     let before = null;
@@ -434,6 +434,13 @@ export function placeMessage(message, replace) {
   }
   state.rows.set(message.id, row);
   scheduleLayout();
+}
+
+/** Gives focus back inside a replaced row: to the same poll option (a vote replaces the row),
+ * else to the row itself. */
+function refocus(row, was) {
+  const option = was.dataset.option === undefined ? null : row.querySelector(`.poll-option[data-option="${was.dataset.option}"]`);
+  (option || row).focus({ preventScroll: true });
 }
 
 // ----- reading: day separators and runs of one author -----

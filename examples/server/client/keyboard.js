@@ -3,8 +3,8 @@
 // - ↑ and ↓ (Home, End) move through the lists of events, rooms and direct messages, and
 //   through the messages; a message list is one Tab stop that remembers the message last
 //   focused;
-// - Enter on a message moves into its actions; Escape from a message returns to the
-//   composer;
+// - Enter on a message moves into it (a poll's options, then its actions); Escape from a
+//   message returns to the composer;
 // - ↑ in an empty composer edits your last message;
 // - Alt+↑ and Alt+↓ open the previous and next room, from anywhere;
 // - Escape closes what is open on top: search results, the members panel, the thread.
@@ -67,7 +67,8 @@ list.addEventListener('keydown', (e) => {
   }
   if (e.target !== row) return; // keys inside an action or a link are theirs
   if (e.key === 'Enter') {
-    const first = row.querySelector('.actions button');
+    // A poll's options come first (in document order), then the message's actions.
+    const first = row.querySelector('.poll-option:not(:disabled), .actions button');
     if (first) {
       e.preventDefault();
       first.focus();
