@@ -6,8 +6,9 @@
 //! the local server). The first run loads the data set into database `chat_bench`; later runs
 //! reuse it.
 //!
-//! - **send**: `ChatService::send_message` with 1 and 8 concurrent senders, beside a bare
-//!   single-row `INSERT … RETURNING` into a table with the same columns and indexes, same run;
+//! - **send**: `ChatService::send_message` with 1 and 8 concurrent senders (each in a room of
+//!   their own), and 64 senders in one room, beside a bare single-row `INSERT … RETURNING`
+//!   into a table with the same columns and indexes by as many senders, same run;
 //!   and the choice of `PgNotifyLink`: the service with the PostgreSQL broker on (NOTIFY after
 //!   commit, batched) beside it off, and a bare insert with a NOTIFY inside its transaction
 //!   beside the bare insert.
@@ -46,12 +47,16 @@ fn service_with_relay(pool: &PgPool) -> Arc<ChatService> {
 }
 
 fn builder(pool: &PgPool) -> chat_engine::ChatServiceBuilder {
+    builder_over(Arc::new(PostgresStore::from_pool(pool.clone())))
+}
+
+fn builder_over(store: Arc<dyn chat_engine::Store>) -> chat_engine::ChatServiceBuilder {
     // Keep the rate-limit check in the pipeline but let every send through.
     let limits = Limits {
         send_rate_window: Duration::from_micros(1),
         ..Limits::default()
     };
-    ChatService::builder(Arc::new(PostgresStore::from_pool(pool.clone()))).limits(limits)
+    ChatService::builder(store).limits(limits)
 }
 
 /// Runs `n` senders at once, sender `i` calling `one(i, k)` for `k` in `0..iters`; the time
@@ -79,7 +84,9 @@ where
 }
 
 fn send(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset) {
-    let chat = service(&data.pool);
+    // The plain service's store is kept, to report how its sends were grouped.
+    let store = Arc::new(PostgresStore::from_pool(data.pool.clone()));
+    let chat = Arc::new(builder_over(Arc::clone(&store) as Arc<dyn chat_engine::Store>).build());
     let relayed = rt.block_on(async { service_with_relay(&data.pool) });
     let mut g = c.benchmark_group("postgres_send");
     g.sample_size(10)
@@ -136,7 +143,48 @@ fn send(c: &mut Criterion, rt: &tokio::runtime::Runtime, data: &Dataset) {
             });
         }
     }
+    // A hot room: 64 senders in one room, each their own user, on the same 16-connection pool
+    // as the baseline's 64 bare inserters.
+    let n = 64usize;
+    g.throughput(Throughput::Elements(n as u64));
+    let (pool, room, users) = (data.pool.clone(), data.send_rooms[0], data.users.clone());
+    g.bench_with_input(BenchmarkId::new("bare_insert_one_room", n), &n, |b, &n| {
+        b.to_async(rt).iter_custom(|iters| {
+            let (pool, users) = (pool.clone(), users.clone());
+            senders(n, iters, move |i, k| {
+                let (pool, user) = (pool.clone(), users[i]);
+                async move { dataset::bare_insert(&pool, room, user, k).await }
+            })
+        });
+    });
+    g.bench_with_input(
+        BenchmarkId::new("chat_service_send_one_room", n),
+        &n,
+        |b, &n| {
+            b.to_async(rt).iter_custom(|iters| {
+                let (chat, users) = (Arc::clone(&chat), users.clone());
+                senders(n, iters, move |i, k| {
+                    let (chat, user) = (Arc::clone(&chat), users[i]);
+                    async move {
+                        let msg = SendMessage {
+                            text: format!("bench send {k} hello"),
+                            ..SendMessage::default()
+                        };
+                        chat.send_message(user, room, msg).await.unwrap();
+                    }
+                })
+            });
+        },
+    );
     g.finish();
+    let stats = store.group_commit_stats();
+    println!(
+        "group commit of chat_service_send: {} sends in {} transactions ({:.1} per transaction, at most {})",
+        stats.sends,
+        stats.batches,
+        stats.sends as f64 / stats.batches.max(1) as f64,
+        stats.largest
+    );
 }
 
 struct Row {

@@ -39,6 +39,7 @@
 //! (`chat_core::conformance_tests!`, feature `testing`) to prove it.
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -306,16 +307,18 @@ pub enum Appended {
     Replayed(Message),
 }
 
-/// How a send is admitted: the policy and the author's standing.
-#[derive(Debug, Clone, Copy)]
-pub struct Admission<'a> {
+/// How a send is admitted: the policy and the author's standing. It owns the policy (a shared
+/// handle), so a store may decide on a send away from the caller's task, as PostgreSQL's group
+/// commit does.
+#[derive(Debug, Clone)]
+pub struct Admission {
     /// The rate-limit policy.
-    pub policy: &'a dyn RateLimitPolicy,
+    pub policy: Arc<dyn RateLimitPolicy>,
     /// Whether the author moderates the room (slow mode exempts moderators).
     pub is_moderator: bool,
 }
 
-impl Admission<'_> {
+impl Admission {
     /// Runs the policy on facts the store read.
     ///
     /// # Errors
@@ -342,7 +345,7 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
     /// [`Error::NotFound`](crate::Error::NotFound) for a missing room or author profile;
     /// [`Error::Conflict`](crate::Error::Conflict) when an upload it names is attached
     /// already or discarded (guarantee 7).
-    async fn append_message(&self, msg: NewMessage, admission: Admission<'_>) -> Result<Appended>;
+    async fn append_message(&self, msg: NewMessage, admission: Admission) -> Result<Appended>;
 
     /// A message (or tombstone), if stored.
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>>;

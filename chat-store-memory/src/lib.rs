@@ -399,7 +399,7 @@ impl RoomStore for MemoryStore {
 
 #[async_trait]
 impl MessageStore for MemoryStore {
-    async fn append_message(&self, msg: NewMessage, admission: Admission<'_>) -> Result<Appended> {
+    async fn append_message(&self, msg: NewMessage, admission: Admission) -> Result<Appended> {
         let mut s = self.write();
         let Some(author) = s.users.get(&msg.author_id) else {
             return Err(Error::NotFound { what: "user" });

@@ -26,7 +26,18 @@
 //!   After that lock, the duplicate check and the rate-limit read see every earlier send.
 //!   (`NO KEY` because it must not block inserts that merely reference the user.)
 //! - **Lock order** is author, then message, then room; nothing locks them the other way round,
-//!   so these locks cannot deadlock.
+//!   and a transaction that locks several of a kind locks them in id order, so these locks
+//!   cannot deadlock.
+//!
+//! # Group commit
+//!
+//! Concurrent plain sends (no reply, no attachment) of one store share a transaction: a
+//! committer task takes whatever sends are queued, locks their authors and then their rooms,
+//! reads what admission needs for all of them in one statement, admits each in turn (counting
+//! the batch-mates before it), stores the admitted ones in one statement and commits: one WAL
+//! flush for the batch, and a hot room's row lock taken once per batch, not once per message.
+//! An idle database sees each send alone; a refused send is answered on its own. See
+//! [`PostgresStore::group_commit_stats`].
 //!
 //! # Layout
 //!
@@ -34,7 +45,8 @@
 //!   connection → `Unavailable`).
 //! - `rows`: database rows and their conversion into domain types.
 //! - One file per storage trait: `profiles` (profiles and accounts), `events`, `rooms`,
-//!   `messages`; `change_log` takes seqs and appends log entries for the last two.
+//!   `messages`; `change_log` takes seqs and appends log entries for the last two;
+//!   `group_commit` batches plain sends.
 //! - [`notify_link`]: [`PgNotifyLink`], fan-out between instances over LISTEN/NOTIFY.
 //! - `migrations/` (embedded as [`MIGRATOR`]): the schema, with the reason for every index.
 
@@ -42,6 +54,7 @@ mod attachments;
 mod change_log;
 mod error;
 mod events;
+mod group_commit;
 mod messages;
 pub mod notify_link;
 mod profiles;
@@ -49,6 +62,7 @@ mod rooms;
 mod rows;
 mod webhooks;
 
+pub use group_commit::GroupCommitStats;
 pub use notify_link::PgNotifyLink;
 
 use std::collections::HashSet;
@@ -70,6 +84,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The queue to this store's group commit of sends (shared by clones).
+    sends: std::sync::Arc<group_commit::GroupCommit>,
 }
 
 pub(crate) fn uuids<T: Into<Uuid> + Copy>(ids: &[T]) -> Vec<Uuid> {
@@ -135,7 +151,7 @@ impl PostgresStore {
     /// [`Error::Unavailable`] when the database cannot be reached or does not exist.
     pub async fn connect_with(url: &str, options: &PostgresOptions) -> Result<Self> {
         let pool = options.pool().connect(url).await.map_err(db_err)?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     /// A store whose pool connects on first use, for a server that may start before its
@@ -146,13 +162,23 @@ impl PostgresStore {
     /// [`Error::Internal`] when `url` is not a valid PostgreSQL URL.
     pub fn connect_lazy_with(url: &str, options: &PostgresOptions) -> Result<Self> {
         let pool = options.pool().connect_lazy(url).map_err(Error::internal)?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     /// Uses an existing pool.
     #[must_use]
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            sends: std::sync::Arc::default(),
+        }
+    }
+
+    /// How this store's plain sends were grouped into transactions (see "Group commit" in the
+    /// crate docs): for operators, benchmarks and tests.
+    #[must_use]
+    pub fn group_commit_stats(&self) -> GroupCommitStats {
+        self.sends.stats()
     }
 
     /// The pool.

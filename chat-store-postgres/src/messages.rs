@@ -144,9 +144,9 @@ async fn message_for_update(conn: &mut PgConnection, id: MessageId) -> Result<Me
         .ok_or(Error::NotFound { what: "message" })
 }
 
-#[async_trait]
-impl MessageStore for PostgresStore {
-    async fn append_message(&self, msg: NewMessage, admission: Admission<'_>) -> Result<Appended> {
+impl PostgresStore {
+    /// One send in a transaction of its own: replies and sends with attachments.
+    async fn append_one(&self, msg: NewMessage, admission: Admission) -> Result<Appended> {
         // Four round trips: BEGIN with the author lock, one read of everything admission
         // needs, one write of the seq, message and change, COMMIT.
         //
@@ -167,7 +167,7 @@ impl MessageStore for PostgresStore {
             .await
             .map_err(db_err)?;
         let now = msg.created_at;
-        let policy = admission.policy;
+        let policy = &admission.policy;
         let facts = sqlx::query(&format!(
             "SELECT {ROOM_COLS},
                  (SELECT id FROM messages WHERE author_id = $2 AND client_msg_id = $3) AS replay_of,
@@ -299,6 +299,18 @@ impl MessageStore for PostgresStore {
             },
             thread,
         })
+    }
+}
+
+#[async_trait]
+impl MessageStore for PostgresStore {
+    async fn append_message(&self, msg: NewMessage, admission: Admission) -> Result<Appended> {
+        // Plain sends go in the next group commit (see `group_commit`); a reply locks its
+        // parent and a send with attachments claims them, in a transaction of its own.
+        if msg.reply_to.is_none() && msg.attachments.is_empty() {
+            return self.sends.append(&self.pool, msg, admission).await;
+        }
+        self.append_one(msg, admission).await
     }
 
     async fn get_message(&self, id: MessageId) -> Result<Option<Message>> {

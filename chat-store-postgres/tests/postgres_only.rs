@@ -7,7 +7,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chat_core::testing::{Harness, text};
-use chat_core::{Error, EventRole, HistoryCursor, Limits, RoomSeq, SendMessage, Store, UserId};
+use chat_core::{
+    Admission, Appended, ChatService, Error, EventRole, HistoryCursor, Limits, MessageId,
+    MessageStore, NewMessage, RoomId, RoomSeq, SendMessage, SlidingWindow, Store, UserId,
+};
 use common::TestDb;
 use futures::future::join_all;
 
@@ -42,13 +45,35 @@ async fn migrations_apply_to_an_empty_database_and_again() {
     db.cleanup().await;
 }
 
-/// 40 connections, 40 senders in one room: seqs are 1..=n with no gap and no duplicate.
+/// `n` services over `n` stores on one database, as `n` servers would be: each store has its
+/// own group commit, so their batches race for the same author and room locks.
+fn instances(db: &TestDb, h: &Harness, n: usize) -> Vec<Arc<ChatService>> {
+    (0..n)
+        .map(|_| {
+            Arc::new(
+                ChatService::builder(db.store())
+                    .clock(h.clock.clone())
+                    .build(),
+            )
+        })
+        .collect()
+}
+
+/// 40 senders in one room through 8 instances (8 group commits racing) on 40 connections:
+/// seqs are 1..=n with no gap and no duplicate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn seq_is_gap_free_across_40_connections() {
     let Some(db) = TestDb::fresh(40).await else {
         return;
     };
-    let h = Harness::new(db.store()).await;
+    let h = Harness::with_limits(
+        db.store(),
+        Limits {
+            send_rate_max: 1_000_000,
+            ..Limits::default()
+        },
+    )
+    .await;
     let (owner, event, room) = h.owner_event_room().await;
     let mut users = Vec::new();
     for i in 0..40 {
@@ -62,12 +87,32 @@ async fn seq_is_gap_free_across_40_connections() {
         .room
         .last_seq
         .get();
+    let services: Vec<Arc<ChatService>> = (0..8)
+        .map(|_| {
+            Arc::new(
+                ChatService::builder(db.store())
+                    .clock(h.clock.clone())
+                    .limits(Limits {
+                        send_rate_max: 1_000_000,
+                        ..Limits::default()
+                    })
+                    .build(),
+            )
+        })
+        .collect();
     let sends = users
         .iter()
         .flat_map(|&u| (0..10).map(move |i| (u, i)))
-        .map(|(u, i)| {
-            let h = h.clone();
-            tokio::spawn(async move { h.send(u, room, &format!("{i}")).await.seq })
+        .enumerate()
+        .map(|(n, (u, i))| {
+            let chat = Arc::clone(&services[n % services.len()]);
+            tokio::spawn(async move {
+                chat.send_message(u, room, text(&format!("{i}")))
+                    .await
+                    .unwrap()
+                    .message
+                    .seq
+            })
         });
     let mut seqs: Vec<u64> = join_all(sends)
         .await
@@ -85,7 +130,7 @@ async fn seq_is_gap_free_across_40_connections() {
     db.cleanup().await;
 }
 
-/// One user's 100 sends racing over 40 connections: exactly 10 admitted.
+/// One user's 100 sends racing through 8 instances over 40 connections: exactly 10 admitted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rate_limit_is_exact_across_40_connections() {
     let Some(db) = TestDb::fresh(40).await else {
@@ -93,13 +138,10 @@ async fn rate_limit_is_exact_across_40_connections() {
     };
     let h = Harness::new(db.store()).await;
     let (owner, _event, room) = h.owner_event_room().await;
+    let services = instances(&db, &h, 8);
     let sends = (0..100).map(|i| {
-        let h = h.clone();
-        tokio::spawn(async move {
-            h.chat
-                .send_message(owner, room, text(&format!("{i}")))
-                .await
-        })
+        let chat = Arc::clone(&services[i % services.len()]);
+        tokio::spawn(async move { chat.send_message(owner, room, text(&format!("{i}"))).await })
     });
     let results: Vec<_> = join_all(sends)
         .await
@@ -121,7 +163,8 @@ async fn rate_limit_is_exact_across_40_connections() {
     db.cleanup().await;
 }
 
-/// 40 racing sends with one `client_msg_id` over 40 connections: one message, all see it.
+/// 40 racing sends with one `client_msg_id` through 8 instances over 40 connections: one
+/// message, all see it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_duplicates_across_40_connections_store_one_message() {
     let Some(db) = TestDb::fresh(40).await else {
@@ -129,14 +172,15 @@ async fn racing_duplicates_across_40_connections_store_one_message() {
     };
     let h = Harness::new(db.store()).await;
     let (owner, _event, room) = h.owner_event_room().await;
-    let sends = (0..40).map(|_| {
-        let h = h.clone();
+    let services = instances(&db, &h, 8);
+    let sends = (0..40).map(|i| {
+        let chat = Arc::clone(&services[i % services.len()]);
         tokio::spawn(async move {
             let msg = SendMessage {
                 client_msg_id: Some("same".into()),
                 ..text("hello")
             };
-            h.chat.send_message(owner, room, msg).await.unwrap()
+            chat.send_message(owner, room, msg).await.unwrap()
         })
     });
     let sent: Vec<_> = join_all(sends)
@@ -152,6 +196,171 @@ async fn racing_duplicates_across_40_connections_store_one_message() {
         .await
         .unwrap();
     assert_eq!(stored, 1);
+    db.cleanup().await;
+}
+
+/// Group commit answers each send on its own: 64 plain sends queued at once on one store go
+/// in a few transactions, yet each author is admitted exactly up to the limit (batch-mates
+/// counting for each other), a second send with a batch-mate's `client_msg_id` replays it,
+/// sends to a missing room or by a missing author are refused, and each room's seqs and
+/// unread counters come out exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn group_commit_answers_each_send_on_its_own() {
+    let Some(db) = TestDb::fresh(8).await else {
+        return;
+    };
+    let h = Harness::new(db.store()).await;
+    let (owner, event, first) = h.owner_event_room().await;
+    let second = h
+        .room(owner, event, "Second", chat_core::Visibility::Public)
+        .await;
+    let mut authors = Vec::new();
+    for i in 0..6 {
+        let user = h.joined(&format!("Author {i}"), owner, event, first).await;
+        h.chat.join_room(user, second).await.unwrap();
+        authors.push(user);
+    }
+    let store = Arc::new(db.postgres_store());
+    let policy: Arc<dyn chat_core::RateLimitPolicy> = Arc::new(SlidingWindow {
+        max: 5,
+        window: std::time::Duration::from_secs(60),
+    });
+    let now = h.chat.now();
+    let new = |author: UserId, room: RoomId, key: Option<String>, n: usize| NewMessage {
+        id: MessageId::new(),
+        room_id: room,
+        author_id: author,
+        text: format!("send {n}"),
+        mentions: vec![owner],
+        attachments: Vec::new(),
+        payload: None,
+        reply_to: None,
+        client_msg_id: key,
+        is_ai_generated: false,
+        created_at: now,
+    };
+    // 6 authors × 8 sends, alternating rooms; 4 to a missing room; 4 by a missing author;
+    // author 0's sends 0 and 1 share a key.
+    let mut inputs = Vec::new();
+    for (a, &author) in authors.iter().enumerate() {
+        for n in 0..8 {
+            let room = if n % 2 == 0 { first } else { second };
+            let key = (a == 0 && n < 2).then(|| "twice".to_owned());
+            inputs.push(new(author, room, key, n));
+        }
+    }
+    for n in 0..4 {
+        inputs.push(new(authors[1], RoomId::new(), None, n));
+        inputs.push(new(UserId::new(), first, None, n));
+    }
+    let before = store.group_commit_stats();
+    let sends = inputs.clone().into_iter().map(|msg| {
+        let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
+        tokio::spawn(async move {
+            store
+                .append_message(
+                    msg,
+                    Admission {
+                        policy,
+                        is_moderator: false,
+                    },
+                )
+                .await
+        })
+    });
+    let results: Vec<_> = join_all(sends)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let stats = store.group_commit_stats();
+    assert_eq!(stats.sends - before.sends, 56);
+    assert!(
+        stats.batches - before.batches <= 16,
+        "56 sends queued at once share transactions: {stats:?}"
+    );
+
+    let mut created = Vec::new();
+    for (input, result) in inputs.iter().zip(&results) {
+        match result {
+            Ok(Appended::Created { posted, thread }) => {
+                assert!(thread.is_none());
+                created.push(posted.kind.message().unwrap().clone());
+            }
+            Ok(Appended::Replayed(original)) => {
+                assert_eq!(input.client_msg_id.as_deref(), Some("twice"));
+                assert_eq!(original.client_msg_id.as_deref(), Some("twice"));
+            }
+            Err(Error::NotFound { what: "room" }) => {
+                assert!(input.room_id != first && input.room_id != second)
+            }
+            Err(Error::NotFound { what: "user" }) => assert!(!authors.contains(&input.author_id)),
+            Err(Error::RateLimited { .. }) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    // Exactly 5 admitted per author (author 0's replay takes no quota).
+    for author in &authors {
+        assert_eq!(created.iter().filter(|m| m.author_id == *author).count(), 5);
+    }
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| matches!(r, Ok(Appended::Replayed(_))))
+            .count(),
+        1
+    );
+    // Each room's seqs are gap-free and match the stored messages and log.
+    for room in [first, second] {
+        let mut seqs: Vec<u64> = created
+            .iter()
+            .filter(|m| m.room_id == room)
+            .map(|m| m.seq.get())
+            .collect();
+        seqs.sort_unstable();
+        let last = h
+            .chat
+            .get_room(owner, room)
+            .await
+            .unwrap()
+            .room
+            .last_seq
+            .get();
+        assert_eq!(
+            seqs,
+            ((last - seqs.len() as u64 + 1)..=last).collect::<Vec<_>>()
+        );
+        let stored: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT c.seq, m.text FROM room_changes c JOIN messages m ON m.id = c.message_id
+             WHERE c.room_id = $1 AND c.change ->> 'kind' = 'message_posted' ORDER BY c.seq",
+        )
+        .bind(room.as_uuid())
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        let logged: Vec<u64> = stored.iter().map(|(s, _)| *s as u64).collect();
+        assert_eq!(logged, seqs, "every stored message logged under its seq");
+    }
+    // The owner was mentioned by all 30 and wrote none: 30 unread mentions; each author has
+    // the others' messages unread, never their own.
+    let owner_unread: u32 = h
+        .chat
+        .unread_counts(owner)
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.mentions)
+        .sum();
+    assert_eq!(owner_unread, 30);
+    let author_unread: u32 = h
+        .chat
+        .unread_counts(authors[2])
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.messages)
+        .sum();
+    assert_eq!(author_unread, 25);
     db.cleanup().await;
 }
 

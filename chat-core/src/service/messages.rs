@@ -1,6 +1,7 @@
 //! Messages: the send pipeline, edits, deletions and reactions.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::{ChatService, RoomContext, hide_as_message};
 use crate::change::ChangeKind;
@@ -95,7 +96,7 @@ impl ChatService {
             created_at: self.clock.now(),
         };
         let admission = Admission {
-            policy: self.policy.as_ref(),
+            policy: Arc::clone(&self.policy),
             is_moderator: access.is_moderator(),
         };
         match self.store.append_message(new, admission).await? {
