@@ -59,9 +59,11 @@ for (const look of LOOKS) {
       await optionOf(theirs, 'Lake').click();
       await optionOf(mine, 'Lake').filter({ hasText: '2 · 100%' }).waitFor();
       await optionOf(mine, 'Hills').filter({ hasText: '0 · 0%' }).waitFor();
+      // Her own page shows the change before she clicks again (a click reads the shown vote).
+      await optionOf(theirs, 'Lake').and(sarah.locator('[aria-pressed="true"]')).waitFor();
       await optionOf(theirs, 'Lake').click();
       await optionOf(mine, 'Lake').filter({ hasText: '1 · 100%' }).waitFor();
-      assert.equal(await optionOf(theirs, 'Lake').getAttribute('aria-pressed'), 'false');
+      await optionOf(theirs, 'Lake').and(sarah.locator('[aria-pressed="false"]')).filter({ hasText: '1 · 100%' }).waitFor();
 
       // From the keyboard: Enter on the message reaches its first option; Space votes.
       await theirs.focus();
