@@ -13,6 +13,9 @@
 //! - **bare axum**: every text frame a client sends is put on one `tokio::sync::broadcast`
 //!   channel, and each connection forwards what it receives to its socket, one send (and so
 //!   one flush) per frame.
+//! - **bare axum, batched flushes**: the same, but each connection writes whatever the channel
+//!   already holds (up to 64 frames, as chat-http's writer does) and flushes once: the fair
+//!   baseline, since with TCP_NODELAY a flush is a segment.
 //!
 //! Receivers only count frames (no JSON parsing) in both arms. Client and server share the
 //! machine's two cores.
@@ -36,7 +39,8 @@ fn main() {
     let rt = child::runtime();
     match std::env::args().nth(1).as_deref() {
         Some("--serve-chat") => rt.block_on(serve_chat()),
-        Some("--serve-bare") => rt.block_on(serve_bare()),
+        Some("--serve-bare") => rt.block_on(serve_bare(false)),
+        Some("--serve-bare-batched") => rt.block_on(serve_bare(true)),
         _ => rt.block_on(measure()),
     }
 }
@@ -86,8 +90,12 @@ async fn serve_chat() {
         .unwrap();
 }
 
-/// The baseline: axum WebSockets sharing one broadcast channel, one send per frame.
-async fn serve_bare() {
+/// As many frames as chat-http's writer puts behind one flush.
+const WRITE_BATCH: usize = 64;
+
+/// The baselines: axum WebSockets sharing one broadcast channel; one send (and flush) per
+/// frame, or (`batched`) every frame already queued, up to [`WRITE_BATCH`], then one flush.
+async fn serve_bare(batched: bool) {
     use axum::extract::ws::{Message as AxMessage, WebSocketUpgrade};
     let (tx, _) = tokio::sync::broadcast::channel::<String>(4096);
     let app = axum::Router::new().route(
@@ -100,7 +108,18 @@ async fn serve_bare() {
                     let mut rx = tx.subscribe();
                     let forward = tokio::spawn(async move {
                         while let Ok(text) = rx.recv().await {
-                            if sink.send(AxMessage::Text(text.into())).await.is_err() {
+                            if !batched {
+                                if sink.send(AxMessage::Text(text.into())).await.is_err() {
+                                    break;
+                                }
+                                continue;
+                            }
+                            let mut ok = sink.feed(AxMessage::Text(text.into())).await.is_ok();
+                            for _ in 1..WRITE_BATCH {
+                                let Ok(more) = rx.try_recv() else { break };
+                                ok = ok && sink.feed(AxMessage::Text(more.into())).await.is_ok();
+                            }
+                            if !ok || sink.flush().await.is_err() {
                                 break;
                             }
                         }
@@ -217,6 +236,10 @@ async fn measure() {
     for (kind, name) in [
         ("--serve-bare", "bare axum broadcast, flush per frame"),
         (
+            "--serve-bare-batched",
+            "bare axum broadcast, batched flushes (up to 64 frames)",
+        ),
+        (
             "--serve-chat",
             "chat-http (store, room log, batched writes)",
         ),
@@ -234,5 +257,9 @@ async fn measure() {
         medians.push(rate);
         println!("| {name} | {:.0} | {} |", rate, shown.join(", "));
     }
-    println!("\nchat-http / bare: {:.2}", medians[1] / medians[0]);
+    println!(
+        "\nchat-http / bare, flush per frame: {:.2}; chat-http / bare, batched flushes (the fair baseline): {:.2}",
+        medians[2] / medians[0],
+        medians[2] / medians[1]
+    );
 }
