@@ -156,6 +156,11 @@ impl GroupCommit {
 }
 
 /// The committer: one batch at a time, each whatever is queued when the previous one is done.
+///
+/// One committer per store, one batch in flight: four committers taking turns at the queue
+/// were measured slower on this two-core machine (8 senders 1,906/s against 2,180/s, 64
+/// senders in one room 4,920/s against 7,188/s; BENCHMARKS.md): smaller batches cost more
+/// statements per send, and the database was already busy.
 async fn run(pool: PgPool, mut receiver: mpsc::Receiver<Queued>, counts: Arc<Counts>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
