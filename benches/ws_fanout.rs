@@ -4,9 +4,11 @@
 //! WebSocket fan-out through chat-http beside a bare axum broadcast server, same run.
 //!
 //! Run with `cargo bench --bench ws_fanout`. Each server runs in a child process (this binary,
-//! re-executed). The parent connects 100 receivers and one publisher over loopback; the
-//! publisher sends 2,000 messages as fast as the server takes them; the time runs until every
-//! receiver has all 2,000. Deliveries/s = 100 × 2,000 / time. Three rounds per arm; medians.
+//! re-executed). The parent connects 100 receivers and 10 publishers over loopback; the
+//! publishers send 2,000 messages in all (200 each) as fast as the server takes them; the time
+//! runs until every receiver has all 2,000. Deliveries/s = 100 × 2,000 / time. Three rounds
+//! per arm; medians. chat-http runs first, and the bare arms then relay frames of the size of
+//! its `event` frames, so both carry the same bytes.
 //!
 //! - **chat-http**: the publisher sends `send` frames; each becomes a stored message (memory
 //!   store), a room change, and an `event` frame to every subscriber.
@@ -32,6 +34,9 @@ mod child;
 mod world;
 
 const RECEIVERS: usize = 100;
+/// Publishers: chat-http runs each connection's sends in order, one at a time, so one
+/// publisher would measure the send pipeline of one connection, not the fan-out.
+const PUBLISHERS: usize = 10;
 const MESSAGES: usize = 2_000;
 const ROUNDS: usize = 3;
 
@@ -45,7 +50,8 @@ fn main() {
     }
 }
 
-/// chat-http on the memory store: one room, RECEIVERS + 1 members; prints `port room tokens…`.
+/// chat-http on the memory store: one room, PUBLISHERS + RECEIVERS members; prints
+/// `port room tokens…` (the publishers' first).
 async fn serve_chat() {
     use chat_engine::{ChatService, EventRole, Limits, MemoryStore, UserId};
     let limits = Limits {
@@ -57,7 +63,9 @@ async fn serve_chat() {
             .limits(limits)
             .build(),
     );
-    let users: Vec<UserId> = (0..=RECEIVERS).map(|_| UserId::new()).collect();
+    let users: Vec<UserId> = (0..PUBLISHERS + RECEIVERS)
+        .map(|_| UserId::new())
+        .collect();
     for (i, u) in users.iter().enumerate() {
         world::profile(&chat, *u, &format!("user{i}")).await;
     }
@@ -135,7 +143,7 @@ async fn serve_bare(batched: bool) {
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let tokens = vec!["-"; RECEIVERS + 1].join(" ");
+    let tokens = vec!["-"; PUBLISHERS + RECEIVERS].join(" ");
     println!("{} - {tokens}", listener.local_addr().unwrap().port());
     // TCP_NODELAY, as chat_http::serve sets it: both arms write small frames the same way.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -159,7 +167,9 @@ async fn connect(url: String) -> Client {
         .0
 }
 
-async fn round(kind: &str) -> Duration {
+/// One round: the time until every receiver has every message, and the mean size of the
+/// frames they counted. Bare arms relay frames of `frame_bytes`.
+async fn round(kind: &str, frame_bytes: usize) -> (Duration, usize) {
     let (mut child, words) = child::spawn_server(kind);
     let port: u16 = words[0].parse().unwrap();
     let room = words[1].clone();
@@ -174,7 +184,7 @@ async fn round(kind: &str) -> Duration {
     };
     let marker = if chat { "\"type\":\"event\"" } else { "m" };
     let mut receivers = Vec::new();
-    for token in &tokens[1..] {
+    for token in &tokens[PUBLISHERS..] {
         let mut ws = connect(url(token)).await;
         if chat {
             ws.send(Message::Text(
@@ -192,61 +202,92 @@ async fn round(kind: &str) -> Duration {
         }
         receivers.push(ws);
     }
-    let mut publisher = connect(url(&tokens[0])).await;
+    let mut publishers = Vec::new();
+    for token in &tokens[..PUBLISHERS] {
+        publishers.push(connect(url(token)).await);
+    }
     let start = Instant::now();
     let tasks: Vec<_> = receivers
         .into_iter()
         .map(|mut ws| {
             tokio::spawn(async move {
-                let mut got = 0;
+                let (mut got, mut bytes) = (0, 0);
                 while got < MESSAGES {
                     match ws.next().await {
-                        Some(Ok(Message::Text(t))) if t.as_str().contains(marker) => got += 1,
+                        Some(Ok(Message::Text(t))) if t.as_str().contains(marker) => {
+                            got += 1;
+                            bytes += t.len();
+                        }
                         Some(Ok(_)) => {}
                         other => panic!("receiver lost: {other:?}"),
                     }
                 }
+                bytes / MESSAGES
             })
         })
         .collect();
-    for i in 0..MESSAGES {
-        let frame = if chat {
-            format!(
-                "{{\"type\":\"send\",\"room_id\":\"{room}\",\"text\":\"m{i} hello everyone\",\"client_msg_id\":\"p{i}\"}}"
-            )
-        } else {
-            format!("m{i} hello everyone")
-        };
-        publisher.feed(Message::Text(frame.into())).await.unwrap();
+    let sending: Vec<_> = publishers
+        .into_iter()
+        .enumerate()
+        .map(|(p, mut publisher)| {
+            let room = room.clone();
+            tokio::spawn(async move {
+                for n in 0..MESSAGES / PUBLISHERS {
+                    let i = p * (MESSAGES / PUBLISHERS) + n;
+                    let frame = if chat {
+                        format!(
+                            "{{\"type\":\"send\",\"room_id\":\"{room}\",\"text\":\"m{i} hello everyone\",\"client_msg_id\":\"p{i}\"}}"
+                        )
+                    } else {
+                        let mut text = format!("m{i} hello everyone ");
+                        text.extend(std::iter::repeat_n('x', frame_bytes.saturating_sub(text.len())));
+                        text
+                    };
+                    publisher.feed(Message::Text(frame.into())).await.unwrap();
+                }
+                publisher.flush().await.unwrap();
+                publisher
+            })
+        })
+        .collect();
+    let mut open = Vec::new();
+    for p in sending {
+        open.push(p.await.unwrap());
     }
-    publisher.flush().await.unwrap();
+    let mut sizes = Vec::new();
     for t in tasks {
-        t.await.unwrap();
+        sizes.push(t.await.unwrap());
     }
     let elapsed = start.elapsed();
+    drop(open);
     let _ = child.kill();
     let _ = child.wait();
-    elapsed
+    (elapsed, sizes.iter().sum::<usize>() / sizes.len().max(1))
 }
 
 async fn measure() {
-    println!("| server | deliveries/s (median of {ROUNDS}) | rounds (s) |");
-    println!("|---|---|---|");
+    println!("| server | deliveries/s (median of {ROUNDS}) | rounds (s) | bytes a frame |");
+    println!("|---|---|---|---|");
     let mut medians = Vec::new();
+    let mut frame_bytes = 0;
     for (kind, name) in [
+        (
+            "--serve-chat",
+            "chat-http (store, room log, batched writes)",
+        ),
         ("--serve-bare", "bare axum broadcast, flush per frame"),
         (
             "--serve-bare-batched",
             "bare axum broadcast, batched flushes (up to 64 frames)",
         ),
-        (
-            "--serve-chat",
-            "chat-http (store, room log, batched writes)",
-        ),
     ] {
         let mut times: Vec<Duration> = Vec::new();
         for _ in 0..ROUNDS {
-            times.push(round(kind).await);
+            let (time, size) = round(kind, frame_bytes).await;
+            times.push(time);
+            if kind == "--serve-chat" {
+                frame_bytes = size;
+            }
         }
         let shown: Vec<String> = times
             .iter()
@@ -255,11 +296,16 @@ async fn measure() {
         times.sort();
         let rate = (RECEIVERS * MESSAGES) as f64 / times[ROUNDS / 2].as_secs_f64();
         medians.push(rate);
-        println!("| {name} | {:.0} | {} |", rate, shown.join(", "));
+        println!(
+            "| {name} | {:.0} | {} | {} |",
+            rate,
+            shown.join(", "),
+            frame_bytes
+        );
     }
     println!(
         "\nchat-http / bare, flush per frame: {:.2}; chat-http / bare, batched flushes (the fair baseline): {:.2}",
-        medians[2] / medians[0],
-        medians[2] / medians[1]
+        medians[0] / medians[1],
+        medians[0] / medians[2]
     );
 }
