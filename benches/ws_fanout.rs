@@ -63,9 +63,7 @@ async fn serve_chat() {
             .limits(limits)
             .build(),
     );
-    let users: Vec<UserId> = (0..PUBLISHERS + RECEIVERS)
-        .map(|_| UserId::new())
-        .collect();
+    let users: Vec<UserId> = (0..PUBLISHERS + RECEIVERS).map(|_| UserId::new()).collect();
     for (i, u) in users.iter().enumerate() {
         world::profile(&chat, *u, &format!("user{i}")).await;
     }
