@@ -142,6 +142,22 @@ impl RoomAccess<'_> {
             Ok(())
         }
     }
+
+    /// Acting on a message as its author or as a moderator (deleting it, closing a poll):
+    /// authors act on their own while they can read the room; moderators (event admins
+    /// included, who need not join public rooms) on any; never in an archived room.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for someone else's message without the moderator role, or an
+    /// archived room; [`Error::NotFound`] when an author can no longer read the room.
+    pub fn require_author_or_moderator(&self, is_author: bool) -> Result<()> {
+        if is_author {
+            self.require_read()?;
+        } else {
+            self.require_moderate()?;
+        }
+        self.require_writable()
+    }
 }
 
 /// How far someone's word reaches in a room. Acting on another member needs a higher standing

@@ -227,14 +227,8 @@ impl ChatService {
     /// message without the moderator role, or an archived room.
     pub async fn delete_message(&self, actor: UserId, id: MessageId) -> Result<Message> {
         let (message, ctx) = self.message_context(actor, id).await?;
-        // Authors delete their own messages while they can read the room; moderators (event
-        // admins included, who need not join public rooms) delete any.
-        if message.author_id == actor {
-            ctx.access().require_read()?;
-        } else {
-            ctx.access().require_moderate()?;
-        }
-        ctx.access().require_writable()?;
+        ctx.access()
+            .require_author_or_moderator(message.author_id == actor)?;
         let changes = self.store.delete_message(id, self.clock.now()).await?;
         let mut tombstone = None;
         for change in changes {

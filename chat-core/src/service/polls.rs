@@ -48,12 +48,8 @@ impl ChatService {
     /// is not a poll or is deleted.
     pub async fn close_poll(&self, actor: UserId, id: MessageId) -> Result<Message> {
         let (message, ctx) = self.message_context(actor, id).await?;
-        if message.author_id == actor {
-            ctx.access().require_read()?;
-        } else {
-            ctx.access().require_moderate()?;
-        }
-        ctx.access().require_writable()?;
+        ctx.access()
+            .require_author_or_moderator(message.author_id == actor)?;
         let update = |current: &Message| {
             let mut poll = poll_of(current)?;
             Ok(if poll.close() {

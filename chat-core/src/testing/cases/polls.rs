@@ -19,6 +19,15 @@ fn poll_of(message: &Message) -> Poll {
     Poll::of(message).expect("a poll")
 }
 
+/// The room's last seq, as `user` reads it.
+async fn last_seq(h: &Harness, user: UserId, room: crate::RoomId) -> RoomSeq {
+    h.chat
+        .changes(user, room, RoomSeq::ZERO, None)
+        .await
+        .unwrap()
+        .last_seq
+}
+
 /// The kinds of the log entries after `after`, with the message each names.
 async fn log_after(
     h: &Harness,
@@ -138,12 +147,7 @@ pub async fn polls_count_one_changeable_vote_per_member(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(poll_of(&changed).counts, [7, 9]);
-    let last = h
-        .chat
-        .changes(owner, room, RoomSeq::ZERO, None)
-        .await
-        .unwrap()
-        .last_seq;
+    let last = last_seq(&h, owner, room).await;
     let same = h
         .chat
         .vote_in_poll(voters[0], sent.id, Some(1))
@@ -202,12 +206,7 @@ pub async fn polls_count_one_changeable_vote_per_member(store: Arc<dyn Store>) {
     // Closing.
     let closed = h.chat.close_poll(owner, sent.id).await.unwrap();
     assert!(poll_of(&closed).closed);
-    let last = h
-        .chat
-        .changes(owner, room, RoomSeq::ZERO, None)
-        .await
-        .unwrap()
-        .last_seq;
+    let last = last_seq(&h, owner, room).await;
     assert_eq!(h.chat.close_poll(owner, sent.id).await.unwrap(), closed);
     assert!(
         log_after(&h, owner, room, last).await.is_empty(),
@@ -314,12 +313,7 @@ pub async fn host_payload_kinds_validate_and_update(store: Arc<dyn Store>) {
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].0, "payload_updated");
     assert_eq!(log[0].1.as_ref().unwrap().payload, done.payload);
-    let last = h
-        .chat
-        .changes(owner, room, RoomSeq::ZERO, None)
-        .await
-        .unwrap()
-        .last_seq;
+    let last = last_seq(&h, owner, room).await;
     let again = chat
         .update_payload(
             owner,
