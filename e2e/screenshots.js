@@ -1,5 +1,6 @@
 // Takes the README's screenshots (docs/screenshots/) from a fresh example server: a small
-// conversation in the demo event, shown on a desktop in light and dark and on a phone.
+// conversation in the demo event (with a poll), shown on a desktop in light and dark and on a
+// phone.
 //
 //   cargo build --example server && cd e2e && npm run screenshots
 
@@ -30,6 +31,13 @@ async function scene() {
     await apiCall(url, who.token, 'PUT', `/messages/${welcome.id}/reactions/${encodeURIComponent('🎉')}`);
   }
   await post(two, main.id, { text: 'Count me in', reply_to: welcome.id });
+  const poll = await post(sarah, main.id, {
+    text: 'Where do we eat on the way back?',
+    payload: { kind: 'poll', data: { options: ['Lake café', 'Pizza in town', 'Picnic'] } },
+  });
+  for (const [who, option] of [[sarah, 0], [two, 0], [one, 2]]) {
+    await apiCall(url, who.token, 'PUT', `/messages/${poll.id}/poll/vote`, { option });
+  }
   await post(sarah, side.id, { text: `@[User One](${one.user.id}) can you bring the cooler?` });
   return server;
 }
@@ -45,6 +53,7 @@ try {
     const page = await signIn(browser, server.url, 'user1@example.com', look);
     await page.locator('#messages li.message[data-id]', { hasText: 'Count me in' }).waitFor();
     await page.locator('#messages li.new-line').waitFor();
+    await page.locator('#messages .poll-total', { hasText: '3 votes' }).waitFor();
     if (!look.phone) {
       await page.click('#members-button');
       await page.locator('#members li.member').nth(2).waitFor();
