@@ -2,13 +2,16 @@
 //! records acks, deliveries and errors as they arrive.
 
 use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
+use tokio::net::TcpSocket;
 use tokio::sync::mpsc;
+use tokio_tungstenite::MaybeTlsStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
@@ -65,18 +68,50 @@ struct MessageRef<'a> {
 pub(crate) type WsStream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Connects, authenticates with the first frame, subscribes to `room` and waits for the
-/// server's `subscribed`.
-pub(crate) async fn open(ws_url: &str, token: &str, room: &str) -> Result<WsStream, String> {
+/// Connects from `source` (a loopback address; see `--source-addresses`), authenticates with
+/// the first frame, subscribes to `room` and waits for the server's `subscribed`.
+pub(crate) async fn open(
+    ws_url: &str,
+    source: IpAddr,
+    token: &str,
+    room: &str,
+) -> Result<WsStream, String> {
     // No Nagle: as on the server, small frames must not wait for delayed ACKs. Small
     // buffers: tungstenite zero-fills its whole read buffer (128 KiB by default) on each
     // read, which at tens of thousands of frames a second was a fifth of the machine's CPU.
     let config = WebSocketConfig::default()
         .read_buffer_size(4096)
         .write_buffer_size(4096);
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(ws_url, Some(config), true)
+    let url = reqwest::Url::parse(ws_url).map_err(|e| format!("bad url: {e}"))?;
+    let server = url
+        .socket_addrs(|| Some(80))
+        .map_err(|e| format!("resolve: {e}"))?
+        .into_iter()
+        .find(|a| a.is_ipv4() == source.is_ipv4())
+        .ok_or("no server address of the source address's family")?;
+    let socket = if source.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(|e| format!("socket: {e}"))?;
+    // Each source address has its own ephemeral ports towards the server's one port: 28,232
+    // by default, so beyond that the connections are spread over 127.0.0.2, 127.0.0.3, ….
+    socket
+        .bind(SocketAddr::new(source, 0))
+        .map_err(|e| format!("bind {source}: {e}"))?;
+    let tcp = socket
+        .connect(server)
         .await
         .map_err(|e| format!("connect: {e}"))?;
+    tcp.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(
+        ws_url,
+        MaybeTlsStream::Plain(tcp),
+        Some(config),
+    )
+    .await
+    .map_err(|e| format!("handshake: {e}"))?;
     let auth = serde_json::json!({"type": "auth", "token": token}).to_string();
     let subscribe = serde_json::json!({"type": "subscribe", "room_id": room}).to_string();
     ws.send(Message::text(auth))

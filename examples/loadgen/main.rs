@@ -55,7 +55,7 @@ struct Args {
     /// The server's `--jwt-secret`, to mint the simulated users' tokens.
     #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]
     jwt_secret: String,
-    /// Simulated users, one WebSocket each (at most 50,000).
+    /// Simulated users, one WebSocket each (at most 200,000).
     #[arg(long, default_value_t = 100)]
     users: usize,
     /// Smallest room.
@@ -79,12 +79,20 @@ struct Args {
     /// Requests in flight while seeding, and WebSockets opened at once.
     #[arg(long, default_value_t = 64)]
     setup_concurrency: usize,
+    /// Loopback source addresses to spread the WebSockets over (127.0.0.1, 127.0.0.2, …), each
+    /// good for about 28,000 connections to one server port. Default: as many as `--users`
+    /// needs, at 25,000 per address.
+    #[arg(long)]
+    source_addresses: Option<usize>,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
 }
 
-const MAX_USERS: usize = 50_000;
+const MAX_USERS: usize = 200_000;
+/// Connections per loopback source address: below the 28,232 ephemeral ports Linux gives each
+/// (source, destination) pair by default.
+const PER_SOURCE: usize = 25_000;
 const MAX_DURATION_SECS: u64 = 900;
 const MAX_SENDS: f64 = 10_000_000.0;
 /// How long after the last send the generator waits for outstanding acks and deliveries.
@@ -104,6 +112,40 @@ async fn main() {
             eprintln!("loadgen: {e}");
             std::process::exit(2);
         }
+    }
+}
+
+/// The loopback addresses the WebSockets come from: `--source-addresses` of them, or as many
+/// as `--users` needs.
+fn source_addresses(args: &Args) -> Result<Vec<IpAddr>, String> {
+    let n = args
+        .source_addresses
+        .unwrap_or_else(|| args.users.div_ceil(PER_SOURCE));
+    if !(1..=250).contains(&n) {
+        return Err("--source-addresses must be 1..=250".into());
+    }
+    let n = u8::try_from(n).map_err(|e| e.to_string())?;
+    Ok((1..=n).map(|i| IpAddr::from([127, 0, 0, i])).collect())
+}
+
+/// Fails early, saying what runs out, when this process may not open `needed` descriptors
+/// (one per WebSocket, and the server needs as many): a limit found half-way through the
+/// connections would only say "Too many open files".
+fn check_descriptors(needed: usize) -> Result<(), String> {
+    let Ok(limits) = std::fs::read_to_string("/proc/self/limits") else {
+        return Ok(()); // not Linux: let the connections tell
+    };
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<usize>().ok());
+    match soft {
+        Some(limit) if limit < needed => Err(format!(
+            "needs about {needed} file descriptors, but this process may open {limit} \
+             (`ulimit -n`); the server needs as many. Raise the limit or lower --users"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -160,6 +202,9 @@ async fn run(args: Args) -> Result<bool, String> {
         }
     }
     let total_sends = total_sends as usize;
+    let sources = source_addresses(&args)?;
+    check_descriptors(args.users + args.setup_concurrency + 64)?;
+    let source_of = |user: usize| sources[user % sources.len()];
 
     let rest = Rest {
         http: reqwest::Client::builder()
@@ -191,15 +236,17 @@ async fn run(args: Args) -> Result<bool, String> {
     let sockets: Vec<_> = stream::iter(world.users.iter().enumerate())
         .map(|(n, user)| {
             let (ws_url, room) = (ws_url_of(n), &world.rooms[user.room].id);
-            async move { connection::open(&ws_url, &user.token, room).await }
+            let source = source_of(n);
+            async move { connection::open(&ws_url, source, &user.token, room).await }
         })
         .buffered(args.setup_concurrency)
         .collect()
         .await;
     let sockets: Vec<_> = sockets.into_iter().collect::<Result<_, _>>()?;
     eprintln!(
-        "opened {} WebSockets in {:.1} s; measuring for {} s",
+        "opened {} WebSockets from {} source address(es) in {:.1} s; measuring for {} s",
         sockets.len(),
+        sources.len(),
         connect.elapsed().as_secs_f64(),
         args.duration
     );
@@ -401,7 +448,7 @@ async fn open_rooms(
             stats.opens.fetch_add(1, Ordering::Relaxed);
             let path = format!("/rooms/{room}/messages?limit=50");
             let history = rest.call(&user.token, reqwest::Method::GET, &path, None);
-            let live = connection::open(&ws_url, &user.token, room);
+            let live = connection::open(&ws_url, IpAddr::from([127, 0, 0, 1]), &user.token, room);
             match tokio::join!(history, live) {
                 (Ok(_), Ok(ws)) => {
                     stats.initial_load.record(at.elapsed());
