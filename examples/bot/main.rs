@@ -232,7 +232,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let me = bot.call(reqwest::Method::GET, "/me", None).await?;
     bot.me = me["id"].as_str().unwrap_or_default().to_owned();
-    println!("bot {} ({}) following the feed", me["display_name"], bot.me);
 
     // The cursor of the last run, or "now".
     let mut cursor = match std::fs::read_to_string(&args.state) {
@@ -242,6 +241,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?["cursor"]
             .clone(),
     };
+    // Said once the cursor is set: from here on no message is missed (a message sent before
+    // "now" was taken would be, and the browser test waits for this line).
+    println!("bot {} ({}) following the feed", me["display_name"], bot.me);
     let mut backoff = Duration::from_millis(500);
     loop {
         let page = match bot
