@@ -238,8 +238,11 @@ async fn commit(pool: &PgPool, sends: &[Queued]) -> Result<Vec<Result<Appended>>
     let facts = read_facts(&mut tx, sends).await?;
     let decisions = admit(sends, &facts);
     let seqs = write(&mut tx, sends, &decisions).await?;
+    // Read before the commit, so that a failure here fails the batch with nothing stored,
+    // rather than answering an error for sends that were stored.
+    let originals = replayed(&mut tx, &decisions).await?;
     tx.commit().await.map_err(db_err)?;
-    answers(pool, sends, decisions, &seqs).await
+    answers(sends, decisions, &seqs, &originals)
 }
 
 fn quoted(ids: &BTreeSet<Uuid>) -> String {
@@ -553,14 +556,11 @@ async fn write(
     Ok(rows.into_iter().collect())
 }
 
-/// Step 5, after the commit: each send's answer.
-async fn answers(
-    pool: &PgPool,
-    sends: &[Queued],
-    decisions: Vec<Decision>,
-    seqs: &HashMap<Uuid, i64>,
-) -> Result<Vec<Result<Appended>>> {
-    // Replays of messages stored before this batch: read in one statement (rare).
+/// The messages that sends with a stored `client_msg_id` replay, read in one statement (rare).
+async fn replayed(
+    tx: &mut sqlx::PgConnection,
+    decisions: &[Decision],
+) -> Result<HashMap<MessageId, Message>> {
     let stored: Vec<Uuid> = decisions
         .iter()
         .filter_map(|d| match d {
@@ -575,7 +575,7 @@ async fn answers(
             "SELECT {MESSAGE_COLS} FROM messages WHERE id = ANY($1)"
         ))
         .bind(&stored)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(db_err)?
         .into_iter()
@@ -585,6 +585,16 @@ async fn answers(
         })
         .collect()
     };
+    Ok(originals)
+}
+
+/// Step 5, after the commit: each send's answer.
+fn answers(
+    sends: &[Queued],
+    decisions: Vec<Decision>,
+    seqs: &HashMap<Uuid, i64>,
+    originals: &HashMap<MessageId, Message>,
+) -> Result<Vec<Result<Appended>>> {
     let mut made: Vec<Option<Message>> = Vec::with_capacity(sends.len());
     let mut out = Vec::with_capacity(sends.len());
     for (send, decision) in sends.iter().zip(decisions) {
