@@ -151,6 +151,17 @@ impl Error {
 }
 
 #[cfg(test)]
+impl Error {
+    /// The field a validation error names; any other error fails the test.
+    pub(crate) fn validation_field(self) -> String {
+        match self {
+            Self::Validation { field, .. } => field,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -210,10 +210,7 @@ mod tests {
     use super::*;
 
     fn field(err: Error) -> String {
-        match err {
-            Error::Validation { field, .. } => field,
-            other => panic!("expected a validation error, got {other:?}"),
-        }
+        err.validation_field()
     }
 
     #[derive(Debug)]

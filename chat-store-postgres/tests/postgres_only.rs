@@ -47,12 +47,13 @@ async fn migrations_apply_to_an_empty_database_and_again() {
 
 /// `n` services over `n` stores on one database, as `n` servers would be: each store has its
 /// own group commit, so their batches race for the same author and room locks.
-fn instances(db: &TestDb, h: &Harness, n: usize) -> Vec<Arc<ChatService>> {
+fn instances(db: &TestDb, h: &Harness, n: usize, limits: &Limits) -> Vec<Arc<ChatService>> {
     (0..n)
         .map(|_| {
             Arc::new(
                 ChatService::builder(db.store())
                     .clock(h.clock.clone())
+                    .limits(limits.clone())
                     .build(),
             )
         })
@@ -87,19 +88,15 @@ async fn seq_is_gap_free_across_40_connections() {
         .room
         .last_seq
         .get();
-    let services: Vec<Arc<ChatService>> = (0..8)
-        .map(|_| {
-            Arc::new(
-                ChatService::builder(db.store())
-                    .clock(h.clock.clone())
-                    .limits(Limits {
-                        send_rate_max: 1_000_000,
-                        ..Limits::default()
-                    })
-                    .build(),
-            )
-        })
-        .collect();
+    let services = instances(
+        &db,
+        &h,
+        8,
+        &Limits {
+            send_rate_max: 1_000_000,
+            ..Limits::default()
+        },
+    );
     let sends = users
         .iter()
         .flat_map(|&u| (0..10).map(move |i| (u, i)))
@@ -138,7 +135,7 @@ async fn rate_limit_is_exact_across_40_connections() {
     };
     let h = Harness::new(db.store()).await;
     let (owner, _event, room) = h.owner_event_room().await;
-    let services = instances(&db, &h, 8);
+    let services = instances(&db, &h, 8, &Limits::default());
     let sends = (0..100).map(|i| {
         let chat = Arc::clone(&services[i % services.len()]);
         tokio::spawn(async move { chat.send_message(owner, room, text(&format!("{i}"))).await })
@@ -172,7 +169,7 @@ async fn racing_duplicates_across_40_connections_store_one_message() {
     };
     let h = Harness::new(db.store()).await;
     let (owner, _event, room) = h.owner_event_room().await;
-    let services = instances(&db, &h, 8);
+    let services = instances(&db, &h, 8, &Limits::default());
     let sends = (0..40).map(|i| {
         let chat = Arc::clone(&services[i % services.len()]);
         tokio::spawn(async move {
