@@ -34,8 +34,8 @@
 //!
 //! # Backpressure
 //!
-//! Each connection has one bounded outbound queue, drained by a writer task that writes
-//! whatever is queued and flushes once.
+//! Each connection has one bounded outbound queue (which holds no memory while empty), drained
+//! by a writer task that writes whatever is queued and flushes once.
 //!
 //! - **Live changes never wait.** A client too slow to keep `ws_outbound_queue` live frames
 //!   from piling up is closed with 1008 and a reason, and resumes by reconnecting with
@@ -84,7 +84,7 @@ use axum::response::{IntoResponse, Response};
 use chat_core::{Error, RoomId, RoomSeq, UserId};
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use crate::error::ApiError;
@@ -93,10 +93,12 @@ use crate::state::AppState;
 
 mod forward;
 mod frames;
+mod queue;
 
 use forward::{forward, forward_presence, forward_unread};
 pub(crate) use frames::EventFrames;
 use frames::{ClientFrame, ConnectionStatus, ServerFrame, error_frame};
+use queue::{FrameQueue, FrameReceiver, PushError, frame_queue};
 
 /// How many queued frames the writer sends before one flush. Batching turns a burst into one
 /// write; the bound keeps one flush from waiting on a long queue.
@@ -141,7 +143,7 @@ struct Outgoing {
 pub(super) struct Outbound {
     /// Capacity `ws_outbound_queue + REPLAY_WINDOW`: replays hold at most the window, so live
     /// frames always have their `ws_outbound_queue` slots.
-    queue: mpsc::Sender<Outgoing>,
+    queue: FrameQueue<Outgoing>,
     replay_window: Arc<Semaphore>,
     close: Arc<watch::Sender<Option<CloseFrame>>>,
 }
@@ -154,9 +156,9 @@ impl Outbound {
             frame,
             _replay_slot: None,
         };
-        match self.queue.try_send(item) {
+        match self.queue.try_push(item) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(PushError::Full) => {
                 metrics::counter!("chat_ws_slow_closes_total").increment(1);
                 self.close_with(
                     1008,
@@ -164,7 +166,7 @@ impl Outbound {
                 );
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(PushError::Closed) => false,
         }
     }
 
@@ -178,7 +180,9 @@ impl Outbound {
             frame,
             _replay_slot: Some(slot),
         };
-        self.queue.send(item).await.is_ok()
+        // The window keeps replays within their share of the queue; a full queue means live
+        // frames took the rest, and the connection is being closed as too slow.
+        self.queue.try_push(item).is_ok()
     }
 
     fn close_with(&self, code: u16, reason: &'static str) {
@@ -243,7 +247,7 @@ pub(crate) async fn upgrade(
 async fn connection(socket: WebSocket, state: AppState, user: Option<UserId>) {
     let cfg = Arc::clone(&state.config);
     let (sink, mut stream) = socket.split();
-    let (queue, rx) = mpsc::channel(cfg.ws_outbound_queue.max(1) + REPLAY_WINDOW);
+    let (queue, rx) = frame_queue(cfg.ws_outbound_queue.max(1) + REPLAY_WINDOW);
     let (close_tx, close_rx) = watch::channel(None);
     let out = Outbound {
         queue,
@@ -336,7 +340,7 @@ async fn authenticate_first_frame(
 /// already queued (without waiting for more), then the Close frame.
 async fn write_loop(
     mut sink: futures::stream::SplitSink<WebSocket, WsMessage>,
-    mut rx: mpsc::Receiver<Outgoing>,
+    mut rx: FrameReceiver<Outgoing>,
     mut close: watch::Receiver<Option<CloseFrame>>,
 ) {
     loop {
@@ -344,7 +348,7 @@ async fn write_loop(
             biased;
             changed = close.changed() => {
                 let frame = if changed.is_ok() { close.borrow().clone() } else { None };
-                while let Ok(item) = rx.try_recv() {
+                while let Some(item) = rx.try_pop() {
                     if sink.feed(item.frame).await.is_err() {
                         return;
                     }
@@ -352,7 +356,7 @@ async fn write_loop(
                 let _ = sink.send(WsMessage::Close(frame)).await;
                 return;
             }
-            next = rx.recv() => {
+            next = rx.pop() => {
                 let Some(first) = next else {
                     let _ = sink.close().await;
                     return;
@@ -361,13 +365,9 @@ async fn write_loop(
                     return;
                 }
                 for _ in 1..WRITE_BATCH {
-                    match rx.try_recv() {
-                        Ok(item) => {
-                            if sink.feed(item.frame).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(_) => break,
+                    let Some(item) = rx.try_pop() else { break };
+                    if sink.feed(item.frame).await.is_err() {
+                        return;
                     }
                 }
                 if sink.flush().await.is_err() {
