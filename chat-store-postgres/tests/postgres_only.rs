@@ -196,7 +196,7 @@ async fn racing_duplicates_across_40_connections_store_one_message() {
     db.cleanup().await;
 }
 
-/// Group commit answers each send on its own: 64 plain sends queued at once on one store go
+/// Group commit answers each send on its own: 56 plain sends queued at once on one store go
 /// in a few transactions, yet each author is admitted exactly up to the limit (batch-mates
 /// counting for each other), a second send with a batch-mate's `client_msg_id` replays it,
 /// sends to a missing room or by a missing author are refused, and each room's seqs and
