@@ -442,3 +442,65 @@ async fn a_plain_get_of_the_websocket_gets_a_json_error() {
         assert!(body["error"]["message"].is_string(), "{body}");
     }
 }
+
+/// A frame that waits on the database (here a send held up by a lock on its room) pauses
+/// reading, not the connection: the client's unread pongs do not count as silence, and the
+/// connection's other rooms keep delivering meanwhile (a typing signal in another room).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_waiting_on_the_database_keeps_the_connection_live() {
+    let Some(db) = pg::TestDb::fresh(8).await else {
+        return;
+    };
+    let interval = Duration::from_millis(100);
+    let app = App::with(
+        db.store(),
+        relaxed(),
+        HttpConfig {
+            ws_ping_interval: interval,
+            ..HttpConfig::default()
+        },
+    );
+    let (owner, event, main) = app.world().await;
+    let side = topic_rooms(&app, &owner, &event, 1).await.remove(0);
+    let (_, guest) = app.member(&owner, &event, &side, "Guest").await;
+    let (addr, stop, server) = app.spawn().await;
+    let mut ws = connect(addr, &owner).await;
+    send(&mut ws, json!({"type": "subscribe", "room_id": side})).await;
+    assert_eq!(next(&mut ws).await["type"], "subscribed");
+
+    // Hold the Main room's row for ten ping intervals: a send there waits for it.
+    let mut lock = db.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM rooms WHERE id = $1 FOR UPDATE")
+        .bind(room_id(&main).as_uuid())
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    send(
+        &mut ws,
+        json!({"type": "send", "room_id": main, "text": "held up", "client_msg_id": "h1"}),
+    )
+    .await;
+    let mut guest_ws = connect(addr, &guest).await;
+    send(&mut guest_ws, json!({"type": "typing", "room_id": side})).await;
+    let v = next(&mut ws).await;
+    assert_eq!(
+        (v["type"].as_str(), v["room_id"].as_str()),
+        (Some("typing"), Some(side.as_str())),
+        "delivered while the send waits: {v}"
+    );
+    tokio::time::sleep(interval * 10).await;
+    lock.commit().await.unwrap();
+
+    let v = next(&mut ws).await;
+    assert_eq!(
+        (v["type"].as_str(), v["client_msg_id"].as_str()),
+        (Some("ack"), Some("h1")),
+        "{v}"
+    );
+    // Still open: a ping answered now.
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next(&mut ws).await["type"], "pong");
+    let _ = stop.send(());
+    server.await.unwrap();
+    db.cleanup().await;
+}

@@ -97,7 +97,10 @@ impl Connection {
     ///
     /// Not an `async fn`: one would keep a second copy of the connection beside the one it
     /// moves `self` into (rust-lang/rust#62958), in every idle connection's task.
-    #[allow(clippy::manual_async_fn, reason = "the async fn doubles the task's size")]
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "the async fn doubles the task's size"
+    )]
     pub(super) fn run(mut self) -> impl Future<Output = ()> + Send {
         async move {
             metrics::gauge!("chat_ws_connections").increment(1.0);
@@ -141,6 +144,9 @@ impl Connection {
                         }
                     }, if self.op.is_some() => {
                         self.op = None;
+                        // Reading was paused while the frame ran: the client's silence
+                        // counts from now.
+                        last_seen = Instant::now();
                         self.done(done);
                     }
                     event = self.rooms.next(), if self.rooms.active() => {
@@ -170,7 +176,7 @@ impl Connection {
                         }
                     }
                     _ = ping.tick() => {
-                        if last_seen.elapsed() > interval * 2 {
+                        if self.op.is_none() && last_seen.elapsed() > interval * 2 {
                             self.close_with(1001, "no answer to pings");
                         } else {
                             self.push(WsMessage::Ping(Default::default()));
