@@ -111,8 +111,8 @@ pub use room::{
 };
 pub use search::{SearchHit, SearchRequest, SearchTerms, SnippetPart};
 pub use service::{
-    ChatService, ChatServiceBuilder, DispatchStats, FeedCursor, FeedFollower, FeedPage,
-    PresenceWatch, UnreadFeed, UnreadUpdate, WebhookSender,
+    AVATAR_PX, AvatarImage, ChatService, ChatServiceBuilder, DispatchStats, FeedCursor,
+    FeedFollower, FeedPage, PresenceWatch, UnreadFeed, UnreadUpdate, WebhookSender,
 };
 pub use store::{
     AccountStore, Admission, Appended, AttachmentStore, EventStore, MessageStore, NewDirectRoom,

@@ -45,6 +45,7 @@
 pub mod accounts;
 pub mod attachments;
 pub mod auth;
+pub mod avatars;
 pub mod bots;
 pub mod direct;
 pub mod error;
@@ -116,6 +117,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             rest::routes()
                 .merge(accounts::routes())
                 .merge(attachments::routes())
+                .merge(avatars::routes())
                 .merge(bots::routes())
                 .merge(polls::routes())
                 .merge(direct::routes())

@@ -537,7 +537,121 @@ async fn app_owner_id(app: &App, token: &str) -> chat_core::UserId {
     me["id"].as_str().unwrap().parse().unwrap()
 }
 
+/// Profile pictures: set with the bytes as the body, named in the profile under the API's
+/// path, served to anyone (no token: an `<img>` sends none) with safe, immutable headers;
+/// refusals leave the profile as it was; messages sent afterwards carry the picture.
+async fn profile_pictures(store: Arc<dyn Store>) {
+    let app = App::new(store);
+    let (owner, event, room) = app.world().await;
+    let (_, alice) = app.member(&owner, &event, &room, "Alice").await;
+    let (s, before) = app.call("GET", "/v1/me", Some(&alice), None).await;
+    assert_eq!(s, StatusCode::OK);
+
+    let (s, refused) = app
+        .raw("PUT", "/v1/me/avatar", &alice, "application/pdf", pdf(100))
+        .await;
+    assert_eq!(
+        (s, code(&refused)),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+    );
+    let (s, refused) = app
+        .raw("PUT", "/v1/me/avatar", &alice, "image/png", Vec::new())
+        .await;
+    assert_eq!(
+        (s, code(&refused)),
+        (StatusCode::BAD_REQUEST, "validation"),
+        "{refused}"
+    );
+    let (s, refused) = app
+        .raw(
+            "PUT",
+            "/v1/me/avatar",
+            &alice,
+            "image/png",
+            vec![0x89; FIVE_MIB + 1],
+        )
+        .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{refused}");
+    let (s, unchanged) = app.call("GET", "/v1/me", Some(&alice), None).await;
+    assert_eq!((s, &unchanged), (StatusCode::OK, &before));
+    let (s, _) = app
+        .raw_unauthenticated("PUT", "/v1/me/avatar", "image/png", png(8, 8))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    let (s, profile) = app
+        .raw(
+            "PUT",
+            "/v1/me/avatar",
+            &alice,
+            "image/jpeg",
+            jpeg_with_gps(640, 480),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{profile}");
+    let url = profile["avatar_url"]
+        .as_str()
+        .expect("named in the profile")
+        .to_owned();
+    assert!(url.starts_with("/v1/avatars/avatar-"), "{url}");
+    assert_eq!(profile["display_name"], before["display_name"]);
+
+    let picture = get(&app, &url, None, &[]).await;
+    assert_eq!(picture.status, StatusCode::OK);
+    assert_eq!(picture.header("content-type"), "image/jpeg");
+    assert_eq!(picture.header("x-content-type-options"), "nosniff");
+    assert_eq!(picture.header("content-security-policy"), "sandbox");
+    assert_eq!(
+        picture.header("cache-control"),
+        "public, max-age=31536000, immutable"
+    );
+    assert!(!contains(&picture.body, GPS_MARKER), "the location is gone");
+    let drawn = image::load_from_memory(&picture.body).expect("a picture");
+    assert_eq!((drawn.width(), drawn.height()), (256, 192));
+    let etag = picture.header("etag").to_owned();
+    let again = get(&app, &url, None, &[("if-none-match", &etag)]).await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+
+    for missing in [
+        "/v1/avatars/nothing",
+        "/v1/avatars/avatar-..%2F..%2Fetc",
+        &format!(
+            "/v1/avatars/avatar-{}-{}.png",
+            uuid::Uuid::now_v7(),
+            "0".repeat(64)
+        ),
+    ] {
+        let reply = get(&app, missing, None, &[]).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{missing}");
+        assert_eq!(code(&reply.json()), "not_found");
+    }
+
+    let (s, sent) = app
+        .call(
+            "POST",
+            &format!("/v1/rooms/{room}/messages"),
+            Some(&alice),
+            Some(json!({"text": "new look"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{sent}");
+    assert_eq!(sent["message"]["author_avatar"], url.as_str(), "{sent}");
+
+    let (s, profile) = app
+        .call("DELETE", "/v1/me/avatar", Some(&alice), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        profile.get("avatar_url").and_then(Value::as_str),
+        None,
+        "{profile}"
+    );
+    // The message keeps the picture it was sent with, so the picture stays served.
+    assert_eq!(get(&app, &url, None, &[]).await.status, StatusCode::OK);
+}
+
 support::on_both_stores!(
+    profile_pictures,
     uploads_are_limited_typed_and_named,
     downloads_are_safe_and_exact,
     ranges_and_etags,

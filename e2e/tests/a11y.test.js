@@ -1,6 +1,6 @@
 // Accessibility: axe-core on every screen of the client (sign-in, room with a poll, the poll
-// form, emoji picker, thread, search results, members panel, room list), light and dark,
-// desktop and phone.
+// form, emoji picker, thread, search results, profile picture dialog, members panel, room
+// list), light and dark, desktop and phone.
 // No violation of impact "serious" or "critical" is allowed.
 
 import { test } from 'node:test';
@@ -82,6 +82,11 @@ test('every screen passes axe in light and dark, on desktop and phone', () =>
         await page.locator('#search-list .search-hit').first().waitFor();
         await audit(page, `search results, ${where}`);
         await page.click('#search-close');
+
+        await page.click('#whoami');
+        await page.locator('#profile').waitFor();
+        await audit(page, `profile picture dialog, ${where}`);
+        await page.keyboard.press('Escape');
 
         await page.click('#members-button');
         await page.locator('#members li.member').nth(1).waitFor();

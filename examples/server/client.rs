@@ -36,6 +36,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("client/ui.js"),
     ),
     (
+        "/profile.js",
+        "text/javascript; charset=utf-8",
+        include_str!("client/profile.js"),
+    ),
+    (
         "/theme.js",
         "text/javascript; charset=utf-8",
         include_str!("client/theme.js"),

@@ -9,6 +9,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::ChatService;
+use super::avatars::AvatarImage;
 use crate::attachment::sniff::{SNIFF_BYTES, declared_matches, normalize_declared, sniff};
 use crate::attachment::{Upload, UploadInput, Variant, clean_file_name, image, is_image};
 use crate::blob::{self, ByteStream};
@@ -321,6 +322,10 @@ impl ChatService {
             .list_written_before(cutoff, (batch as usize).saturating_mul(10))
             .await?;
         for blob in old {
+            // Profile pictures are not uploads: messages keep naming replaced ones.
+            if AvatarImage::parse(blob.key.as_str()).is_some() {
+                continue;
+            }
             let known = match Variant::attachment_of(&blob.key) {
                 Some(id) => self.store.get_upload(id).await?.is_some(),
                 None => false,

@@ -31,10 +31,12 @@ use crate::user::{ProfileInput, User};
 use crate::validation;
 
 mod attachments;
+mod avatars;
 mod bots;
 mod direct;
 mod events;
 mod feed;
+pub use avatars::{AVATAR_PX, AvatarImage};
 pub use feed::{FeedCursor, FeedFollower, FeedPage};
 
 pub use attachments::Collected;

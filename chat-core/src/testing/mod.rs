@@ -110,6 +110,7 @@ macro_rules! for_each_conformance_case {
             attachments_attach_once_by_their_uploader
             attachment_reads_follow_room_access
             unattached_uploads_are_collected_after_the_ttl
+            profile_pictures_are_redrawn_and_kept
             direct_rooms_are_one_per_set_of_people
             direct_room_idempotent_under_16_concurrent_opens
             threads_count_replies_in_the_room_log

@@ -18,6 +18,7 @@ import './search.js';
 import { closeMembers, onMemberChange, standing } from './members.js';
 import { closePollForm, isPoll } from './polls.js';
 import { keepTabStop } from './keyboard.js';
+import { closeProfile, renderMe } from './profile.js';
 const SESSION_KEY = 'chat-engine.session';
 
 const STATUS_TEXT = { connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…' };
@@ -30,7 +31,8 @@ function showAuth(message = '') {
   $('app').hidden = true;
   $('auth').hidden = false;
   $('sign-out').hidden = true;
-  $('whoami').textContent = '';
+  $('whoami').hidden = true;
+  closeProfile();
   $('status').textContent = '';
   $('auth-error').textContent = message;
 }
@@ -93,7 +95,7 @@ function start(session) {
   $('auth').hidden = true;
   $('app').hidden = false;
   $('sign-out').hidden = false;
-  $('whoami').textContent = session.user.display_name;
+  renderMe();
   state.live = new Live(session.token, {
     status: renderStatus,
     subscribed: guard(onSubscribed),

@@ -61,7 +61,7 @@ const ERROR_TEXT = {
 const FIELD_TEXT = {
   name: 'The name', text: 'The message', display_name: 'The display name', email: 'The email',
   password: 'The password', file_name: 'The file name', q: 'The search', option: 'That option',
-  'payload.data.options': 'The options', 'payload.data.options[]': 'An option',
+  body: 'The file', 'payload.data.options': 'The options', 'payload.data.options[]': 'An option',
 };
 
 export function describe(err) {

@@ -369,3 +369,116 @@ pub async fn unattached_uploads_are_collected_after_the_ttl(store: Arc<dyn Store
         Error::NotFound { what: "attachment" }
     );
 }
+
+/// Profile pictures: redrawn at most `AVATAR_PX` (nothing of the upload but its pixels
+/// survives), named in the profile through the transport's link, readable by key only, kept
+/// when replaced (messages name the picture they were sent with) and by the collector.
+pub async fn profile_pictures_are_redrawn_and_kept(store: Arc<dyn Store>) {
+    use crate::AvatarImage;
+    let h = Harness::new(store).await;
+    let (owner, _event, room) = h.owner_event_room().await;
+    let link = |key: &BlobKey| format!("/pictures/{}", key.as_str());
+    let read = |key: String| {
+        let chat = Arc::clone(&h.chat);
+        async move {
+            let (avatar, mut body) = chat.open_avatar(&key).await?;
+            let mut out = Vec::new();
+            while let Some(chunk) = futures::StreamExt::next(&mut body).await {
+                out.extend_from_slice(&chunk.map_err(blob::body_error)?);
+            }
+            Ok::<_, Error>((avatar.content_type, out))
+        }
+    };
+
+    let user = h
+        .chat
+        .set_avatar(owner, blob::once(png(1024, 512).into()), link)
+        .await
+        .unwrap();
+    let url = user.avatar_url.clone().expect("named in the profile");
+    let first = url
+        .strip_prefix("/pictures/")
+        .expect("the transport's link")
+        .to_owned();
+    assert!(AvatarImage::parse(&first).is_some(), "{first}");
+    assert_eq!(
+        h.chat.get_profile(owner, owner).await.unwrap().avatar_url,
+        Some(url)
+    );
+    let (content_type, bytes) = read(first.clone()).await.unwrap();
+    let drawn = ::image::load_from_memory(&bytes).expect("a picture");
+    assert_eq!(
+        (drawn.width(), drawn.height()),
+        (crate::AVATAR_PX, crate::AVATAR_PX / 2)
+    );
+    assert!(matches!(content_type, "image/png" | "image/jpeg"));
+
+    // A photo with a location: redrawn, the location gone.
+    let user = h
+        .chat
+        .set_avatar(owner, blob::once(jpeg_with_gps(300, 300).into()), link)
+        .await
+        .unwrap();
+    let second = user.avatar_url.unwrap().replace("/pictures/", "");
+    assert_ne!(second, first);
+    let (content_type, bytes) = read(second.clone()).await.unwrap();
+    assert_eq!(content_type, "image/jpeg");
+    assert!(!contains(&bytes, GPS_MARKER));
+
+    // Refusals change nothing.
+    let profile = h.chat.get_profile(owner, owner).await.unwrap();
+    assert_err!(
+        h.chat
+            .set_avatar(owner, blob::once(pdf(100).into()), link)
+            .await,
+        Error::UnsupportedMediaType { .. }
+    );
+    assert_err!(
+        h.chat
+            .set_avatar(owner, blob::once(Vec::new().into()), link)
+            .await,
+        Error::Validation { .. }
+    );
+    let mut broken = png(64, 64);
+    broken.truncate(60);
+    assert_err!(
+        h.chat
+            .set_avatar(owner, blob::once(broken.into()), link)
+            .await,
+        Error::Validation { .. }
+    );
+    let too_big = vec![0_u8; usize::try_from(h.chat.limits().max_attachment_bytes).unwrap() + 1];
+    assert_err!(
+        h.chat
+            .set_avatar(owner, blob::once(too_big.into()), link)
+            .await,
+        Error::PayloadTooLarge { .. }
+    );
+    assert_eq!(h.chat.get_profile(owner, owner).await.unwrap(), profile);
+    assert_err!(
+        h.chat
+            .set_avatar(UserId::new(), blob::once(png(8, 8).into()), link)
+            .await,
+        Error::NotFound { what: "user" }
+    );
+
+    // Keys that are not a stored picture's read as missing, attachments included.
+    let attachment = h.upload(owner, room, "a.pdf", pdf(10)).await;
+    for key in [
+        attachment.id.to_string(),
+        format!("avatar-{owner}-{}.png", "0".repeat(64)),
+        "../secret".to_owned(),
+    ] {
+        assert_err!(read(key).await, Error::NotFound { what: "avatar" });
+    }
+
+    // The collector keeps both pictures, long after.
+    h.advance_secs(30 * 24 * 60 * 60);
+    h.chat.collect_uploads(100).await.unwrap();
+    assert!(read(first).await.is_ok(), "a replaced picture stays");
+    assert!(read(second).await.is_ok());
+
+    let user = h.chat.remove_avatar(owner).await.unwrap();
+    assert_eq!(user.avatar_url, None);
+    assert_eq!(user.display_name, profile.display_name);
+}
