@@ -34,28 +34,24 @@
 //!
 //! # Backpressure
 //!
-//! Each connection is one task: it reads the client's frames, runs them, delivers its rooms,
-//! presence and unread counts, and writes, all from one `select!`. Its outbound frames wait
-//! in one bounded queue (which holds no memory while empty), written up to 64 frames per
-//! flush.
+//! Each connection has one bounded outbound queue (which holds no memory while empty), drained
+//! by a writer task that writes whatever is queued and flushes once.
 //!
 //! - **Live changes never wait.** A client too slow to keep `ws_outbound_queue` live frames
 //!   from piling up is closed with 1008 and a reason, and resumes by reconnecting with
 //!   `since_seq`. The room and its other subscribers are never slowed.
 //! - **Replays are paced by the client's reading.** A subscription catching up from the store
-//!   queues at most [`REPLAY_WINDOW`] frames (shared by the connection's replays, which run
-//!   one after another) and reads its next page only once the client has taken them. A
-//!   client any distance behind catches up at the speed it reads, and is never "too slow" for
-//!   catching up. One that stops reading altogether stops answering pings and is closed for
-//!   that (1001).
+//!   queues at most [`REPLAY_WINDOW`] frames (shared by all of a connection's replays) and
+//!   waits for the writer to take them before reading on. A client any distance behind
+//!   catches up at the speed it reads, and is never "too slow" for catching up. One that
+//!   stops reading altogether stops answering pings and is closed for that (1001).
 //!
 //! # What a connection may hold
 //!
 //! At most `ws_max_subscriptions` subscriptions (a subscribe beyond it gets a `validation`
-//! error frame, field `room_id`); a refused subscribe holds nothing. A frame that needs the engine
-//! (a send, a subscribe) runs before the next frame is read, so none pile up, while deliveries
-//! and writing go on; typing signals are throttled in the core and hold no per-connection
-//! state.
+//! error frame, field `room_id`); a refused subscribe holds nothing. Sends run one at a time
+//! on the reading task, so none pile up; typing signals are throttled in the core and hold no
+//! per-connection state.
 //!
 //! # Closing (RFC 6455)
 //!
@@ -77,31 +73,36 @@
 //! reads nothing for longer loses the connection without the frame: holding a dead peer's
 //! buffers longer would let idle sockets pin server memory.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
-use chat_core::{Error, UserId};
-use futures::future::Either;
-use futures::stream::{SplitSink, SplitStream};
-use futures::{FutureExt, SinkExt, StreamExt};
+use chat_core::{Error, RoomId, RoomSeq, UserId};
+use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::JoinHandle;
 
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 
-mod connection;
+mod forward;
 mod frames;
-mod outbox;
-mod rooms;
+mod queue;
 
-use connection::{Connection, Ended};
+use forward::{forward, forward_presence, forward_unread};
 pub(crate) use frames::EventFrames;
-use frames::{ClientFrame, error_frame};
-use outbox::Outbox;
+use frames::{ClientFrame, ConnectionStatus, ServerFrame, error_frame};
+use queue::{FrameQueue, FrameReceiver, PushError, frame_queue};
+
+/// How many queued frames the writer sends before one flush. Batching turns a burst into one
+/// write; the bound keeps one flush from waiting on a long queue.
+const WRITE_BATCH: usize = 64;
 
 /// Frames that a connection's replays may have queued at once, beside the live queue. A page
 /// of the store is 100 changes; 64 queued frames keep the socket busy while the next page is
@@ -126,6 +127,81 @@ pub(crate) const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_se
 pub(crate) struct WsQuery {
     /// A bearer token, for clients that cannot set headers (browsers).
     token: Option<String>,
+}
+
+/// A frame on its way out. Replayed frames carry a slot of the connection's replay window,
+/// released when the writer takes them.
+#[derive(Debug)]
+struct Outgoing {
+    frame: WsMessage,
+    _replay_slot: Option<OwnedSemaphorePermit>,
+}
+
+/// The connection's way out: a bounded queue that live producers never wait on, a window that
+/// paces replays, and a close signal.
+#[derive(Debug, Clone)]
+pub(super) struct Outbound {
+    /// Capacity `ws_outbound_queue + REPLAY_WINDOW`: replays hold at most the window, so live
+    /// frames always have their `ws_outbound_queue` slots.
+    queue: FrameQueue<Outgoing>,
+    replay_window: Arc<Semaphore>,
+    close: Arc<watch::Sender<Option<CloseFrame>>>,
+}
+
+impl Outbound {
+    /// Queues a live frame without waiting; a full queue closes the connection (the client is
+    /// too slow).
+    fn push(&self, frame: WsMessage) -> bool {
+        let item = Outgoing {
+            frame,
+            _replay_slot: None,
+        };
+        match self.queue.try_push(item) {
+            Ok(()) => true,
+            Err(PushError::Full) => {
+                metrics::counter!("chat_ws_slow_closes_total").increment(1);
+                self.close_with(
+                    1008,
+                    "too slow: outbound queue full; reconnect with since_seq",
+                );
+                false
+            }
+            Err(PushError::Closed) => false,
+        }
+    }
+
+    /// Queues a replayed frame once the client has taken enough of the earlier ones: the
+    /// replay goes at the client's reading speed. `false` once the connection is closing.
+    async fn push_paced(&self, frame: WsMessage) -> bool {
+        let Ok(slot) = Arc::clone(&self.replay_window).acquire_owned().await else {
+            return false;
+        };
+        let item = Outgoing {
+            frame,
+            _replay_slot: Some(slot),
+        };
+        // The window keeps replays within their share of the queue; a full queue means live
+        // frames took the rest, and the connection is being closed as too slow.
+        self.queue.try_push(item).is_ok()
+    }
+
+    fn close_with(&self, code: u16, reason: &'static str) {
+        self.close.send_if_modified(|slot| {
+            if slot.is_none() {
+                *slot = Some(CloseFrame {
+                    code,
+                    reason: Utf8Bytes::from_static(reason),
+                });
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    fn closing(&self) -> bool {
+        self.close.borrow().is_some()
+    }
 }
 
 /// `GET /v1/ws`: authenticates a `token` query parameter before upgrading (a bad one gets a
@@ -168,107 +244,370 @@ pub(crate) async fn upgrade(
         .on_upgrade(move |socket| connection(socket, state, user))
 }
 
-/// A connection from its upgrade to the end of its closing handshake, in one task. Opening
-/// is boxed and the loop's future is the task's whole state once open: an `async fn` here
-/// would keep room for the connection beside the loop that it moved into.
-fn connection(
-    socket: WebSocket,
-    state: AppState,
-    user: Option<UserId>,
-) -> impl Future<Output = ()> + Send {
-    Box::pin(open(socket, state, user)).then(|opened| match opened {
-        Some(connection) => Either::Left(connection.run()),
-        None => Either::Right(std::future::ready(())),
-    })
-}
-
-/// Authenticates the connection (by its `auth` frame when the upgrade had no token); one that
-/// fails is closed here.
-async fn open(socket: WebSocket, state: AppState, user: Option<UserId>) -> Option<Connection> {
+async fn connection(socket: WebSocket, state: AppState, user: Option<UserId>) {
+    let cfg = Arc::clone(&state.config);
     let (sink, mut stream) = socket.split();
-    let mut outbox = Outbox::new(state.config.ws_outbound_queue);
-    let user = match user {
-        Some(u) => Ok(u),
-        None => authenticate_first_frame(&mut stream, &state, &mut outbox).await,
+    let (queue, rx) = frame_queue(cfg.ws_outbound_queue.max(1) + REPLAY_WINDOW);
+    let (close_tx, close_rx) = watch::channel(None);
+    let out = Outbound {
+        queue,
+        replay_window: Arc::new(Semaphore::new(REPLAY_WINDOW)),
+        close: Arc::new(close_tx),
     };
-    match user {
-        Ok(user) => Some(Connection::new(state, user, (sink, stream), outbox)),
-        Err(frame) => {
-            let ended = Ended {
-                close: Some(frame),
-                read_failed: false,
-            };
-            close(sink, stream, outbox, ended).await;
-            None
-        }
-    }
-}
+    let writer = tokio::spawn(write_loop(sink, rx, close_rx));
 
-/// Writes what is queued, then the Close frame. Meanwhile keeps reading: that answers a Close
-/// the client sent, and receives the client's answer to ours, so the TCP connection ends
-/// only after the closing handshake (closing it with unread input would reset it and destroy
-/// frames the client has not read yet). A client that reads nothing for [`CLOSE_GRACE`] loses
-/// the connection without the handshake, so a dead peer cannot pin the connection's task and
-/// buffers.
-async fn close(
-    mut sink: SplitSink<WebSocket, WsMessage>,
-    mut stream: SplitStream<WebSocket>,
-    mut outbox: Outbox,
-    ended: Ended,
-) {
-    let write = async {
-        outbox.write_all(&mut sink).await?;
-        match ended.close {
-            Some(frame) => sink.send(WsMessage::Close(Some(frame))).await,
-            None => sink.close().await,
-        }
+    let user = match user {
+        Some(u) => Some(u),
+        None => authenticate_first_frame(&mut stream, &state, &out).await,
     };
-    let finish = async { futures::join!(drain(&mut stream), write) };
+    let mut read_failed = false;
+    if let Some(user) = user {
+        metrics::gauge!("chat_ws_connections").increment(1.0);
+        read_failed = Connection {
+            state: &state,
+            user,
+            out: out.clone(),
+            subs: HashMap::new(),
+            presence: state.chat.connect_presence(user),
+            presence_watch: None,
+            unread_feed: None,
+        }
+        .run(&mut stream)
+        .await;
+        metrics::gauge!("chat_ws_connections").decrement(1.0);
+    }
+    // Dropping the last queue sender lets the writer write what is queued and a Close frame.
+    // Meanwhile keep reading: that answers a Close the client sent, and receives the client's
+    // answer to ours, so the TCP connection ends only after the closing handshake (closing it
+    // with unread input would reset it and destroy frames the client has not read yet). A
+    // client that reads nothing for CLOSE_GRACE loses the connection without the handshake,
+    // so a dead peer cannot pin the connection's task and buffers.
+    drop(out);
+    let mut writer = writer;
+    let finish = async {
+        let drain = drain(&mut stream);
+        let (_, written) = futures::join!(drain, &mut writer);
+        written
+    };
     if tokio::time::timeout(CLOSE_GRACE, finish).await.is_err() {
+        writer.abort();
         return;
     }
-    if ended.read_failed {
+    if read_failed {
         // After a read error (an oversized message, say) the rest of the client's frame is
         // still arriving, and the WebSocket can no longer read it. Closing the socket with
         // unread input would reset it and destroy our Close frame before the client reads
         // it; lingering a moment first (as HTTP servers do on an error) lets it arrive.
         tokio::time::sleep(CLOSE_LINGER).await;
     }
+    drop(stream);
 }
 
 /// Reads and drops what the client still sends until it closes (its answer to our Close, or
 /// frames already on the way).
-async fn drain(stream: &mut SplitStream<WebSocket>) {
+async fn drain(stream: &mut futures::stream::SplitStream<WebSocket>) {
     while let Some(Ok(_)) = stream.next().await {}
 }
 
-/// Waits for the `auth` frame of a connection that came without a token: the user, or the
-/// Close frame to end with (after an error frame in the outbox).
 async fn authenticate_first_frame(
-    stream: &mut SplitStream<WebSocket>,
+    stream: &mut futures::stream::SplitStream<WebSocket>,
     state: &AppState,
-    outbox: &mut Outbox,
-) -> Result<UserId, CloseFrame> {
-    let close = |reason: &'static str| CloseFrame {
-        code: 1008,
-        reason: Utf8Bytes::from_static(reason),
-    };
+    out: &Outbound,
+) -> Option<UserId> {
     let first = tokio::time::timeout(state.config.ws_auth_timeout, stream.next()).await;
     let Ok(Some(Ok(WsMessage::Text(text)))) = first else {
-        return Err(close("authentication required"));
+        out.close_with(1008, "authentication required");
+        return None;
     };
-    // The outbox is empty here, so these error frames always fit.
     match serde_json::from_str::<ClientFrame>(&text) {
         Ok(ClientFrame::Auth { token }) => match state.auth.authenticate(&token).await {
-            Ok(user) => Ok(user),
+            Ok(user) => Some(user),
             Err(e) => {
-                let _ = outbox.push(error_frame(&e, None, None));
-                Err(close("authentication failed"))
+                out.push(error_frame(&e, None, None));
+                out.close_with(1008, "authentication failed");
+                None
             }
         },
         _ => {
-            let _ = outbox.push(error_frame(&Error::Unauthenticated, None, None));
-            Err(close("the first frame must be auth"))
+            out.push(error_frame(&Error::Unauthenticated, None, None));
+            out.close_with(1008, "the first frame must be auth");
+            None
         }
+    }
+}
+
+/// Writes what is queued, flushing once per batch. On a close signal it writes what is
+/// already queued (without waiting for more), then the Close frame.
+async fn write_loop(
+    mut sink: futures::stream::SplitSink<WebSocket, WsMessage>,
+    mut rx: FrameReceiver<Outgoing>,
+    mut close: watch::Receiver<Option<CloseFrame>>,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            changed = close.changed() => {
+                let frame = if changed.is_ok() { close.borrow().clone() } else { None };
+                while let Some(item) = rx.try_pop() {
+                    if sink.feed(item.frame).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = sink.send(WsMessage::Close(frame)).await;
+                return;
+            }
+            next = rx.pop() => {
+                let Some(first) = next else {
+                    let _ = sink.close().await;
+                    return;
+                };
+                if sink.feed(first.frame).await.is_err() {
+                    return;
+                }
+                for _ in 1..WRITE_BATCH {
+                    let Some(item) = rx.try_pop() else { break };
+                    if sink.feed(item.frame).await.is_err() {
+                        return;
+                    }
+                }
+                if sink.flush().await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The close code and reason for a read error (RFC 6455, section 7.4.1).
+fn close_for_read_error(err: &axum::Error) -> (u16, &'static str) {
+    use tungstenite::error::{CapacityError, Error as WsError};
+    let inner: &(dyn std::error::Error + 'static) = err;
+    let source = inner.source();
+    match source.and_then(|s| s.downcast_ref::<WsError>()) {
+        Some(WsError::Capacity(CapacityError::MessageTooLong { .. })) => {
+            (1009, "message too big; see ws_max_message")
+        }
+        Some(WsError::Capacity(_)) => (1009, "frame too big"),
+        Some(WsError::Utf8(_)) => (1007, "text frames must be UTF-8"),
+        _ => (1002, "protocol error"),
+    }
+}
+
+struct Connection<'a> {
+    state: &'a AppState,
+    user: UserId,
+    out: Outbound,
+    subs: HashMap<RoomId, JoinHandle<()>>,
+    /// This connection's part in the user's presence; dropped with the connection.
+    presence: chat_core::PresenceSession,
+    /// The `presence_subscribe` task, if any.
+    presence_watch: Option<JoinHandle<()>>,
+    /// The `unread_subscribe` task, if any.
+    unread_feed: Option<JoinHandle<()>>,
+}
+
+impl Connection<'_> {
+    /// Serves the connection until it ends; `true` when reading failed (see [`connection`]).
+    async fn run(mut self, stream: &mut futures::stream::SplitStream<WebSocket>) -> bool {
+        let interval = self.state.config.ws_ping_interval;
+        let mut ping = tokio::time::interval(interval);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_seen = Instant::now();
+        let mut shutdown = self.state.shutdown_signal();
+        // The signal only ever turns true; a connection opened after it did closes at once.
+        if *shutdown.borrow_and_update() {
+            self.out
+                .close_with(1012, "server restarting; reconnect with since_seq");
+            return false;
+        }
+        let mut read_failed = false;
+        let mut closing = self.out.close.subscribe();
+        loop {
+            tokio::select! {
+                incoming = stream.next() => match incoming {
+                    Some(Ok(msg)) => {
+                        // Boxed: handling a frame is a large future, and an idle
+                        // connection should not carry its space while it waits.
+                        if !Box::pin(self.handle(msg)).await {
+                            break;
+                        }
+                        // Nothing was read while the frame ran (a send waiting on the
+                        // database, say), not even the client's pongs: its silence counts
+                        // from now.
+                        last_seen = Instant::now();
+                    }
+                    Some(Err(e)) => {
+                        let (code, reason) = close_for_read_error(&e);
+                        self.out.close_with(code, reason);
+                        read_failed = true;
+                        break;
+                    }
+                    // The client went away without a closing handshake.
+                    None => break,
+                },
+                _ = ping.tick() => {
+                    if last_seen.elapsed() > interval * 2 {
+                        self.out.close_with(1001, "no answer to pings");
+                        break;
+                    }
+                    self.out.push(WsMessage::Ping(Default::default()));
+                }
+                _ = shutdown.changed() => {
+                    self.out.close_with(1012, "server restarting; reconnect with since_seq");
+                    break;
+                }
+                _ = closing.changed() => break,
+            }
+        }
+        for task in self
+            .subs
+            .drain()
+            .map(|(_, task)| task)
+            .chain(self.presence_watch.take())
+            .chain(self.unread_feed.take())
+        {
+            task.abort();
+        }
+        read_failed
+    }
+
+    /// Handles one client message; `false` ends the connection.
+    async fn handle(&mut self, msg: WsMessage) -> bool {
+        let text = match msg {
+            WsMessage::Text(text) => text,
+            WsMessage::Close(_) => {
+                // The writer answers with a Close; the code is echoed as RFC 6455 suggests.
+                self.out.close_with(1000, "");
+                return false;
+            }
+            WsMessage::Ping(_) | WsMessage::Pong(_) => return true,
+            WsMessage::Binary(_) => {
+                let err = Error::UnsupportedMediaType {
+                    reason: "send JSON text frames".into(),
+                };
+                return self.out.push(error_frame(&err, None, None));
+            }
+        };
+        let frame = match serde_json::from_str::<ClientFrame>(&text) {
+            Ok(f) => f,
+            Err(e) => {
+                let err = Error::validation("frame", format!("malformed frame: {e}"));
+                return self.out.push(error_frame(&err, None, None));
+            }
+        };
+        let chat = &self.state.chat;
+        if !matches!(frame, ClientFrame::Ping | ClientFrame::Presence { .. }) {
+            self.presence.touch(chat.now());
+        }
+        match frame {
+            ClientFrame::Auth { .. } => true,
+            ClientFrame::Ping => self.out.push(ServerFrame::Pong.encode()),
+            ClientFrame::Presence { status } => {
+                self.presence
+                    .set_away(status == ConnectionStatus::Away, chat.now());
+                true
+            }
+            ClientFrame::PresenceSubscribe { user_ids } => {
+                if let Some(task) = self.presence_watch.take() {
+                    task.abort();
+                }
+                match chat.watch_presence(self.user, &user_ids).await {
+                    Ok(watch) => {
+                        self.presence_watch =
+                            Some(tokio::spawn(forward_presence(watch, self.out.clone())));
+                        true
+                    }
+                    Err(e) => self.out.push(error_frame(&e, None, None)),
+                }
+            }
+            ClientFrame::UnreadSubscribe => {
+                if let Some(task) = self.unread_feed.take() {
+                    task.abort();
+                }
+                match Arc::clone(chat).unread_feed(self.user).await {
+                    Ok(feed) => {
+                        self.unread_feed =
+                            Some(tokio::spawn(forward_unread(feed, self.out.clone())));
+                        true
+                    }
+                    Err(e) => self.out.push(error_frame(&e, None, None)),
+                }
+            }
+            ClientFrame::Subscribe { room_id, since_seq } => {
+                Box::pin(self.subscribe(room_id, since_seq)).await
+            }
+            ClientFrame::Unsubscribe { room_id } => {
+                if let Some(task) = self.subs.remove(&room_id) {
+                    task.abort();
+                }
+                true
+            }
+            ClientFrame::Send { room_id, message } => {
+                let cmid = message.client_msg_id.clone();
+                // Sends run in order on the reading task, so one client's messages keep the
+                // order it sent them in.
+                let result = chat.send_message(self.user, room_id, message).await;
+                crate::observability::record_send("websocket", &result);
+                let frame = match result {
+                    Ok(sent) => ServerFrame::Ack {
+                        client_msg_id: cmid.as_deref(),
+                        replayed: sent.replayed,
+                        message: &sent.message,
+                    }
+                    .encode(),
+                    Err(e) => error_frame(&e, cmid.as_deref(), Some(room_id)),
+                };
+                self.out.push(frame)
+            }
+            ClientFrame::Typing { room_id } => match chat.typing(self.user, room_id).await {
+                // Typing is best effort: a throttled signal is dropped quietly.
+                Ok(()) | Err(Error::RateLimited { .. }) => true,
+                Err(e) => self.out.push(error_frame(&e, None, Some(room_id))),
+            },
+            ClientFrame::Read { room_id, seq } => {
+                match chat.mark_read(self.user, room_id, seq).await {
+                    Ok(_) => true,
+                    Err(e) => self.out.push(error_frame(&e, None, Some(room_id))),
+                }
+            }
+        }
+    }
+
+    /// Starts (or restarts) a subscription. The permission check runs here, so a refused
+    /// subscribe holds nothing; an accepted one is a task of its own.
+    async fn subscribe(&mut self, room_id: RoomId, since_seq: Option<RoomSeq>) -> bool {
+        if let Some(old) = self.subs.remove(&room_id) {
+            old.abort();
+        }
+        let max = self.state.config.ws_max_subscriptions;
+        if self.subs.len() >= max {
+            // Subscriptions that ended (access revoked) no longer count.
+            self.subs.retain(|_, task| !task.is_finished());
+        }
+        if self.subs.len() >= max {
+            let err = Error::validation(
+                "room_id",
+                format!("at most {max} subscriptions per connection; unsubscribe from one first"),
+            );
+            return self.out.push(error_frame(&err, None, Some(room_id)));
+        }
+        let sub = match self
+            .state
+            .chat
+            .subscribe(self.user, room_id, since_seq)
+            .await
+        {
+            Ok(sub) => sub,
+            Err(e) => return self.out.push(error_frame(&e, None, Some(room_id))),
+        };
+        let task = tokio::spawn(forward(
+            self.state.clone(),
+            self.user,
+            sub,
+            since_seq,
+            self.out.clone(),
+        ));
+        self.subs.insert(room_id, task);
+        true
     }
 }
