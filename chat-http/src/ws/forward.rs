@@ -80,86 +80,95 @@ async fn replay(
 
 /// One subscription: replay after `since` (if given), then live, reloading from the store
 /// whenever the hub says this subscriber fell behind.
-pub(super) async fn forward(
+///
+/// Not an `async fn`: one keeps the subscription twice (the argument and the binding it moves
+/// into, rust-lang/rust#62958) in every subscriber's task.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "the async fn doubles the task's size"
+)]
+pub(super) fn forward(
     state: AppState,
     user: UserId,
     mut sub: chat_core::Subscription,
     since: Option<RoomSeq>,
     out: Outbound,
-) {
-    let room = sub.room_id();
-    if let Some(since) = since {
-        // Replays are rare and their futures large: boxing them keeps every idle
-        // subscriber's task small (see the memory figures in BENCHMARKS.md).
-        match Box::pin(replay(&state, user, room, since, &out)).await {
-            Ok(last) => sub.advance_to(last),
-            Err(e) => {
-                if !out.closing() {
-                    out.push(error_frame(&e, None, Some(room)));
-                }
-                return;
-            }
-        }
-    }
-    if !out.push(
-        ServerFrame::Subscribed {
-            room_id: room,
-            last_seq: sub.last_seq(),
-        }
-        .encode(),
-    ) {
-        return;
-    }
-    while let Some(delivery) = sub.recv().await {
-        let ok = match delivery {
-            Delivery::Change(change) => {
-                metrics::counter!("chat_ws_deliveries_total").increment(1);
-                let ok = out.push(state.event_frames.frame(&change));
-                if revokes(&change, user) {
-                    let err = Error::Forbidden {
-                        reason: "no longer a member of this room",
-                    };
-                    out.push(error_frame(&err, None, Some(room)));
+) -> impl Future<Output = ()> + Send {
+    async move {
+        let room = sub.room_id();
+        if let Some(since) = since {
+            // Replays are rare and their futures large: boxing them keeps every idle
+            // subscriber's task small (see the memory figures in BENCHMARKS.md).
+            match Box::pin(replay(&state, user, room, since, &out)).await {
+                Ok(last) => sub.advance_to(last),
+                Err(e) => {
+                    if !out.closing() {
+                        out.push(error_frame(&e, None, Some(room)));
+                    }
                     return;
                 }
-                ok
             }
-            Delivery::Typing(t) if t.user_id != user => out.push(
-                ServerFrame::Typing {
-                    room_id: room,
-                    user_id: t.user_id,
-                    display_name: &t.display_name,
-                }
-                .encode(),
-            ),
-            Delivery::Typing(_) => true,
-            // The reader's own receipts too: their other tabs clear the room's unread count.
-            Delivery::Read(r) => out.push(
-                ServerFrame::Receipt {
-                    room_id: room,
-                    user_id: r.user_id,
-                    seq: r.seq,
-                }
-                .encode(),
-            ),
-            Delivery::Resync { from_seq, .. } => {
-                metrics::counter!("chat_ws_resyncs_total").increment(1);
-                match Box::pin(replay(&state, user, room, from_seq, &out)).await {
-                    Ok(last) => {
-                        sub.advance_to(last);
-                        true
-                    }
-                    Err(e) => {
-                        if !out.closing() {
-                            out.push(error_frame(&e, None, Some(room)));
-                        }
-                        false
-                    }
-                }
+        }
+        if !out.push(
+            ServerFrame::Subscribed {
+                room_id: room,
+                last_seq: sub.last_seq(),
             }
-        };
-        if !ok {
+            .encode(),
+        ) {
             return;
+        }
+        while let Some(delivery) = sub.recv().await {
+            let ok = match delivery {
+                Delivery::Change(change) => {
+                    metrics::counter!("chat_ws_deliveries_total").increment(1);
+                    let ok = out.push(state.event_frames.frame(&change));
+                    if revokes(&change, user) {
+                        let err = Error::Forbidden {
+                            reason: "no longer a member of this room",
+                        };
+                        out.push(error_frame(&err, None, Some(room)));
+                        return;
+                    }
+                    ok
+                }
+                Delivery::Typing(t) if t.user_id != user => out.push(
+                    ServerFrame::Typing {
+                        room_id: room,
+                        user_id: t.user_id,
+                        display_name: &t.display_name,
+                    }
+                    .encode(),
+                ),
+                Delivery::Typing(_) => true,
+                // The reader's own receipts too: their other tabs clear the room's unread count.
+                Delivery::Read(r) => out.push(
+                    ServerFrame::Receipt {
+                        room_id: room,
+                        user_id: r.user_id,
+                        seq: r.seq,
+                    }
+                    .encode(),
+                ),
+                Delivery::Resync { from_seq, .. } => {
+                    metrics::counter!("chat_ws_resyncs_total").increment(1);
+                    match Box::pin(replay(&state, user, room, from_seq, &out)).await {
+                        Ok(last) => {
+                            sub.advance_to(last);
+                            true
+                        }
+                        Err(e) => {
+                            if !out.closing() {
+                                out.push(error_frame(&e, None, Some(room)));
+                            }
+                            false
+                        }
+                    }
+                }
+            };
+            if !ok {
+                return;
+            }
         }
     }
 }

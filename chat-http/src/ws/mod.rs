@@ -258,7 +258,8 @@ async fn connection(socket: WebSocket, state: AppState, user: Option<UserId>) {
 
     let user = match user {
         Some(u) => Some(u),
-        None => authenticate_first_frame(&mut stream, &state, &out).await,
+        // Boxed, as the closing below: an idle connection's task holds only the loop's state.
+        None => Box::pin(authenticate_first_frame(&mut stream, &state, &out)).await,
     };
     let mut read_failed = false;
     if let Some(user) = user {
@@ -276,14 +277,21 @@ async fn connection(socket: WebSocket, state: AppState, user: Option<UserId>) {
         .await;
         metrics::gauge!("chat_ws_connections").decrement(1.0);
     }
-    // Dropping the last queue sender lets the writer write what is queued and a Close frame.
-    // Meanwhile keep reading: that answers a Close the client sent, and receives the client's
-    // answer to ours, so the TCP connection ends only after the closing handshake (closing it
-    // with unread input would reset it and destroy frames the client has not read yet). A
-    // client that reads nothing for CLOSE_GRACE loses the connection without the handshake,
-    // so a dead peer cannot pin the connection's task and buffers.
     drop(out);
-    let mut writer = writer;
+    Box::pin(close(writer, stream, read_failed)).await;
+}
+
+/// Ends a connection whose outbound queue is dropped: the writer writes what is queued and a
+/// Close frame. Meanwhile this keeps reading: that answers a Close the client sent, and
+/// receives the client's answer to ours, so the TCP connection ends only after the closing
+/// handshake (closing it with unread input would reset it and destroy frames the client has
+/// not read yet). A client that reads nothing for [`CLOSE_GRACE`] loses the connection without
+/// the handshake, so a dead peer cannot pin the connection's task and buffers.
+async fn close(
+    mut writer: JoinHandle<()>,
+    mut stream: futures::stream::SplitStream<WebSocket>,
+    read_failed: bool,
+) {
     let finish = async {
         let drain = drain(&mut stream);
         let (_, written) = futures::join!(drain, &mut writer);
@@ -408,67 +416,79 @@ struct Connection<'a> {
 
 impl Connection<'_> {
     /// Serves the connection until it ends; `true` when reading failed (see [`connection`]).
-    async fn run(mut self, stream: &mut futures::stream::SplitStream<WebSocket>) -> bool {
-        let interval = self.state.config.ws_ping_interval;
-        let mut ping = tokio::time::interval(interval);
-        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_seen = Instant::now();
-        let mut shutdown = self.state.shutdown_signal();
-        // The signal only ever turns true; a connection opened after it did closes at once.
-        if *shutdown.borrow_and_update() {
-            self.out
-                .close_with(1012, "server restarting; reconnect with since_seq");
-            return false;
-        }
-        let mut read_failed = false;
-        let mut closing = self.out.close.subscribe();
-        loop {
-            tokio::select! {
-                incoming = stream.next() => match incoming {
-                    Some(Ok(msg)) => {
-                        // Boxed: handling a frame is a large future, and an idle
-                        // connection should not carry its space while it waits.
-                        if !Box::pin(self.handle(msg)).await {
+    ///
+    /// Not an `async fn`: one keeps a second copy of `self` beside the binding it moves into
+    /// (rust-lang/rust#62958), in every idle connection's task.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "the async fn doubles the task's size"
+    )]
+    fn run(
+        mut self,
+        stream: &mut futures::stream::SplitStream<WebSocket>,
+    ) -> impl Future<Output = bool> + Send {
+        async move {
+            let interval = self.state.config.ws_ping_interval;
+            let mut ping = tokio::time::interval(interval);
+            ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last_seen = Instant::now();
+            let mut shutdown = self.state.shutdown_signal();
+            // The signal only ever turns true; a connection opened after it did closes at once.
+            if *shutdown.borrow_and_update() {
+                self.out
+                    .close_with(1012, "server restarting; reconnect with since_seq");
+                return false;
+            }
+            let mut read_failed = false;
+            let mut closing = self.out.close.subscribe();
+            loop {
+                tokio::select! {
+                    incoming = stream.next() => match incoming {
+                        Some(Ok(msg)) => {
+                            // Boxed: handling a frame is a large future, and an idle
+                            // connection should not carry its space while it waits.
+                            if !Box::pin(self.handle(msg)).await {
+                                break;
+                            }
+                            // Nothing was read while the frame ran (a send waiting on the
+                            // database, say), not even the client's pongs: its silence counts
+                            // from now.
+                            last_seen = Instant::now();
+                        }
+                        Some(Err(e)) => {
+                            let (code, reason) = close_for_read_error(&e);
+                            self.out.close_with(code, reason);
+                            read_failed = true;
                             break;
                         }
-                        // Nothing was read while the frame ran (a send waiting on the
-                        // database, say), not even the client's pongs: its silence counts
-                        // from now.
-                        last_seen = Instant::now();
+                        // The client went away without a closing handshake.
+                        None => break,
+                    },
+                    _ = ping.tick() => {
+                        if last_seen.elapsed() > interval * 2 {
+                            self.out.close_with(1001, "no answer to pings");
+                            break;
+                        }
+                        self.out.push(WsMessage::Ping(Default::default()));
                     }
-                    Some(Err(e)) => {
-                        let (code, reason) = close_for_read_error(&e);
-                        self.out.close_with(code, reason);
-                        read_failed = true;
+                    _ = shutdown.changed() => {
+                        self.out.close_with(1012, "server restarting; reconnect with since_seq");
                         break;
                     }
-                    // The client went away without a closing handshake.
-                    None => break,
-                },
-                _ = ping.tick() => {
-                    if last_seen.elapsed() > interval * 2 {
-                        self.out.close_with(1001, "no answer to pings");
-                        break;
-                    }
-                    self.out.push(WsMessage::Ping(Default::default()));
+                    _ = closing.changed() => break,
                 }
-                _ = shutdown.changed() => {
-                    self.out.close_with(1012, "server restarting; reconnect with since_seq");
-                    break;
-                }
-                _ = closing.changed() => break,
             }
+            for task in self
+                .subs
+                .drain()
+                .map(|(_, task)| task)
+                .chain(self.presence_watch.take())
+                .chain(self.unread_feed.take())
+            {
+                task.abort();
+            }
+            read_failed
         }
-        for task in self
-            .subs
-            .drain()
-            .map(|(_, task)| task)
-            .chain(self.presence_watch.take())
-            .chain(self.unread_feed.take())
-        {
-            task.abort();
-        }
-        read_failed
     }
 
     /// Handles one client message; `false` ends the connection.
