@@ -27,7 +27,7 @@ test('sign-up, join a public room, create an event and a room', () =>
     await page.fill('input[name="password"]', 'a good long password');
     await page.click('button[type="submit"]');
     await page.locator('#status', { hasText: 'Connected' }).waitFor();
-    assert.equal(await page.textContent('#whoami'), 'New Comer');
+    assert.equal(await page.textContent('#whoami .name'), 'New Comer');
 
     // The demo server puts newcomers into "My Event", and the client lands them in its Main
     // room. Other public rooms are there to join.
