@@ -17,7 +17,9 @@
 //! 3. **Exact rate limits.** `append_message` reads the author's [`SendHistory`] and asks the
 //!    policy in the same critical section that inserts the message, serialised per author, so
 //!    N concurrent sends admit exactly as many as the policy allows. A refused send stores
-//!    nothing and so costs nothing.
+//!    nothing and so costs nothing. The author's right to post is read and judged in that
+//!    same section ([`Admission::authorize`]), so no message lands after a ban, mute or
+//!    archiving that committed before it.
 //! 4. **Permission-filtered search.** [`MessageStore::search_messages`] returns only messages of
 //!    the rooms it is given (the service passes the rooms the caller may read), never deleted
 //!    ones.
@@ -53,6 +55,7 @@ use crate::id::{AttachmentId, EventId, MessageId, RoomId, UserId, WebhookId};
 use crate::message::{Attachment, HistoryCursor, Message};
 use crate::metrics::SystemMetrics;
 use crate::payload::{Payload, PayloadUpdate};
+use crate::permission::RoomAccess;
 use crate::rate_limit::{RateLimitPolicy, SendHistory};
 use crate::room::{Room, RoomMember, RoomPatch, RoomSeq};
 use crate::user::{MemberMatch, User};
@@ -229,6 +232,20 @@ pub struct RoomStanding {
     pub member: Option<RoomMember>,
 }
 
+impl RoomStanding {
+    /// What the user may do in the room at `now`. A room membership without the event's
+    /// grants nothing: every rule starts from the event.
+    #[must_use]
+    pub fn access(&self, now: Timestamp) -> RoomAccess<'_> {
+        RoomAccess {
+            room: &self.room,
+            event_role: self.event_role,
+            member: self.event_role.and(self.member.as_ref()),
+            now,
+        }
+    }
+}
+
 /// A message ready to be stored: validated, authorised, with its author snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMessage {
@@ -307,18 +324,34 @@ pub enum Appended {
     Replayed(Message),
 }
 
-/// How a send is admitted: the policy and the author's standing. It owns the policy (a shared
-/// handle), so a store may decide on a send away from the caller's task, as PostgreSQL's group
-/// commit does.
+/// How a send is admitted: the room's rules for who may post, and the rate-limit policy.
+///
+/// The store asks both in the same critical section that writes the message, with facts it
+/// read there: [`authorize`](Self::authorize) on the author's [`RoomStanding`], then
+/// [`check`](Self::check) on their [`SendHistory`]. So a ban, a mute or an archiving that
+/// commits before the send is always seen: no message lands after the change that forbade it.
+/// It owns the policy (a shared handle), so a store may decide on a send away from the
+/// caller's task, as PostgreSQL's group commit does.
 #[derive(Debug, Clone)]
 pub struct Admission {
     /// The rate-limit policy.
     pub policy: Arc<dyn RateLimitPolicy>,
-    /// Whether the author moderates the room (slow mode exempts moderators).
-    pub is_moderator: bool,
 }
 
 impl Admission {
+    /// Whether the author may post, by their standing read in the store's critical section
+    /// (see [`RoomAccess::require_post`]). Returns whether
+    /// they moderate the room, which the policy needs (slow mode exempts moderators).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`](crate::Error::NotFound) (`room`) when the room is hidden from the
+    /// author; [`Error::Forbidden`](crate::Error::Forbidden) when they may see it but not post.
+    pub fn authorize(&self, standing: &RoomStanding, now: Timestamp) -> Result<bool> {
+        let access = standing.access(now);
+        access.require_post()?;
+        Ok(access.is_moderator())
+    }
+
     /// Runs the policy on facts the store read.
     ///
     /// # Errors
@@ -333,16 +366,20 @@ impl Admission {
 /// Messages, the change log, search and counts.
 #[async_trait]
 pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
-    /// Atomically: replays a known `(author, client_msg_id)`; otherwise admits the send through
-    /// `admission` (reading the author's newest `policy.history_limit()` sends after
-    /// `created_at - policy.lookback()`, and their last send in the room), assigns the next
+    /// Atomically: authorises the send through `admission` (reading the author's
+    /// [`RoomStanding`] at `created_at`); replays a known `(author, client_msg_id)`; otherwise
+    /// admits the send through `admission` (reading the author's newest
+    /// `policy.history_limit()` sends after `created_at - policy.lookback()`, and their last
+    /// send in the room), assigns the next
     /// seq, stores the message, updates the room's `last_seq` and `last_message_at`, and logs
     /// `MessagePosted`. For a reply it also raises the parent's `reply_count`, sets its
     /// `last_reply_at` and logs `ThreadUpdated` for it under the following seq.
     ///
     /// # Errors
     /// [`Error::RateLimited`](crate::Error::RateLimited) when refused;
-    /// [`Error::NotFound`](crate::Error::NotFound) for a missing room or author profile;
+    /// [`Error::NotFound`](crate::Error::NotFound) for a missing room or author profile, or a
+    /// room hidden from the author; [`Error::Forbidden`](crate::Error::Forbidden) when the
+    /// author may not post there (see [`Admission::authorize`]);
     /// [`Error::Conflict`](crate::Error::Conflict) when an upload it names is attached
     /// already or discarded (guarantee 7).
     async fn append_message(&self, msg: NewMessage, admission: Admission) -> Result<Appended>;

@@ -42,7 +42,8 @@ use chat_core::{
     Account, AccountStore, Admission, Appended, AttachmentId, ChangeKind, Error, Event, EventId,
     EventMember, EventStore, EventSummary, HistoryCursor, MemberMatch, Message, MessageId,
     MessageStore, NewMessage, ProfileStore, Result, Room, RoomChange, RoomId, RoomMember,
-    RoomPatch, RoomSeq, RoomStore, SendHistory, SystemMetrics, Timestamp, Upload, User, UserId,
+    RoomPatch, RoomSeq, RoomStanding, RoomStore, SendHistory, SystemMetrics, Timestamp, Upload,
+    User, UserId,
 };
 use chat_core::{EventRole, PayloadUpdate, RoomRole, SearchTerms, Unread};
 
@@ -273,6 +274,10 @@ impl RoomStore for MemoryStore {
         Ok(r.push(seq, at, kind))
     }
 
+    async fn room_standing(&self, room: RoomId, user: UserId) -> Result<Option<RoomStanding>> {
+        Ok(self.read().standing(room, user))
+    }
+
     async fn get_room_member(&self, room: RoomId, user: UserId) -> Result<Option<RoomMember>> {
         Ok(self
             .read()
@@ -407,6 +412,10 @@ impl MessageStore for MemoryStore {
         // A bot's messages are marked whichever call sent them.
         let mut msg = msg;
         msg.is_ai_generated |= author.is_bot;
+        let standing = s
+            .standing(msg.room_id, msg.author_id)
+            .ok_or(ROOM_NOT_FOUND)?;
+        let is_moderator = admission.authorize(&standing, msg.created_at)?;
         let r = s.rooms.get(&msg.room_id).ok_or(ROOM_NOT_FOUND)?;
         if let Some(cmid) = &msg.client_msg_id
             && let Some(id) = s.client_msg_ids.get(&(msg.author_id, cmid.clone()))
@@ -423,7 +432,7 @@ impl MessageStore for MemoryStore {
         admission.check(&SendHistory {
             now,
             room: &r.room,
-            is_moderator: admission.is_moderator,
+            is_moderator,
             recent_sends: &recent,
             last_send_in_room: r.last_send.get(&msg.author_id).copied(),
         })?;

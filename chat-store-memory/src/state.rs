@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chat_core::{
     Account, AttachmentId, ChangeKind, Event, EventId, EventMember, Message, MessageChange,
-    MessageId, NewMessage, Room, RoomChange, RoomId, RoomMember, RoomSeq, SearchTerms,
-    SystemMetrics, Timestamp, UNREAD_CAP, Unread, Upload, User, UserId, search,
+    MessageId, NewMessage, Room, RoomChange, RoomId, RoomMember, RoomSeq, RoomStanding,
+    SearchTerms, SystemMetrics, Timestamp, UNREAD_CAP, Unread, Upload, User, UserId, search,
 };
 
 /// key → room → the messages with that key (a token, or a token prefix).
@@ -151,6 +151,20 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// `user`'s standing in `room`, if the room exists.
+    pub(crate) fn standing(&self, room: RoomId, user: UserId) -> Option<RoomStanding> {
+        let r = self.rooms.get(&room)?;
+        Some(RoomStanding {
+            room: r.room.clone(),
+            event_role: self
+                .event_members
+                .get(&r.room.event_id)
+                .and_then(|m| m.get(&user))
+                .map(|m| m.role),
+            member: r.members.get(&user).cloned(),
+        })
+    }
+
     pub(crate) fn upsert_user(&mut self, mut user: User) -> User {
         if let Some(old) = self.users.get(&user.id) {
             user.created_at = old.created_at;

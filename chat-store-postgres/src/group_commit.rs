@@ -9,20 +9,24 @@
 //! 1. `BEGIN`, then `FOR NO KEY UPDATE` on the batch's authors and then its rooms, each in id
 //!    order (the lock order of the crate docs: authors, messages, rooms; sorted, so two
 //!    batches on two servers cannot deadlock);
-//! 2. one read of what admission needs for every send (the duplicate check, the author's
-//!    profile, their recent sends, their last send in the room for slow mode);
-//! 3. admission in Rust, send by send in arrival order, each seeing the batch-mates admitted
+//! 2. one read of what admission needs for every send (the author's standing in the room, the
+//!    duplicate check, the author's profile, their recent sends, their last send in the room
+//!    for slow mode);
+//! 3. admission in Rust (`Admission::authorize`, then the rate-limit policy), send by send in
+//!    arrival order, each seeing the batch-mates admitted
 //!    before it (an author's third send in a batch counts the first two); then one statement
 //!    that takes each room's seqs for the whole batch (`last_seq + n`), inserts every message
 //!    and its log entry from arrays (`unnest`), and bumps the unread counters;
 //! 4. `COMMIT`: one WAL flush for the batch.
 //!
 //! So a batch never waits for company: when the database is idle a send goes alone, and under
-//! load the batch is whatever arrived during the previous flush. A refused send (rate limit,
-//! missing room or author) is answered on its own and stores nothing; only a failure of the
-//! transaction itself (a lost connection) fails every send in it. The guarantees hold as
-//! before: the author locks serialise admission across every connection and server, the room
-//! locks make seqs gap-free, and the duplicate check runs after the author lock.
+//! load the batch is whatever arrived during the previous flush. A refused send (not allowed
+//! to post, rate limit, missing room or author) is answered on its own and stores nothing;
+//! only a failure of the transaction itself (a lost connection) fails every send in it. The
+//! guarantees hold as before: the author locks serialise admission across every connection
+//! and server, the room locks make seqs gap-free and keep each send and any ban or mute in
+//! the room in one order (those log a change, so they hold the room's row too), and the
+//! duplicate check runs after the author lock.
 //!
 //! A caller that stops waiting (its future dropped) does not take its send back: like a
 //! client that disconnects after sending, the message may be stored, and resending with the
@@ -34,7 +38,7 @@ use std::sync::{Arc, Mutex};
 
 use chat_core::{
     Admission, Appended, ChangeKind, Error, Message, MessageChange, MessageId, NewMessage, Result,
-    Room, RoomChange, RoomId, RoomSeq, SendHistory, Timestamp, UserId, search,
+    RoomChange, RoomId, RoomSeq, RoomStanding, SendHistory, Timestamp, UserId, search,
 };
 use serde_json::json;
 use sqlx::postgres::PgPool;
@@ -45,7 +49,10 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::error::db_err;
-use crate::rows::{MESSAGE_COLS, MessageRow, ROOM_COLS, RoomRow, message_change_json};
+use crate::rows::{
+    MESSAGE_COLS, MessageRow, STANDING_COLS, message_change_json, room_cols_of, standing,
+    standing_joins,
+};
 use crate::{distinct_tokens, dt, uuids};
 
 /// The most sends one transaction takes. Large enough that a busy instance flushes hundreds of
@@ -192,7 +199,8 @@ fn shared(err: &Error) -> Error {
 
 /// What step 2 reads for one send.
 struct Facts {
-    room: Room,
+    /// The room, and the author's standing in it.
+    standing: RoomStanding,
     replay_of: Option<Uuid>,
     author: Option<(String, Option<String>, bool)>,
     /// Ascending, as [`SendHistory::recent_sends`] wants them.
@@ -276,13 +284,8 @@ async fn read_facts(
         .iter()
         .map(|s| i64::try_from(s.admission.policy.history_limit()).unwrap_or(i64::MAX))
         .collect();
-    let room_cols = ROOM_COLS
-        .split(", ")
-        .map(|c| format!("r.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
     let rows = sqlx::query(&format!(
-        "SELECT b.i, {room_cols},
+        "SELECT b.i, {}, {STANDING_COLS},
              (SELECT m.id FROM messages m
               WHERE m.author_id = b.author_id AND m.client_msg_id = b.client_msg_id) AS replay_of,
              u.display_name AS author_name, u.avatar_url AS author_avatar, u.is_bot AS author_is_bot,
@@ -296,7 +299,10 @@ async fn read_facts(
          FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::bigint[])
               WITH ORDINALITY AS b(room_id, author_id, client_msg_id, since, lim, i)
          JOIN rooms r ON r.id = b.room_id
-         LEFT JOIN users u ON u.id = b.author_id"
+         {}
+         LEFT JOIN users u ON u.id = b.author_id",
+        room_cols_of("r"),
+        standing_joins("b.author_id")
     ))
     .bind(&rooms)
     .bind(&authors)
@@ -309,7 +315,7 @@ async fn read_facts(
     let mut facts = HashMap::with_capacity(rows.len());
     for row in rows {
         let i: i64 = row.try_get("i").map_err(db_err)?;
-        let room = Room::try_from(<RoomRow as sqlx::FromRow<_>>::from_row(&row).map_err(db_err)?)?;
+        let standing = standing(&row)?;
         let author_name: Option<String> = row.try_get("author_name").map_err(db_err)?;
         let author = match author_name {
             Some(name) => Some((
@@ -327,7 +333,7 @@ async fn read_facts(
         facts.insert(
             usize::try_from(i - 1).map_err(Error::internal)?,
             Facts {
-                room,
+                standing,
                 replay_of: row.try_get("replay_of").map_err(db_err)?,
                 author,
                 recent: recent.into_iter().map(Timestamp::from).collect(),
@@ -353,6 +359,17 @@ fn admit(sends: &[Queued], facts: &HashMap<usize, Facts>) -> Vec<Decision> {
             decisions.push(Decision::Refused(Error::NotFound { what: "room" }));
             continue;
         };
+        let Some((name, avatar, by_bot)) = &fact.author else {
+            decisions.push(Decision::Refused(Error::NotFound { what: "user" }));
+            continue;
+        };
+        let is_moderator = match send.admission.authorize(&fact.standing, msg.created_at) {
+            Ok(is_moderator) => is_moderator,
+            Err(refused) => {
+                decisions.push(Decision::Refused(refused));
+                continue;
+            }
+        };
         if let Some(original) = fact.replay_of {
             decisions.push(Decision::ReplayOfStored(original));
             continue;
@@ -365,10 +382,6 @@ fn admit(sends: &[Queued], facts: &HashMap<usize, Facts>) -> Vec<Decision> {
             decisions.push(Decision::ReplayOfBatchMate(first));
             continue;
         }
-        let Some((name, avatar, by_bot)) = &fact.author else {
-            decisions.push(Decision::Refused(Error::NotFound { what: "user" }));
-            continue;
-        };
         let mates = sent_by.get(&msg.author_id).map_or(&[][..], Vec::as_slice);
         let mut recent: Vec<Timestamp> = fact.recent.iter().chain(mates).copied().collect();
         recent.sort_unstable();
@@ -381,8 +394,8 @@ fn admit(sends: &[Queued], facts: &HashMap<usize, Facts>) -> Vec<Decision> {
             .max(last_by_in.get(&(msg.author_id, msg.room_id)).copied());
         let verdict = send.admission.check(&SendHistory {
             now: msg.created_at,
-            room: &fact.room,
-            is_moderator: send.admission.is_moderator,
+            room: &fact.standing.room,
+            is_moderator,
             recent_sends: &recent,
             last_send_in_room: last_in_room,
         });

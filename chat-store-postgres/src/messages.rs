@@ -5,8 +5,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chat_core::{
     Admission, Appended, ChangeKind, Error, HistoryCursor, Message, MessageChange, MessageId,
-    MessageStore, NewMessage, PayloadUpdate, Result, Room, RoomChange, RoomId, RoomSeq,
-    SearchTerms, SendHistory, SystemMetrics, Timestamp, UNREAD_CAP, Unread, UserId, search,
+    MessageStore, NewMessage, PayloadUpdate, Result, RoomChange, RoomId, RoomSeq, SearchTerms,
+    SendHistory, SystemMetrics, Timestamp, UNREAD_CAP, Unread, UserId, search,
 };
 use sqlx::types::Json;
 use sqlx::{Connection, PgConnection, Row};
@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use crate::error::db_err;
 use crate::rows::{
-    ChangeRow, MESSAGE_COLS, MessageRow, ROOM_COLS, RoomRow, change_cols, message_change_json,
-    message_cols, seq_from_db, seq_to_db,
+    ChangeRow, MESSAGE_COLS, MessageRow, STANDING_COLS, change_cols, message_change_json,
+    message_cols, room_cols_of, seq_from_db, seq_to_db, standing, standing_joins,
 };
 
 use crate::PostgresStore;
@@ -147,13 +147,21 @@ async fn message_for_update(conn: &mut PgConnection, id: MessageId) -> Result<Me
 impl PostgresStore {
     /// One send in a transaction of its own: replies and sends with attachments.
     async fn append_one(&self, msg: NewMessage, admission: Admission) -> Result<Appended> {
-        // Four round trips: BEGIN with the author lock, one read of everything admission
-        // needs, one write of the seq, message and change, COMMIT.
+        // Four round trips: BEGIN with the locks, one read of everything admission needs, one
+        // write of the seq, message and change, COMMIT.
         //
-        // The lock serialises this author's sends (see the crate docs). It must be a statement
-        // of its own: the reads below take their snapshot after it is granted, so they see every
-        // earlier send of this author, including one that committed while we waited. Sending it
-        // with BEGIN saves a round trip; the id is a UUID we format, so inlining it is safe.
+        // The locks come first, in the crate's lock order (author, the parent message of a
+        // reply, room), and must be statements of their own: the reads below take their
+        // snapshot after they are granted. So they see every earlier send of this author,
+        // including one that committed while we waited, and the author's standing as of the
+        // last change to the room (a ban takes the room's row to log itself). Sending them
+        // with BEGIN saves round trips; the ids are UUIDs we format, so inlining them is safe.
+        let parent_lock = msg.reply_to.map_or_else(String::new, |parent| {
+            format!(
+                "SELECT 1 FROM messages WHERE id = '{}' FOR UPDATE;",
+                parent.as_uuid().hyphenated()
+            )
+        });
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         let mut tx = conn
             .begin_with(format!(
@@ -161,15 +169,18 @@ impl PostgresStore {
                 // see the limit and costs itself out, so PostgreSQL would re-plan it on every
                 // send (0.2 ms measured at a million messages). Its shape never varies: plan once.
                 "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan;
-                 SELECT 1 FROM users WHERE id = '{}' FOR NO KEY UPDATE",
-                msg.author_id.as_uuid().hyphenated()
+                 SELECT 1 FROM users WHERE id = '{}' FOR NO KEY UPDATE;
+                 {parent_lock}
+                 SELECT 1 FROM rooms WHERE id = '{}' FOR NO KEY UPDATE",
+                msg.author_id.as_uuid().hyphenated(),
+                msg.room_id.as_uuid().hyphenated()
             ))
             .await
             .map_err(db_err)?;
         let now = msg.created_at;
         let policy = &admission.policy;
         let facts = sqlx::query(&format!(
-            "SELECT {ROOM_COLS},
+            "SELECT {}, {STANDING_COLS},
                  (SELECT id FROM messages WHERE author_id = $2 AND client_msg_id = $3) AS replay_of,
                  (SELECT display_name FROM users WHERE id = $2) AS author_name,
                  (SELECT avatar_url FROM users WHERE id = $2) AS author_avatar,
@@ -177,10 +188,12 @@ impl PostgresStore {
                  ARRAY(SELECT created_at FROM messages WHERE author_id = $2 AND created_at > $4
                        ORDER BY created_at DESC LIMIT $5) AS recent,
                  -- Only slow mode reads the last send here; the CASE skips it when it is off.
-                 CASE WHEN slow_mode_secs > 0 THEN
+                 CASE WHEN r.slow_mode_secs > 0 THEN
                      (SELECT max(created_at) FROM messages WHERE author_id = $2 AND room_id = $1)
                  END AS last_in_room
-             FROM rooms WHERE id = $1"
+             FROM rooms r {} WHERE r.id = $1",
+            room_cols_of("r"),
+            standing_joins("$2")
         ))
         .bind(msg.room_id.as_uuid())
         .bind(msg.author_id.as_uuid())
@@ -191,6 +204,10 @@ impl PostgresStore {
         .await
         .map_err(db_err)?
         .ok_or(Error::NotFound { what: "room" })?;
+        let author_name: Option<String> = facts.try_get("author_name").map_err(db_err)?;
+        let author_name = author_name.ok_or(Error::NotFound { what: "user" })?;
+        let standing = standing(&facts)?;
+        let is_moderator = admission.authorize(&standing, now)?;
         if let Some(original) = facts
             .try_get::<Option<Uuid>, _>("replay_of")
             .map_err(db_err)?
@@ -204,31 +221,26 @@ impl PostgresStore {
             .map_err(db_err)?;
             return Ok(Appended::Replayed(row.into()));
         }
-        let author_name: Option<String> = facts.try_get("author_name").map_err(db_err)?;
-        let author_name = author_name.ok_or(Error::NotFound { what: "user" })?;
         let author_avatar: Option<String> = facts.try_get("author_avatar").map_err(db_err)?;
         // A bot's messages are marked whichever call sent them.
         let author_is_bot: Option<bool> = facts.try_get("author_is_bot").map_err(db_err)?;
         let mut msg = msg;
         msg.is_ai_generated |= author_is_bot.unwrap_or(false);
-        let room =
-            Room::try_from(<RoomRow as sqlx::FromRow<_>>::from_row(&facts).map_err(db_err)?)?;
         let mut recent: Vec<OffsetDateTime> = facts.try_get("recent").map_err(db_err)?;
         recent.reverse();
         let recent: Vec<Timestamp> = recent.into_iter().map(Timestamp::from).collect();
         let last_in_room: Option<OffsetDateTime> = facts.try_get("last_in_room").map_err(db_err)?;
         admission.check(&SendHistory {
             now,
-            room: &room,
-            is_moderator: admission.is_moderator,
+            room: &standing.room,
+            is_moderator,
             recent_sends: &recent,
             last_send_in_room: last_in_room.map(Timestamp::from),
         })?;
 
         let message = msg.into_message(RoomSeq::ZERO, author_name, author_avatar);
         if let Some(parent) = message.reply_to {
-            // Message rows are locked before the room's row, as edits and deletions do, so a
-            // reply racing a reaction on its parent cannot deadlock.
+            // Locked with BEGIN; a parent that does not exist is refused here.
             message_for_update(&mut tx, parent).await?;
         }
         let seq: i64 = sqlx::query_scalar(

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use crate::error::{db_err, fk_as_not_found};
 use crate::rows::{
-    ROOM_COLS, ROOM_MEMBER_COLS, RoomMemberRow, RoomRow, event_role as event_role_of,
-    room_kind_str, room_role_str, seq_to_db, visibility_str,
+    ROOM_COLS, ROOM_MEMBER_COLS, RoomMemberRow, RoomRow, STANDING_COLS, room_cols_of,
+    room_kind_str, room_role_str, seq_to_db, standing, standing_joins, visibility_str,
 };
 
 use crate::PostgresStore;
@@ -191,41 +191,17 @@ impl RoomStore for PostgresStore {
 
     async fn room_standing(&self, room: RoomId, user: UserId) -> Result<Option<RoomStanding>> {
         // Every permission check reads this: one round trip instead of three.
-        let row = sqlx::query(
-            "SELECT r.id, r.event_id, r.name, r.kind, r.visibility, r.archived, r.slow_mode_secs,
-                 r.created_by, r.created_at, r.last_message_at, r.last_seq, r.read_receipts,
-                 em.role AS event_role,
-                 rm.room_id, rm.user_id, rm.role, rm.muted_until, rm.banned, rm.last_read_seq,
-                 rm.joined_at
-             FROM rooms r
-             LEFT JOIN event_members em ON em.event_id = r.event_id AND em.user_id = $2
-             LEFT JOIN room_members rm ON rm.room_id = r.id AND rm.user_id = $2
-             WHERE r.id = $1",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {}, {STANDING_COLS} FROM rooms r {} WHERE r.id = $1",
+            room_cols_of("r"),
+            standing_joins("$2")
+        ))
         .bind(room.as_uuid())
         .bind(user.as_uuid())
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        let Some(row) = row else { return Ok(None) };
-        let room = Room::try_from(<RoomRow as sqlx::FromRow<_>>::from_row(&row).map_err(db_err)?)?;
-        let event_role: Option<String> = row.try_get("event_role").map_err(db_err)?;
-        let has_member = row
-            .try_get::<Option<Uuid>, _>("room_id")
-            .map_err(db_err)?
-            .is_some();
-        let member = if has_member {
-            Some(RoomMember::try_from(
-                <RoomMemberRow as sqlx::FromRow<_>>::from_row(&row).map_err(db_err)?,
-            )?)
-        } else {
-            None
-        };
-        Ok(Some(RoomStanding {
-            room,
-            event_role: event_role.as_deref().map(event_role_of).transpose()?,
-            member,
-        }))
+        row.as_ref().map(standing).transpose()
     }
 
     async fn room_members(&self, room: RoomId) -> Result<Vec<RoomMember>> {

@@ -5,11 +5,15 @@ use std::collections::BTreeMap;
 use chat_core::{
     Account, Attachment, Error, Event, EventId, EventMember, EventRole, Message, MessageChange,
     MessageId, Payload, Result, Room, RoomChange, RoomId, RoomKind, RoomMember, RoomRole, RoomSeq,
-    Timestamp, Upload, User, UserId, Visibility,
+    RoomStanding, Timestamp, Upload, User, UserId, Visibility,
 };
+use sqlx::postgres::PgRow;
 use sqlx::types::Json;
+use sqlx::{FromRow, Row};
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+use crate::error::db_err;
 
 pub(crate) const USER_COLS: &str = "id, display_name, avatar_url, created_at, updated_at, is_bot";
 pub(crate) const EVENT_COLS: &str = "id, name, kind, created_by, created_at";
@@ -18,6 +22,50 @@ pub(crate) const ROOM_COLS: &str = "id, event_id, name, kind, visibility, archiv
     slow_mode_secs, created_by, created_at, last_message_at, last_seq, read_receipts";
 pub(crate) const ROOM_MEMBER_COLS: &str =
     "room_id, user_id, role, muted_until, banned, last_read_seq, joined_at";
+
+/// [`ROOM_COLS`] of the table aliased `alias`, for reads that join rooms to others.
+pub(crate) fn room_cols_of(alias: &str) -> String {
+    ROOM_COLS
+        .split(", ")
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A user's standing in a room (`RoomStanding`): the columns beside the room's (`ROOM_COLS`
+/// of `r`), read with [`STANDING_JOINS`] and decoded by [`standing`].
+pub(crate) const STANDING_COLS: &str = "em.role AS event_role, rm.room_id, rm.user_id, rm.role, \
+    rm.muted_until, rm.banned, rm.last_read_seq, rm.joined_at";
+
+/// The joins [`STANDING_COLS`] read: rooms `r`, the user's id in `{user}`.
+pub(crate) fn standing_joins(user: &str) -> String {
+    format!(
+        "LEFT JOIN event_members em ON em.event_id = r.event_id AND em.user_id = {user}
+         LEFT JOIN room_members rm ON rm.room_id = r.id AND rm.user_id = {user}"
+    )
+}
+
+/// Decodes a row of `ROOM_COLS` and [`STANDING_COLS`].
+pub(crate) fn standing(row: &PgRow) -> Result<RoomStanding> {
+    let room = Room::try_from(RoomRow::from_row(row).map_err(db_err)?)?;
+    let role: Option<String> = row.try_get("event_role").map_err(db_err)?;
+    let is_member = row
+        .try_get::<Option<Uuid>, _>("room_id")
+        .map_err(db_err)?
+        .is_some();
+    let member = if is_member {
+        Some(RoomMember::try_from(
+            RoomMemberRow::from_row(row).map_err(db_err)?,
+        )?)
+    } else {
+        None
+    };
+    Ok(RoomStanding {
+        room,
+        event_role: role.as_deref().map(event_role).transpose()?,
+        member,
+    })
+}
 /// The message columns, as a literal so `concat!` can build static statements from it.
 macro_rules! message_cols {
     () => {

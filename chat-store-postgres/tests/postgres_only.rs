@@ -253,17 +253,7 @@ async fn group_commit_answers_each_send_on_its_own() {
     let before = store.group_commit_stats();
     let sends = inputs.clone().into_iter().map(|msg| {
         let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
-        tokio::spawn(async move {
-            store
-                .append_message(
-                    msg,
-                    Admission {
-                        policy,
-                        is_moderator: false,
-                    },
-                )
-                .await
-        })
+        tokio::spawn(async move { store.append_message(msg, Admission { policy }).await })
     });
     let results: Vec<_> = join_all(sends)
         .await

@@ -17,6 +17,13 @@ impl ChatService {
     /// Sends a message through the pipeline: authorise, validate, deduplicate, rate-limit,
     /// persist, fan out.
     ///
+    /// The store authorises the send again in the step that writes it, with the standing it
+    /// reads there ([`Admission::authorize`]), and deduplicates and rate-limits it there too:
+    /// a ban or mute that commits before the send is always seen. A plain send (no mention,
+    /// reply or attachment) reads nothing of the room before that, so the store's check is its
+    /// only one, and input errors that need no read (text, `client_msg_id`, payload) come
+    /// before it: a caller who may not see the room learns nothing from them.
+    ///
     /// # Errors
     /// [`Error::NotFound`] for a hidden room or a reply target outside it;
     /// [`Error::Forbidden`] when the caller may not post; [`Error::Validation`] for bad input;
@@ -55,17 +62,30 @@ impl ChatService {
         input: SendMessage,
         ai: bool,
     ) -> Result<Sent> {
-        let ctx = self.room_context(actor, room).await?;
-        let access = ctx.access();
-        access.require_post()?;
+        // Checks that read nothing come first, so that they cost no round trip.
         if let Some(id) = &input.client_msg_id {
             validation::validate_client_msg_id(id, &self.limits)?;
         }
         // A payload stands in for text as an attachment does; a kind may still ask for text
         // (a poll's question).
         let has_content = !input.attachment_ids.is_empty() || input.payload.is_some();
+        let mentioned = self.mentions_in(&input.text, has_content)?;
+        // The store authorises every send in the step that writes it (`Admission::authorize`),
+        // so that nothing lands after a ban that committed first. A send that reads the room
+        // before that (the members it mentions, the message it replies to, the uploads it
+        // attaches) is authorised here first too, so that a caller who may not post learns
+        // nothing from those reads; a plain send goes straight to the store, one round trip
+        // less.
+        let reads_room =
+            !mentioned.is_empty() || input.reply_to.is_some() || !input.attachment_ids.is_empty();
+        if reads_room {
+            self.room_context(actor, room)
+                .await?
+                .access()
+                .require_post()?;
+        }
         let (text, mentions) = self
-            .resolve_mentions(room, &input.text, has_content)
+            .resolve_mentions(room, &input.text, mentioned, has_content)
             .await?;
         let payload = input
             .payload
@@ -97,7 +117,6 @@ impl ChatService {
         };
         let admission = Admission {
             policy: Arc::clone(&self.policy),
-            is_moderator: access.is_moderator(),
         };
         match self.store.append_message(new, admission).await? {
             Appended::Replayed(message) => Ok(Sent {
@@ -120,15 +139,9 @@ impl ChatService {
         }
     }
 
-    /// Validates a message text and resolves its mentions (see [`mention::resolve`]): the
-    /// text to store, with every member's token carrying their current display name and every
-    /// other token turned into plain text, and the mentioned members.
-    async fn resolve_mentions(
-        &self,
-        room: RoomId,
-        text: &str,
-        has_attachments: bool,
-    ) -> Result<(String, Vec<UserId>)> {
+    /// Validates a message text and returns the ids its mention tokens name (at most
+    /// `max_mentions`), reading nothing.
+    fn mentions_in(&self, text: &str, has_attachments: bool) -> Result<Vec<UserId>> {
         validation::validate_text(text, has_attachments, &self.limits)?;
         let mentioned = mention::mentioned_user_ids(text, self.limits.max_mentions + 1);
         if mentioned.len() > self.limits.max_mentions {
@@ -137,6 +150,20 @@ impl ChatService {
                 format!("too many mentions (max {})", self.limits.max_mentions),
             ));
         }
+        Ok(mentioned)
+    }
+
+    /// Resolves the mentions of a text that [`mentions_in`](Self::mentions_in) passed (see
+    /// [`mention::resolve`]): the text to store, with every member's token carrying their
+    /// current display name and every other token turned into plain text, and the mentioned
+    /// members.
+    async fn resolve_mentions(
+        &self,
+        room: RoomId,
+        text: &str,
+        mentioned: Vec<UserId>,
+        has_attachments: bool,
+    ) -> Result<(String, Vec<UserId>)> {
         if mentioned.is_empty() {
             return Ok((text.to_owned(), mentioned));
         }
@@ -204,8 +231,9 @@ impl ChatService {
                 .payload
                 .as_ref()
                 .is_some_and(|p| p.kind != POLL_KIND);
+        let mentioned = self.mentions_in(&text, has_content)?;
         let (text, mentions) = self
-            .resolve_mentions(message.room_id, &text, has_content)
+            .resolve_mentions(message.room_id, &text, mentioned, has_content)
             .await?;
         let change = self
             .store

@@ -303,14 +303,14 @@ impl ChatService {
             .room_standing(room_id, actor)
             .await?
             .ok_or(Error::NotFound { what: "room" })?;
-        // Room membership without event membership grants nothing: every rule starts from
-        // the event.
-        let member = standing.event_role.and(standing.member);
+        let now = self.clock.now();
+        // The membership that counts (see `RoomStanding::access`).
+        let member = standing.access(now).member.cloned();
         Ok(RoomContext {
             room: standing.room,
             event_role: standing.event_role,
             member,
-            now: self.clock.now(),
+            now,
         })
     }
 

@@ -77,6 +77,7 @@ macro_rules! for_each_conformance_case {
             original_message_too_long
             original_mentions_stored
             send_validation_stores_nothing
+            the_store_authorises_each_send
             attachments_and_replies
             edit_rules
             delete_rules_and_tombstones

@@ -401,3 +401,184 @@ pub async fn attachments_and_replies(store: Arc<dyn Store>) {
     );
     assert_eq!(page.messages[0].author_name, "Owner");
 }
+
+/// The store judges the author's right to post in the same step that writes the send
+/// (`Admission::authorize`), with the standing it reads there: a send handed to the store by
+/// someone who may not post is refused with the exact error and stores nothing, a ban or mute
+/// is seen by the very next send, and refused sends racing admitted ones (one group commit on
+/// PostgreSQL) fail alone.
+pub async fn the_store_authorises_each_send(store: Arc<dyn Store>) {
+    use crate::{Admission, Appended, MessageId, NewMessage, RateLimitPolicy, RoomId};
+
+    let h = Harness::with_limits(Arc::clone(&store), relaxed()).await;
+    let (owner, event, room) = h.owner_event_room().await;
+    let alice = h.joined("Alice", owner, event, room).await;
+    let bob = h.joined("Bob", owner, event, room).await;
+    let outsider = h.user("Outsider").await;
+    let private = h.room(owner, event, "Private", Visibility::Private).await;
+    let policy: Arc<dyn RateLimitPolicy> = Arc::new(crate::SlidingWindow {
+        max: 1_000,
+        window: Duration::from_secs(60),
+    });
+    let append = |author: UserId, room: RoomId, t: &str| {
+        let (store, policy) = (Arc::clone(&store), Arc::clone(&policy));
+        let msg = NewMessage {
+            id: MessageId::new(),
+            room_id: room,
+            author_id: author,
+            text: t.to_owned(),
+            mentions: Vec::new(),
+            attachments: Vec::new(),
+            payload: None,
+            reply_to: None,
+            client_msg_id: None,
+            is_ai_generated: false,
+            created_at: h.chat.now(),
+        };
+        async move { store.append_message(msg, Admission { policy }).await }
+    };
+    let stored = |room: RoomId| {
+        let h = h.clone();
+        async move {
+            h.chat
+                .history(owner, room, HistoryCursor::LATEST, None)
+                .await
+                .unwrap()
+                .messages
+                .len()
+        }
+    };
+
+    // Hidden rooms look missing; rooms one may see but not post in say why.
+    assert_err!(
+        append(outsider, room, "not in the event").await,
+        Error::NotFound { what: "room" }
+    );
+    assert_err!(
+        append(alice, private, "not invited").await,
+        Error::NotFound { what: "room" }
+    );
+    let carol = h.user("Carol").await;
+    h.chat
+        .add_event_member(owner, event, carol, EventRole::Member)
+        .await
+        .unwrap();
+    assert_err!(
+        append(carol, room, "not joined").await,
+        Error::Forbidden {
+            reason: "not a member of this room"
+        }
+    );
+
+    // A ban and a mute are seen by the very next send; lifting them is too.
+    assert!(matches!(
+        append(bob, room, "before the ban").await,
+        Ok(Appended::Created { .. })
+    ));
+    h.chat.ban_member(owner, room, bob, true).await.unwrap();
+    assert_err!(
+        append(bob, room, "after the ban").await,
+        Error::Forbidden {
+            reason: "banned from this room"
+        }
+    );
+    h.chat.ban_member(owner, room, bob, false).await.unwrap();
+    let until = h.chat.now().saturating_add(Duration::from_secs(600));
+    h.chat
+        .mute_member(owner, room, alice, Some(until))
+        .await
+        .unwrap();
+    assert_err!(
+        append(alice, room, "muted").await,
+        Error::Forbidden {
+            reason: "muted in this room"
+        }
+    );
+    h.advance_secs(601);
+    assert!(matches!(
+        append(alice, room, "the mute ran out").await,
+        Ok(Appended::Created { .. })
+    ));
+
+    // Announcement rooms take moderators' posts only; archived rooms nobody's.
+    let news = h
+        .chat
+        .create_room(
+            owner,
+            event,
+            NewRoom {
+                name: "News".into(),
+                kind: RoomKind::Announcement,
+                visibility: Visibility::Public,
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    h.chat.join_room(alice, news).await.unwrap();
+    assert_err!(
+        append(alice, news, "not a moderator").await,
+        Error::Forbidden {
+            reason: "only moderators post in announcement rooms"
+        }
+    );
+    assert!(matches!(
+        append(owner, news, "from the owner").await,
+        Ok(Appended::Created { .. })
+    ));
+    h.chat
+        .update_room(
+            owner,
+            news,
+            RoomPatch {
+                archived: Some(true),
+                ..RoomPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_err!(
+        append(owner, news, "archived").await,
+        Error::Forbidden {
+            reason: "room is archived"
+        }
+    );
+    assert_eq!(
+        stored(room).await,
+        2,
+        "only the two allowed sends are stored"
+    );
+    assert_eq!(stored(news).await, 1);
+
+    // Refused sends queued among admitted ones fail alone.
+    h.chat.ban_member(owner, room, bob, true).await.unwrap();
+    let racing: Vec<_> = (0..16)
+        .map(|i| {
+            let author = if i % 2 == 0 { alice } else { bob };
+            tokio::spawn(append(author, room, &format!("race {i}")))
+        })
+        .collect();
+    for (i, result) in join_all(racing).await.into_iter().enumerate() {
+        match (i % 2, result.unwrap()) {
+            (0, Ok(Appended::Created { .. })) => {}
+            (
+                1,
+                Err(Error::Forbidden {
+                    reason: "banned from this room",
+                }),
+            ) => {}
+            (_, other) => panic!("send {i}: {other:?}"),
+        }
+    }
+    assert_eq!(stored(room).await, 2 + 8);
+    let log = h
+        .chat
+        .history(owner, room, HistoryCursor::LATEST, None)
+        .await
+        .unwrap();
+    assert!(
+        log.messages
+            .iter()
+            .all(|m| m.author_id != bob || m.text == "before the ban")
+    );
+}
