@@ -24,15 +24,21 @@
 //!
 //! It prints a table (or JSON with `--json`) and exits non-zero on any error. It only targets
 //! loopback addresses, and every loop is bounded in count and time.
+//!
+//! One process may hold at most `ulimit -n` descriptors, one per WebSocket; `--processes N`
+//! splits the users over N processes of this program and reports for all of them (see
+//! `shares.rs`). Give as many `--url`s as processes to spread the server side the same way.
 
 mod connection;
 mod seed;
+mod shares;
 mod stats;
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use chat_http::JwtAuthenticator;
 use clap::Parser;
@@ -42,6 +48,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::connection::Schedule;
 use crate::seed::{Rest, World};
+use crate::shares::Share;
 use crate::stats::{Scenario, Stats};
 
 /// Open-loop load generator for the chat-engine example server (loopback only).
@@ -87,9 +94,21 @@ struct Args {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Processes to split the users over, each holding the WebSockets of its share (a process
+    /// may hold at most `ulimit -n` descriptors). This one seeds, starts the others and
+    /// reports for all.
+    #[arg(long, default_value_t = 1)]
+    processes: usize,
+    /// Set by the first process on the others it starts: which share this process is.
+    #[arg(long, hide = true, requires = "world")]
+    share: Option<usize>,
+    /// Set by the first process on the others it starts: the seeded world.
+    #[arg(long, hide = true)]
+    world: Option<PathBuf>,
 }
 
 const MAX_USERS: usize = 200_000;
+const MAX_PROCESSES: usize = 64;
 /// Connections per loopback source address: below the 28,232 ephemeral ports Linux gives each
 /// (source, destination) pair by default.
 const PER_SOURCE: usize = 25_000;
@@ -202,8 +221,20 @@ async fn run(args: Args) -> Result<bool, String> {
         }
     }
     let total_sends = total_sends as usize;
+    if args.processes == 0 || args.processes > MAX_PROCESSES {
+        return Err(format!("--processes must be 1..={MAX_PROCESSES}"));
+    }
+    let share = Share {
+        index: args.share.unwrap_or(0),
+        of: args.processes,
+    };
+    if share.index >= share.of {
+        return Err("--share must be below --processes".into());
+    }
+    // The first process reports, and alone opens rooms and searches.
+    let reporter = args.share.is_none();
     let sources = source_addresses(&args)?;
-    check_descriptors(args.users + args.setup_concurrency + 64)?;
+    check_descriptors(args.users.div_ceil(share.of) + args.setup_concurrency + 64)?;
     let source_of = |user: usize| sources[user % sources.len()];
 
     let rest = Rest {
@@ -216,24 +247,36 @@ async fn run(args: Args) -> Result<bool, String> {
     };
     let jwt = JwtAuthenticator::new(args.jwt_secret.as_bytes());
     let setup = Instant::now();
-    let world = seed::seed(
-        &rest,
-        &jwt,
-        args.users,
-        (args.room_size_min, args.room_size_max),
-        args.setup_concurrency,
-    )
-    .await?;
-    eprintln!(
-        "seeded {} users in {} rooms in {:.1} s",
-        world.users.len(),
-        world.rooms.len(),
-        setup.elapsed().as_secs_f64()
-    );
+    let world = match &args.world {
+        Some(path) => shares::read_world(path)?,
+        None => {
+            let world = seed::seed(
+                &rest,
+                &jwt,
+                args.users,
+                (args.room_size_min, args.room_size_max),
+                args.setup_concurrency,
+            )
+            .await?;
+            eprintln!(
+                "seeded {} users in {} rooms in {:.1} s",
+                world.users.len(),
+                world.rooms.len(),
+                setup.elapsed().as_secs_f64()
+            );
+            world
+        }
+    };
+    let mut others = if reporter && share.of > 1 {
+        Some(shares::start(&world, share.of)?)
+    } else {
+        None
+    };
 
     let schedule = Arc::new(Schedule::new(total_sends));
     let connect = Instant::now();
     let sockets: Vec<_> = stream::iter(world.users.iter().enumerate())
+        .filter(|(n, _)| std::future::ready(share.holds(*n)))
         .map(|(n, user)| {
             let (ws_url, room) = (ws_url_of(n), &world.rooms[user.room].id);
             let source = source_of(n);
@@ -244,7 +287,12 @@ async fn run(args: Args) -> Result<bool, String> {
         .await;
     let sockets: Vec<_> = sockets.into_iter().collect::<Result<_, _>>()?;
     eprintln!(
-        "opened {} WebSockets from {} source address(es) in {:.1} s; measuring for {} s",
+        "{}opened {} WebSockets from {} source address(es) in {:.1} s; measuring for {} s",
+        if share.of > 1 {
+            format!("share {} of {}: ", share.index + 1, share.of)
+        } else {
+            String::new()
+        },
         sockets.len(),
         sources.len(),
         connect.elapsed().as_secs_f64(),
@@ -252,43 +300,68 @@ async fn run(args: Args) -> Result<bool, String> {
     );
 
     // The schedule starts a moment from now, once the connection tasks below are spawned:
-    // spawning 20,000 tasks takes long enough to delay the first sends otherwise.
-    let stats = Arc::new(Stats::new(Instant::now() + SETTLE));
-    let writers: Vec<mpsc::Sender<Message>> = sockets
-        .into_iter()
-        .zip(&world.users)
-        .map(|(ws, user)| {
-            connection::run(
+    // spawning 20,000 tasks takes long enough to delay the first sends otherwise. Split over
+    // processes, the first one names the moment once every share is connected.
+    let start = match others.as_mut() {
+        _ if !reporter => shares::ready_then_start().await?,
+        Some(others) => {
+            let at = SystemTime::now() + SETTLE;
+            others.start_all_at(at).await?;
+            shares::instant_of(at)
+        }
+        None => Instant::now() + SETTLE,
+    };
+    let stats = Arc::new(Stats::new(start));
+    let mut sockets = sockets.into_iter();
+    // Indexed by user; `None` for the users of other shares.
+    let writers: Vec<Option<mpsc::Sender<Message>>> = (0..world.users.len())
+        .map(|n| {
+            let ws = share.holds(n).then(|| sockets.next()).flatten()?;
+            Some(connection::run(
                 ws,
-                user.id.to_string(),
+                world.users[n].id.to_string(),
                 Arc::clone(&stats),
                 Arc::clone(&schedule),
-            )
+            ))
         })
         .collect();
     let world = Arc::new(world);
     let end = stats.start + Duration::from_secs(args.duration);
 
+    let (open_rate, search_rate) = if reporter {
+        (args.open_rate, args.search_rate)
+    } else {
+        (0.0, 0.0)
+    };
     let opens = tokio::spawn(open_rooms(
         Arc::clone(&world),
         Arc::clone(&stats),
         rest.clone(),
         ws_urls.clone(),
-        args.open_rate,
+        open_rate,
         end,
     ));
     let searches = tokio::spawn(search(
         Arc::clone(&world),
         Arc::clone(&stats),
         rest.clone(),
-        args.search_rate,
+        search_rate,
         end,
     ));
     send_messages(&world, &stats, &schedule, &writers, args.rate, total_sends).await;
     let measured = Instant::now().saturating_duration_since(stats.start);
     let _ = opens.await;
     let _ = searches.await;
-    drain(&stats).await;
+    drain(&stats, share.of > 1).await;
+    if !reporter {
+        shares::report(&stats.partial()).await?;
+        return Ok(true);
+    }
+    if let Some(others) = others {
+        for partial in others.results().await? {
+            stats.absorb(&partial)?;
+        }
+    }
 
     let sends = stats.sends.load(Ordering::Relaxed);
     let answered = stats.acks.load(Ordering::Relaxed) + stats.send_errors.load(Ordering::Relaxed);
@@ -337,12 +410,16 @@ async fn send_messages(
     world: &World,
     stats: &Stats,
     schedule: &Schedule,
-    writers: &[mpsc::Sender<Message>],
+    writers: &[Option<mpsc::Sender<Message>>],
     rate: f64,
     total: usize,
 ) {
     let interval = Duration::from_secs_f64(1.0 / rate);
     let users = world.users.len();
+    // Every process knows every send's time, whoever sends it: its readers measure others'.
+    for n in 0..total {
+        schedule.set(n, interval.mul_f64(n as f64));
+    }
     // Users are numbered room by room, so plain round-robin would send bursts into one room
     // after another. A stride coprime to the user count still visits every user equally
     // often, but consecutive sends land in different rooms, as in real traffic.
@@ -351,9 +428,12 @@ async fn send_messages(
         .find(|p| !users.is_multiple_of(*p))
         .unwrap_or(1);
     for n in 0..total {
+        let user = (n * stride) % users;
+        let Some(writer) = &writers[user] else {
+            continue; // another process's user
+        };
         let at = interval.mul_f64(n as f64);
         tokio::time::sleep_until((stats.start + at).into()).await;
-        let user = (n * stride) % users;
         let room = &world.rooms[world.users[user].room];
         let frame = serde_json::json!({
             "type": "send",
@@ -362,12 +442,11 @@ async fn send_messages(
             "client_msg_id": format!("lg-{n}"),
         })
         .to_string();
-        schedule.set(n, at);
         stats.sends.fetch_add(1, Ordering::Relaxed);
         stats
             .expected_deliveries
             .fetch_add(room.members.len() as u64 - 1, Ordering::Relaxed);
-        if writers[user].try_send(Message::text(frame)).is_err() {
+        if writer.try_send(Message::text(frame)).is_err() {
             // The generator's own queue to that socket is full: count it, never wait.
             stats.send_errors.fetch_add(1, Ordering::Relaxed);
             stats.error("generator_queue_full");
@@ -375,16 +454,26 @@ async fn send_messages(
     }
 }
 
-/// Waits until every send is answered and every delivery arrived, or [`DRAIN`] passes.
-async fn drain(stats: &Stats) {
+/// Waits until every send is answered and every delivery arrived, or [`DRAIN`] passes. A share
+/// of a split run cannot know how many deliveries its users await (other processes sent
+/// them), so it waits until a second passes with none.
+async fn drain(stats: &Stats, shared: bool) {
+    const QUIET: Duration = Duration::from_secs(1);
     let deadline = Instant::now() + DRAIN;
+    let (mut seen, mut quiet_since) = (0, Instant::now());
     while Instant::now() < deadline {
         let answered =
             stats.acks.load(Ordering::Relaxed) + stats.send_errors.load(Ordering::Relaxed);
-        let done = answered >= stats.sends.load(Ordering::Relaxed)
-            && stats.deliveries.load(Ordering::Relaxed)
-                >= stats.expected_deliveries.load(Ordering::Relaxed);
-        if done {
+        let delivered = stats.deliveries.load(Ordering::Relaxed);
+        if delivered != seen {
+            (seen, quiet_since) = (delivered, Instant::now());
+        }
+        let received = if shared {
+            quiet_since.elapsed() >= QUIET
+        } else {
+            delivered >= stats.expected_deliveries.load(Ordering::Relaxed)
+        };
+        if answered >= stats.sends.load(Ordering::Relaxed) && received {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

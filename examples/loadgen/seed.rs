@@ -8,10 +8,11 @@ use std::time::Duration;
 use chat_core::UserId;
 use chat_http::JwtAuthenticator;
 use futures::{StreamExt, TryStreamExt, stream};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// One simulated user.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct User {
     pub(crate) id: UserId,
     pub(crate) token: String,
@@ -20,15 +21,15 @@ pub(crate) struct User {
 }
 
 /// One room and its members.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Room {
     pub(crate) id: String,
     /// Indices into [`World::users`]; the first created the room.
     pub(crate) members: Vec<usize>,
 }
 
-/// Everything the run acts on.
-#[derive(Debug)]
+/// Everything the run acts on; handed to the other processes of a run as JSON.
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct World {
     pub(crate) users: Vec<User>,
     pub(crate) rooms: Vec<Room>,

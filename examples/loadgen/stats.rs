@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2Serializer};
+use serde::{Deserialize, Serialize};
 
 /// Shards per histogram: enough that each runtime thread records into its own, so recording
 /// never contends (a contended lock would cost the generator futex calls on every delivery).
@@ -45,7 +46,8 @@ impl Latency {
         h.saturating_record(micros.max(1));
     }
 
-    fn summary(&self) -> Summary {
+    /// The shards added up.
+    fn merged(&self) -> Histogram<u64> {
         let mut h = Histogram::<u64>::new_with_bounds(1, 300_000_000, 3).expect("valid bounds");
         for shard in &self.0 {
             let shard = shard
@@ -54,6 +56,30 @@ impl Latency {
             // Same bounds, so adding cannot fail.
             let _ = h.add(&*shard);
         }
+        h
+    }
+
+    /// Adds what another process recorded (a histogram in HdrHistogram's V2 encoding).
+    fn absorb(&self, encoded: &[u8]) -> Result<(), String> {
+        let other: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut &encoded[..])
+            .map_err(|e| format!("a process's histogram: {e:?}"))?;
+        let mut h = self.0[0]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        h.add(&other)
+            .map_err(|e| format!("a process's histogram: {e:?}"))
+    }
+
+    fn encoded(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        // Writing into a Vec cannot fail.
+        let _ = V2Serializer::new().serialize(&self.merged(), &mut out);
+        out
+    }
+
+    fn summary(&self) -> Summary {
+        let h = self.merged();
         let ms = |v: u64| v as f64 / 1000.0;
         Summary {
             count: h.len(),
@@ -113,6 +139,56 @@ impl Stats {
         *errors.entry(code.to_owned()).or_default() += 1;
     }
 
+    /// What this process measured, for the process that reports a run split over several
+    /// (`--processes`).
+    pub(crate) fn partial(&self) -> Partial {
+        Partial {
+            histograms: [&self.send, &self.update, &self.initial_load, &self.search]
+                .map(Latency::encoded)
+                .to_vec(),
+            counters: self.counters().map(|c| c.load(Ordering::Relaxed)).to_vec(),
+            errors: self
+                .errors
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+        }
+    }
+
+    /// Adds another process's [`partial`](Self::partial) to this one's.
+    pub(crate) fn absorb(&self, other: &Partial) -> Result<(), String> {
+        let latencies = [&self.send, &self.update, &self.initial_load, &self.search];
+        if other.histograms.len() != latencies.len() || other.counters.len() != COUNTERS {
+            return Err("a process's results have the wrong shape".into());
+        }
+        for (latency, encoded) in latencies.into_iter().zip(&other.histograms) {
+            latency.absorb(encoded)?;
+        }
+        for (counter, n) in self.counters().into_iter().zip(&other.counters) {
+            counter.fetch_add(*n, Ordering::Relaxed);
+        }
+        let mut errors = self
+            .errors
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (code, n) in &other.errors {
+            *errors.entry(code.clone()).or_default() += n;
+        }
+        Ok(())
+    }
+
+    fn counters(&self) -> [&AtomicU64; COUNTERS] {
+        [
+            &self.sends,
+            &self.acks,
+            &self.send_errors,
+            &self.deliveries,
+            &self.expected_deliveries,
+            &self.opens,
+            &self.searches,
+        ]
+    }
+
     pub(crate) fn report(&self, scenario: Scenario, measured: Duration) -> Report {
         let errors = self
             .errors
@@ -147,6 +223,17 @@ impl Stats {
             errors_by_code: errors,
         }
     }
+}
+
+const COUNTERS: usize = 7;
+
+/// One process's measurements in a run split over several: histograms in HdrHistogram's V2
+/// encoding (send, update, initial load, search), counters in [`Stats::counters`] order.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Partial {
+    histograms: Vec<Vec<u8>>,
+    counters: Vec<u64>,
+    errors: BTreeMap<String, u64>,
 }
 
 /// The error code of a delivery that never arrived.
