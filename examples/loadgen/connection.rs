@@ -35,7 +35,7 @@ impl Schedule {
     /// Time since `send` was scheduled.
     fn since(&self, stats: &Stats, send: usize, now: Instant) -> Option<Duration> {
         let nanos = self.0.get(send)?.load(Ordering::Relaxed).checked_sub(1)?;
-        Some(now.duration_since(stats.start + Duration::from_nanos(nanos)))
+        Some(now.duration_since(stats.start() + Duration::from_nanos(nanos)))
     }
 }
 

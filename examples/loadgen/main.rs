@@ -274,18 +274,25 @@ async fn run(args: Args) -> Result<bool, String> {
     };
 
     let schedule = Arc::new(Schedule::new(total_sends));
+    let stats = Arc::new(Stats::new());
     let connect = Instant::now();
-    let sockets: Vec<_> = stream::iter(world.users.iter().enumerate())
+    // Each connection is read from the moment it is open, so that it answers the server's
+    // pings however long the others take to open (minutes, at 100,000 over several processes).
+    let opened: Vec<_> = stream::iter(world.users.iter().enumerate())
         .filter(|(n, _)| std::future::ready(share.holds(*n)))
         .map(|(n, user)| {
             let (ws_url, room) = (ws_url_of(n), &world.rooms[user.room].id);
             let source = source_of(n);
-            async move { connection::open(&ws_url, source, &user.token, room).await }
+            let (stats, schedule) = (Arc::clone(&stats), Arc::clone(&schedule));
+            async move {
+                let ws = connection::open(&ws_url, source, &user.token, room).await?;
+                Ok::<_, String>((n, connection::run(ws, user.id.to_string(), stats, schedule)))
+            }
         })
         .buffered(args.setup_concurrency)
         .collect()
         .await;
-    let sockets: Vec<_> = sockets.into_iter().collect::<Result<_, _>>()?;
+    let opened: Vec<_> = opened.into_iter().collect::<Result<_, _>>()?;
     eprintln!(
         "{}opened {} WebSockets from {} source address(es) in {:.1} s; measuring for {} s",
         if share.of > 1 {
@@ -293,15 +300,14 @@ async fn run(args: Args) -> Result<bool, String> {
         } else {
             String::new()
         },
-        sockets.len(),
+        opened.len(),
         sources.len(),
         connect.elapsed().as_secs_f64(),
         args.duration
     );
 
-    // The schedule starts a moment from now, once the connection tasks below are spawned:
-    // spawning 20,000 tasks takes long enough to delay the first sends otherwise. Split over
-    // processes, the first one names the moment once every share is connected.
+    // The schedule starts a moment from now. Split over processes, the first one names the
+    // moment once every share is connected.
     let start = match others.as_mut() {
         _ if !reporter => shares::ready_then_start().await?,
         Some(others) => {
@@ -311,22 +317,14 @@ async fn run(args: Args) -> Result<bool, String> {
         }
         None => Instant::now() + SETTLE,
     };
-    let stats = Arc::new(Stats::new(start));
-    let mut sockets = sockets.into_iter();
+    stats.begin(start);
     // Indexed by user; `None` for the users of other shares.
-    let writers: Vec<Option<mpsc::Sender<Message>>> = (0..world.users.len())
-        .map(|n| {
-            let ws = share.holds(n).then(|| sockets.next()).flatten()?;
-            Some(connection::run(
-                ws,
-                world.users[n].id.to_string(),
-                Arc::clone(&stats),
-                Arc::clone(&schedule),
-            ))
-        })
-        .collect();
+    let mut writers: Vec<Option<mpsc::Sender<Message>>> = vec![None; world.users.len()];
+    for (n, writer) in opened {
+        writers[n] = Some(writer);
+    }
     let world = Arc::new(world);
-    let end = stats.start + Duration::from_secs(args.duration);
+    let end = start + Duration::from_secs(args.duration);
 
     let (open_rate, search_rate) = if reporter {
         (args.open_rate, args.search_rate)
@@ -349,7 +347,7 @@ async fn run(args: Args) -> Result<bool, String> {
         end,
     ));
     send_messages(&world, &stats, &schedule, &writers, args.rate, total_sends).await;
-    let measured = Instant::now().saturating_duration_since(stats.start);
+    let measured = Instant::now().saturating_duration_since(start);
     let _ = opens.await;
     let _ = searches.await;
     drain(&stats, share.of > 1).await;
@@ -433,7 +431,7 @@ async fn send_messages(
             continue; // another process's user
         };
         let at = interval.mul_f64(n as f64);
-        tokio::time::sleep_until((stats.start + at).into()).await;
+        tokio::time::sleep_until((stats.start() + at).into()).await;
         let room = &world.rooms[world.users[user].room];
         let frame = serde_json::json!({
             "type": "send",
@@ -493,7 +491,7 @@ where
     let interval = Duration::from_secs_f64(1.0 / rate);
     let mut tasks = Vec::new();
     for n in 0.. {
-        let at = stats.start + interval.mul_f64(n as f64);
+        let at = stats.start() + interval.mul_f64(n as f64);
         if at >= end {
             break;
         }

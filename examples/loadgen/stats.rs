@@ -2,8 +2,8 @@
 //! by code; and the report made from them.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -94,8 +94,9 @@ impl Latency {
 /// Everything measured, shared by every task of the run.
 #[derive(Debug)]
 pub(crate) struct Stats {
-    /// When the measured phase began; scheduled times are offsets from it.
-    pub(crate) start: Instant,
+    /// When the measured phase begins; scheduled times are offsets from it. Set once every
+    /// connection is open (they record nothing before: nothing is sent).
+    start: OnceLock<Instant>,
     pub(crate) send: Latency,
     pub(crate) update: Latency,
     pub(crate) initial_load: Latency,
@@ -112,10 +113,10 @@ pub(crate) struct Stats {
 }
 
 impl Stats {
-    /// Stats of a measured phase that begins at `start`.
-    pub(crate) fn new(start: Instant) -> Self {
+    /// Stats of a measured phase that begins when [`begin`](Self::begin) says.
+    pub(crate) fn new() -> Self {
         Self {
-            start,
+            start: OnceLock::new(),
             send: Latency::new(),
             update: Latency::new(),
             initial_load: Latency::new(),
@@ -129,6 +130,16 @@ impl Stats {
             searches: AtomicU64::new(0),
             errors: Mutex::default(),
         }
+    }
+
+    /// Sets when the measured phase begins (the first call wins).
+    pub(crate) fn begin(&self, at: Instant) {
+        let _ = self.start.set(at);
+    }
+
+    /// When the measured phase begins (now, while that is not set yet).
+    pub(crate) fn start(&self) -> Instant {
+        self.start.get().copied().unwrap_or_else(Instant::now)
     }
 
     pub(crate) fn error(&self, code: &str) {
