@@ -95,8 +95,8 @@ pub(crate) async fn open(
         TcpSocket::new_v6()
     }
     .map_err(|e| format!("socket: {e}"))?;
-    // Each source address has its own ephemeral ports towards the server's one port: 28,232
-    // by default, so beyond that the connections are spread over 127.0.0.2, 127.0.0.3, ….
+    // Binding takes one of the address's 28,232 ephemeral ports, whatever the destination, so
+    // the connections are spread over 127.0.0.2, 127.0.0.3, … (see `PER_SOURCE`).
     socket
         .bind(SocketAddr::new(source, 0))
         .map_err(|e| format!("bind {source}: {e}"))?;

@@ -4,13 +4,19 @@
 # of instance k's users (so most deliveries cross instances, and no process, server or
 # generator, needs more descriptors than `ulimit -n` allows). Loopback only. Build first:
 #   cargo build --release --example server --example loadgen
-# Usage: examples/loadgen/instances.sh postgres|nats INSTANCES RATE [USERS] [SECONDS]
+# Usage: examples/loadgen/instances.sh postgres|nats INSTANCES RATE [USERS] [SECONDS] [LOADGEN ARGS…]
 # NATS must be running at 127.0.0.1:4222 for `nats`. Each instance takes 12 database
 # connections, so PostgreSQL's default max_connections of 100 holds up to 7 instances.
 set -euo pipefail
 broker=$1; instances=$2; rate=$3; users=${4:-10000}; duration=${5:-30}
 cd "$(dirname "$0")/../.."
 SECRET=load-test-secret-at-least-32-bytes-long
+# A previous large run leaves its connections in TIME_WAIT for a minute, holding the loopback
+# ports this run needs: wait for them to go (at most 90 s).
+for _ in $(seq 1 18); do
+  [ "$(ss -tan state time-wait | wc -l)" -lt 1000 ] && break
+  sleep 5
+done
 db=load_n_$(date +%s)
 psql postgres://postgres@127.0.0.1:5432/test -qc "CREATE DATABASE $db"
 pids=()
@@ -33,7 +39,7 @@ echo "servers' RSS before: $(rss) KiB" >&2
 ( peak=0; while sleep 2; do r=$(rss 2>/dev/null) || break; [ "${r:-0}" -gt "$peak" ] && peak=$r && echo "$peak" > /tmp/load-n-rss-peak; done ) &
 sampler=$!
 ./target/release/examples/loadgen "${urls[@]}" --processes "$instances" \
-  --jwt-secret "$SECRET" --users "$users" --rate "$rate" --duration "$duration" --open-rate 20 --search-rate 20 || true
+  --jwt-secret "$SECRET" --users "$users" --rate "$rate" --duration "$duration" --open-rate 20 --search-rate 20 "${@:6}" || true
 kill "$sampler" 2>/dev/null || true
 echo "servers' RSS at peak: $(cat /tmp/load-n-rss-peak) KiB" >&2
 for pid in "${pids[@]}"; do kill -INT "$pid"; done
