@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
@@ -17,25 +17,24 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::stats::Stats;
 
-/// When each send was scheduled, as nanoseconds after [`Stats::start`] plus one (0: not
-/// scheduled yet). Indexed by send number, which is also the `client_msg_id` (`lg-<n>`).
-#[derive(Debug)]
-pub(crate) struct Schedule(Vec<AtomicU64>);
+/// When each send is scheduled: send `n` (also its `client_msg_id`, `lg-<n>`) at `n` intervals
+/// after [`Stats::start`]. Every process of a run computes it alike, so a reader can time a
+/// send made by another process.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schedule {
+    pub(crate) interval: Duration,
+    pub(crate) sends: usize,
+}
 
 impl Schedule {
-    pub(crate) fn new(sends: usize) -> Self {
-        Self((0..sends).map(|_| AtomicU64::new(0)).collect())
-    }
-
-    pub(crate) fn set(&self, send: usize, at: Duration) {
-        let nanos = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX - 1);
-        self.0[send].store(nanos + 1, Ordering::Relaxed);
+    /// When send `n` is due, after the start.
+    pub(crate) fn at(self, send: usize) -> Duration {
+        self.interval.mul_f64(send as f64)
     }
 
     /// Time since `send` was scheduled.
-    fn since(&self, stats: &Stats, send: usize, now: Instant) -> Option<Duration> {
-        let nanos = self.0.get(send)?.load(Ordering::Relaxed).checked_sub(1)?;
-        Some(now.duration_since(stats.start() + Duration::from_nanos(nanos)))
+    fn since(self, stats: &Stats, send: usize, now: Instant) -> Option<Duration> {
+        (send < self.sends).then(|| now.saturating_duration_since(stats.start() + self.at(send)))
     }
 }
 
@@ -137,7 +136,7 @@ pub(crate) fn run(
     ws: WsStream,
     me: String,
     stats: Arc<Stats>,
-    schedule: Arc<Schedule>,
+    schedule: Schedule,
 ) -> mpsc::Sender<Message> {
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::channel::<Message>(1024);

@@ -276,7 +276,10 @@ async fn run(args: Args) -> Result<bool, String> {
         None
     };
 
-    let schedule = Arc::new(Schedule::new(total_sends));
+    let schedule = Schedule {
+        interval: Duration::from_secs_f64(1.0 / args.rate),
+        sends: total_sends,
+    };
     let stats = Arc::new(Stats::new());
     let connect = Instant::now();
     // Each connection is read from the moment it is open, so that it answers the server's
@@ -286,7 +289,7 @@ async fn run(args: Args) -> Result<bool, String> {
         .map(|(n, user)| {
             let (ws_url, room) = (ws_url_of(n), &world.rooms[user.room].id);
             let source = source_of(n);
-            let (stats, schedule) = (Arc::clone(&stats), Arc::clone(&schedule));
+            let stats = Arc::clone(&stats);
             async move {
                 let ws = connection::open(&ws_url, source, &user.token, room).await?;
                 Ok::<_, String>((n, connection::run(ws, user.id.to_string(), stats, schedule)))
@@ -349,7 +352,7 @@ async fn run(args: Args) -> Result<bool, String> {
         search_rate,
         end,
     ));
-    send_messages(&world, &stats, &schedule, &writers, args.rate, total_sends).await;
+    send_messages(&world, &stats, schedule, &writers).await;
     let measured = Instant::now().saturating_duration_since(start);
     let _ = opens.await;
     let _ = searches.await;
@@ -405,22 +408,15 @@ async fn run(args: Args) -> Result<bool, String> {
     Ok(report.errors == 0 && report.acks > 0)
 }
 
-/// Sends `total` messages at `rate` per second, round-robin over the users, each at its
+/// Sends this process's share of the schedule's messages, spread over the users, each at its
 /// scheduled time whatever happened to the previous ones.
 async fn send_messages(
     world: &World,
     stats: &Stats,
-    schedule: &Schedule,
+    schedule: Schedule,
     writers: &[Option<mpsc::Sender<Message>>],
-    rate: f64,
-    total: usize,
 ) {
-    let interval = Duration::from_secs_f64(1.0 / rate);
     let users = world.users.len();
-    // Every process knows every send's time, whoever sends it: its readers measure others'.
-    for n in 0..total {
-        schedule.set(n, interval.mul_f64(n as f64));
-    }
     // Users are numbered room by room, so plain round-robin would send bursts into one room
     // after another. A stride coprime to the user count still visits every user equally
     // often, but consecutive sends land in different rooms, as in real traffic.
@@ -428,13 +424,12 @@ async fn send_messages(
         .into_iter()
         .find(|p| !users.is_multiple_of(*p))
         .unwrap_or(1);
-    for n in 0..total {
+    for n in 0..schedule.sends {
         let user = (n * stride) % users;
         let Some(writer) = &writers[user] else {
             continue; // another process's user
         };
-        let at = interval.mul_f64(n as f64);
-        tokio::time::sleep_until((stats.start() + at).into()).await;
+        tokio::time::sleep_until((stats.start() + schedule.at(n)).into()).await;
         let room = &world.rooms[world.users[user].room];
         let frame = serde_json::json!({
             "type": "send",
