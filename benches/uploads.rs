@@ -18,6 +18,11 @@
 //!    resident memory (VmRSS, sampled every 5 ms) is compared with its size after one warm-up
 //!    upload. Once with PDFs (streamed straight to disk) and once with 5 MiB JPEGs (stored,
 //!    then decoded a bounded number at a time for their thumbnails).
+//! 3. **Image bombs**: 20 clients at once, each sending a file of a few bytes to a few KB whose
+//!    header declares gigabytes of pixels or thousands of frames (JPEG, PNG, WebP, animated
+//!    WebP, GIF; half as attachments, half as profile pictures), beside the baseline: 20 real
+//!    8 × 8 JPEGs of the same order of size uploaded the same way. Reported: each arm's slowest
+//!    answer and the server's RSS growth (sampled every 5 ms).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -140,9 +145,26 @@ async fn upload(port: u16, token: &str, room: &str, name: &str, kind: &str, body
 
 /// A POST of `body` over a fresh connection, in 64 KiB writes; returns on the 201.
 async fn post(port: u16, path: &str, token: &str, kind: &str, body: &[u8]) {
+    let answer = request(port, "POST", path, token, kind, body).await;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 201"),
+        "{}",
+        String::from_utf8_lossy(&answer[..answer.len().min(300)])
+    );
+}
+
+/// A request over a fresh connection, in 64 KiB writes; returns the whole answer.
+async fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: &str,
+    kind: &str,
+    body: &[u8],
+) -> Vec<u8> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let head = format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
          Authorization: Bearer {token}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
          Connection: close\r\n\r\n",
         body.len()
@@ -153,11 +175,7 @@ async fn post(port: u16, path: &str, token: &str, kind: &str, body: &[u8]) {
     }
     let mut answer = Vec::new();
     s.read_to_end(&mut answer).await.unwrap();
-    assert!(
-        answer.starts_with(b"HTTP/1.1 201"),
-        "{}",
-        String::from_utf8_lossy(&answer[..answer.len().min(300)])
-    );
+    answer
 }
 
 /// The baseline: the same bytes into a new file, flushed to disk. The files stay until the
@@ -329,17 +347,7 @@ async fn measure() {
         upload(port, &token, &room, name, kind, bytes).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         let base = rss_kib(pid);
-        let peak = Arc::new(AtomicU64::new(base));
-        let done = Arc::new(AtomicBool::new(false));
-        let sampler = {
-            let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
-            tokio::spawn(async move {
-                while !done.load(Ordering::Relaxed) {
-                    peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            })
-        };
+        let sampler = RssPeak::start(pid);
         let shared = Arc::new(bytes.clone());
         let started = Instant::now();
         let clients: Vec<_> = (0..CLIENTS)
@@ -354,9 +362,7 @@ async fn measure() {
             c.await.unwrap();
         }
         let took = started.elapsed();
-        done.store(true, Ordering::Relaxed);
-        sampler.await.unwrap();
-        let peak = peak.load(Ordering::Relaxed);
+        let peak = sampler.stop().await;
         println!(
             "memory, {CLIENTS} × {:.1} MB {label} at once: base {:.1} MiB, peak {:.1} MiB, growth {:.1} MiB, all done in {:.1} s",
             bytes.len() as f64 / 1e6,
@@ -364,6 +370,120 @@ async fn measure() {
             peak as f64 / 1024.0,
             (peak - base) as f64 / 1024.0,
             took.as_secs_f64()
+        );
+        drop(server);
+    }
+
+    // 3. Image bombs, 20 at once, beside 20 real small JPEGs.
+    bombs().await;
+}
+
+/// Samples a process's RSS every 5 ms until stopped; yields the peak in KiB.
+struct RssPeak {
+    done: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RssPeak {
+    fn start(pid: u32) -> Self {
+        let peak = Arc::new(AtomicU64::new(rss_kib(pid)));
+        let done = Arc::new(AtomicBool::new(false));
+        let task = {
+            let (peak, done) = (Arc::clone(&peak), Arc::clone(&done));
+            tokio::spawn(async move {
+                while !done.load(Ordering::Relaxed) {
+                    peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+        };
+        Self { done, peak, task }
+    }
+
+    async fn stop(self) -> u64 {
+        self.done.store(true, Ordering::Relaxed);
+        self.task.await.unwrap();
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+/// 20 uploads at once, half as attachments and half as profile pictures; returns the slowest
+/// answer's time and every status line.
+async fn twenty_at_once(
+    port: u16,
+    token: &str,
+    room: &str,
+    files: &[(&'static str, Vec<u8>)],
+) -> (Duration, Vec<String>) {
+    let clients: Vec<_> = (0..20)
+        .map(|i| {
+            let (kind, body) = files[i % files.len()].clone();
+            let (token, room) = (token.to_owned(), room.to_owned());
+            tokio::spawn(async move {
+                let t = Instant::now();
+                let answer = if i % 2 == 0 {
+                    let path = format!("/v1/rooms/{room}/uploads?file_name=f{i}");
+                    request(port, "POST", &path, &token, kind, &body).await
+                } else {
+                    request(port, "PUT", "/v1/me/avatar", &token, kind, &body).await
+                };
+                let status = String::from_utf8_lossy(&answer[..12.min(answer.len())]).into_owned();
+                (t.elapsed(), status)
+            })
+        })
+        .collect();
+    let mut slowest = Duration::ZERO;
+    let mut statuses = Vec::new();
+    for c in clients {
+        let (took, status) = c.await.unwrap();
+        slowest = slowest.max(took);
+        statuses.push(status);
+    }
+    (slowest, statuses)
+}
+
+async fn bombs() {
+    use chat_core::testing::fixtures::{
+        animated_webp_bomb, gif_bomb, jpeg_bomb, png_bomb, webp_bomb,
+    };
+    let bombs: Vec<(&'static str, Vec<u8>)> = vec![
+        ("image/jpeg", jpeg_bomb(65535, 65535)),
+        ("image/png", png_bomb(20_000, 20_000)),
+        ("image/webp", webp_bomb(16383, 16383)),
+        ("image/webp", animated_webp_bomb(65535, 65535, 10)),
+        ("image/gif", gif_bomb(65535, 65535, 2000)),
+    ];
+    let baseline: Vec<(&'static str, Vec<u8>)> = vec![(
+        "image/jpeg",
+        chat_core::testing::fixtures::jpeg_with_gps(8, 8),
+    )];
+    let sizes: Vec<usize> = bombs.iter().map(|(_, b)| b.len()).collect();
+    println!("image bombs, 20 at once (bomb sizes {sizes:?} bytes):");
+    for (label, files, expect) in [
+        (
+            "baseline: 20 real 8 × 8 JPEGs",
+            &baseline,
+            ["HTTP/1.1 200", "HTTP/1.1 201"],
+        ),
+        ("bombs", &bombs, ["HTTP/1.1 413", "HTTP/1.1 413"]),
+    ] {
+        let (server, port, token, room) = spawn();
+        let pid = server.child.id();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let base = rss_kib(pid);
+        let sampler = RssPeak::start(pid);
+        let (slowest, statuses) = twenty_at_once(port, &token, &room, files).await;
+        let peak = sampler.stop().await;
+        for status in &statuses {
+            assert!(expect.contains(&status.as_str()), "{label}: {status}");
+        }
+        println!(
+            "  {label:32}: slowest answer {:7.1} ms, RSS base {:.1} MiB, peak {:.1} MiB, growth {:.1} MiB",
+            slowest.as_secs_f64() * 1000.0,
+            base as f64 / 1024.0,
+            peak as f64 / 1024.0,
+            (peak - base) as f64 / 1024.0,
         );
         drop(server);
     }

@@ -85,7 +85,7 @@ pub use account::Account;
 /// The attribute the storage, broker and blob traits are implemented with, re-exported so a
 /// custom backend does not depend on `async-trait` itself.
 pub use async_trait::async_trait;
-pub use attachment::{AttachmentPolicy, Upload, UploadInput, Variant};
+pub use attachment::{AttachmentPolicy, ImageBudget, Upload, UploadInput, Variant};
 pub use blob::{BlobKey, BlobStore, ByteStream, MemoryBlobStore};
 pub use change::{ChangeKind, ChangePage, MessageChange, RoomChange};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

@@ -241,7 +241,7 @@ async fn download(
     tag = "attachments",
     params(("attachment_id" = AttachmentId, Path), LinkQuery),
     responses(
-        (status = 200, content_type = "image/jpeg", body = Vec<u8>, description = "the thumbnail (JPEG, or PNG for images with transparency)"),
+        (status = 200, content_type = "image/jpeg", body = Vec<u8>, description = "the thumbnail: JPEG, or PNG for images with transparency; an image that already fits the thumbnail box may be its own thumbnail, in its own type"),
         (status = "default", body = ErrorEnvelope, description = "an error; not_found also for files without a thumbnail")
     ),
     security(("bearer" = []), ())

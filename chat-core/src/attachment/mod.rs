@@ -27,8 +27,12 @@ use crate::message::Attachment;
 use crate::validation;
 
 pub mod image;
+pub mod image_budget;
+pub(crate) mod image_gate;
 pub mod sniff;
 pub(crate) mod workers;
+
+pub use image_budget::ImageBudget;
 
 /// The image types that are shown inline and get thumbnails. Nothing else is ever served
 /// inline, whatever the allow-list holds: SVG and HTML can carry script.
@@ -53,6 +57,9 @@ pub struct AttachmentPolicy {
     /// Images processed at once. Decoding is CPU-bound and takes memory in proportion to the
     /// pixels, so it is bounded. Default: half the available cores, at least one.
     pub image_workers: usize,
+    /// What one image may cost (pixels, frames, decode memory and time, work per user), for
+    /// attachments and profile pictures alike. Default: [`ImageBudget::default`].
+    pub images: ImageBudget,
 }
 
 impl Default for AttachmentPolicy {
@@ -80,6 +87,7 @@ impl Default for AttachmentPolicy {
             unattached_ttl: Duration::from_secs(24 * 60 * 60),
             thumbnail_px: 320,
             image_workers: (cores / 2).max(1),
+            images: ImageBudget::default(),
         }
     }
 }

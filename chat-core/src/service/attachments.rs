@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::ChatService;
 use super::avatars::AvatarImage;
 use crate::attachment::sniff::{SNIFF_BYTES, declared_matches, normalize_declared, sniff};
-use crate::attachment::{Upload, UploadInput, Variant, clean_file_name, image, is_image};
+use crate::attachment::{Upload, UploadInput, Variant, clean_file_name, is_image};
 use crate::blob::{self, ByteStream};
 use crate::error::{Error, Result};
 use crate::id::{AttachmentId, RoomId, UserId};
@@ -115,7 +115,7 @@ impl ChatService {
         };
         let stored = async {
             if is_image(sniffed) {
-                self.process_image(&mut attachment).await?;
+                self.process_attachment_image(&mut attachment).await?;
             }
             let upload = Upload {
                 attachment: attachment.clone(),
@@ -137,31 +137,21 @@ impl ChatService {
     }
 
     /// Strips the stored image's metadata, measures it and stores its thumbnail.
-    async fn process_image(&self, attachment: &mut Attachment) -> Result<()> {
+    async fn process_attachment_image(&self, attachment: &mut Attachment) -> Result<()> {
         let key = Variant::Original.key(attachment.id);
-        let _permit = self
-            .image_permits
-            .acquire()
-            .await
-            .map_err(Error::internal)?;
-        let raw = self.blobs.get(&key, 0..u64::MAX).await?;
-        let raw = blob::collect_bounded(raw, self.limits.max_attachment_bytes).await?;
-        let content_type = attachment.content_type.clone();
-        let thumb_px = self.attachments.thumbnail_px;
-        let processed = self
-            .image_workers
-            .run(move || {
-                // `Bytes` clones share the buffer: this keeps the upload to compare against.
-                let original = raw.clone();
-                image::process(raw, &content_type, thumb_px).map(|p| {
-                    let digest = Sha256::digest(&p.bytes);
-                    let rewritten = p.bytes != original;
-                    (p, rewritten, digest)
-                })
-            })
-            .await?
-            .map_err(|e| Error::validation("body", e.to_string()))?;
-        let (processed, rewritten, digest) = processed;
+        let read_back = || async {
+            let raw = self.blobs.get(&key, 0..u64::MAX).await?;
+            blob::collect_bounded(raw, self.limits.max_attachment_bytes).await
+        };
+        let (processed, rewritten) = self
+            .process_image(
+                attachment.uploader,
+                &attachment.content_type,
+                self.attachments.thumbnail_px,
+                read_back,
+            )
+            .await?;
+        let digest = Sha256::digest(&processed.bytes);
         let max = self.limits.max_attachment_bytes;
         // Only bytes the pipeline changed (metadata stripped, a rotation applied) are stored
         // again; an image that carried nothing to strip stays as uploaded.
@@ -174,7 +164,15 @@ impl ChatService {
         attachment.checksum = Some(format!("sha256:{digest:x}"));
         attachment.width = Some(processed.width);
         attachment.height = Some(processed.height);
-        if let Some(thumb) = processed.thumbnail {
+        if let Some(mut thumb) = processed.thumbnail {
+            let mut content_type = thumb.content_type.to_owned();
+            // An image that already fits the box is its own thumbnail when that is no bigger
+            // (a 40 × 30 PNG of 200 bytes would otherwise get a JPEG several times its size).
+            let full_size = (thumb.width, thumb.height) == (processed.width, processed.height);
+            if full_size && thumb.bytes.len() >= processed.bytes.len() {
+                thumb.bytes = processed.bytes.clone();
+                content_type.clone_from(&attachment.content_type);
+            }
             let size = thumb.bytes.len() as u64;
             self.blobs
                 .put(
@@ -184,7 +182,7 @@ impl ChatService {
                 )
                 .await?;
             attachment.thumbnail = Some(Thumbnail {
-                content_type: thumb.content_type.to_owned(),
+                content_type,
                 width: thumb.width,
                 height: thumb.height,
                 size,

@@ -11,7 +11,6 @@
 use sha2::{Digest, Sha256};
 
 use super::ChatService;
-use crate::attachment::image;
 use crate::attachment::sniff::sniff;
 use crate::blob::{self, BlobKey, ByteStream};
 use crate::error::{Error, Result};
@@ -70,6 +69,11 @@ impl ChatService {
     /// [`Error::PayloadTooLarge`] past [`Limits::max_attachment_bytes`](crate::Limits);
     /// [`Error::UnsupportedMediaType`] unless the bytes are PNG, JPEG, GIF or WebP;
     /// [`Error::Validation`] (`body`) for an empty body or an image that does not decode;
+    /// [`Error::PayloadTooLarge`] for a picture past the
+    /// [`ImageBudget`](crate::ImageBudget) (its header is judged before anything is decoded,
+    /// and a picture that cannot be drawn within the budget's memory or time is refused);
+    /// [`Error::RateLimited`] when the caller's earlier images are still in work past the
+    /// budget's queue timeout;
     /// [`Error::NotFound`] when the caller has no profile.
     pub async fn set_avatar(
         &self,
@@ -88,18 +92,14 @@ impl ChatService {
                 reason: format!("a picture must be PNG, JPEG, GIF or WebP, not {sniffed}"),
             });
         }
-        let _permit = self
-            .image_permits
-            .acquire()
-            .await
-            .map_err(Error::internal)?;
         let drawn = self
-            .image_workers
-            .run(move || image::process(raw, sniffed, AVATAR_PX))
+            .process_image(actor, sniffed, AVATAR_PX, || async { Ok(raw.clone()) })
             .await?
-            .map_err(|e| Error::validation("body", e.to_string()))?
+            .0
             .thumbnail
-            .ok_or_else(|| Error::validation("body", "the picture is too large to decode"))?;
+            .ok_or_else(|| Error::PayloadTooLarge {
+                reason: "the picture is too large to draw within the image budget".to_owned(),
+            })?;
         let extension = if drawn.content_type == "image/png" {
             "png"
         } else {

@@ -36,6 +36,7 @@ mod bots;
 mod direct;
 mod events;
 mod feed;
+mod images;
 pub use avatars::{AVATAR_PX, AvatarImage};
 pub use feed::{FeedCursor, FeedFollower, FeedPage};
 
@@ -70,9 +71,9 @@ pub struct ChatService {
     server_admins: HashSet<UserId>,
     blobs: Arc<dyn BlobStore>,
     attachments: AttachmentPolicy,
-    /// Bounds the images decoded at once (see [`AttachmentPolicy::image_workers`]): a
-    /// permit is held from reading the image back until its thumbnail is stored.
-    image_permits: Arc<tokio::sync::Semaphore>,
+    /// Bounds the images in work at once, per user and in total (see
+    /// [`AttachmentPolicy::image_workers`] and [`crate::ImageBudget::per_user`]).
+    image_gate: crate::attachment::image_gate::ImageGate,
     /// The threads images are decoded on.
     image_workers: crate::attachment::workers::Workers,
     /// The structured-message kinds accepted: polls and the host's.
@@ -177,9 +178,10 @@ impl ChatServiceBuilder {
             blobs: self
                 .blobs
                 .unwrap_or_else(|| Arc::new(MemoryBlobStore::new())),
-            image_permits: Arc::new(tokio::sync::Semaphore::new(
-                self.attachments.image_workers.max(1),
-            )),
+            image_gate: crate::attachment::image_gate::ImageGate::new(
+                self.attachments.image_workers,
+                &self.attachments.images,
+            ),
             image_workers: crate::attachment::workers::Workers::new(self.attachments.image_workers),
             attachments: self.attachments,
             payload_kinds: self.payload_kinds,

@@ -110,6 +110,8 @@ macro_rules! for_each_conformance_case {
             image_metadata_is_stripped
             attachments_attach_once_by_their_uploader
             attachment_reads_follow_room_access
+            image_bombs_are_refused_from_their_headers
+            thumbnails_are_never_larger_than_their_image
             unattached_uploads_are_collected_after_the_ttl
             profile_pictures_are_redrawn_and_kept
             direct_rooms_are_one_per_set_of_people
