@@ -47,6 +47,7 @@
 //!   [`RelayLink`](relay::RelayLink) to a distributed engine.
 //! - [`search`]: the search semantics every store implements.
 //! - [`metrics`]: system metrics.
+//! - [`outbound`]: where user-chosen requests (webhooks) may go: the [`OutboundPolicy`].
 //! - [`store`]: the storage traits and the guarantees a store keeps.
 //! - [`service`]: [`ChatService`], the use cases.
 //! - `testing` (feature `testing`): the conformance suite every store must pass.
@@ -64,6 +65,7 @@ pub mod limits;
 pub mod mention;
 pub mod message;
 pub mod metrics;
+pub mod outbound;
 pub mod payload;
 pub mod permission;
 pub mod poll;
@@ -101,6 +103,7 @@ pub use message::{
     Attachment, HistoryCursor, HistoryPage, MentionPage, Message, SendMessage, Sent, Thumbnail,
 };
 pub use metrics::SystemMetrics;
+pub use outbound::OutboundPolicy;
 pub use payload::{Payload, PayloadKind, PayloadKinds, PayloadUpdate};
 pub use poll::{POLL_KIND, Poll, PollKind};
 pub use presence::{Presence, PresenceBoard, PresenceSession, PresenceStatus};
@@ -119,3 +122,4 @@ pub use store::{
     NewMessage, ProfileStore, RoomStanding, RoomStore, Store, WebhookStore,
 };
 pub use user::{MemberMatch, ProfileInput, User};
+pub use webhook::{DeliveryFailure, WebhookRegistration};

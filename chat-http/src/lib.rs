@@ -53,6 +53,7 @@ pub mod extract;
 pub mod feed;
 pub mod observability;
 mod openapi_rules;
+pub mod outbound;
 pub mod polls;
 pub mod presence;
 pub mod request_limits;

@@ -24,7 +24,9 @@ use async_trait::async_trait;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chat_core::webhook::{DeadLetter, Webhook, WebhookPolicy};
-use chat_core::{ChatService, EventId, RoomChange, WebhookId, WebhookSender};
+use chat_core::{
+    ChatService, DeliveryFailure, EventId, OutboundPolicy, RoomChange, WebhookId, WebhookSender,
+};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -33,6 +35,7 @@ use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Caller};
+use crate::outbound;
 use crate::state::AppState;
 
 /// The routes of this module, documented.
@@ -105,32 +108,29 @@ pub struct HttpWebhookSender {
 }
 
 impl HttpWebhookSender {
-    /// A sender whose requests give up after `timeout`. Redirects are not followed: a webhook
-    /// URL is registered as it is meant.
+    /// A sender whose requests give up after `timeout` and connect only where `policy`
+    /// permits (see [`crate::outbound`]). Redirects are not followed: a webhook URL is
+    /// registered as it is meant.
     ///
     /// # Panics
     /// If the TLS backend cannot start (it does not, with the bundled roots).
     #[must_use]
-    pub fn new(timeout: Duration) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent("chat-engine-webhooks")
-            .build()
-            .expect("the HTTP client starts");
-        Self { client }
+    pub fn new(timeout: Duration, policy: &OutboundPolicy) -> Self {
+        Self {
+            client: outbound::client(policy, timeout, "chat-engine-webhooks"),
+        }
     }
 }
 
 #[async_trait]
 impl WebhookSender for HttpWebhookSender {
-    async fn send(&self, webhook: &Webhook, change: &RoomChange) -> Result<(), String> {
+    async fn send(&self, webhook: &Webhook, change: &RoomChange) -> Result<(), DeliveryFailure> {
         let body = serde_json::to_vec(&Delivery {
             webhook_id: webhook.id,
             event_id: webhook.event_id,
             change: change.clone(),
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| DeliveryFailure::Other)?;
         let signature = sign(&webhook.secret, unix_now(), &body);
         let response = self
             .client
@@ -145,12 +145,12 @@ impl WebhookSender for HttpWebhookSender {
             .body(body)
             .send()
             .await
-            .map_err(|e| format!("no answer: {e}"))?;
+            .map_err(|e| outbound::classify(&e))?;
         let status = response.status();
         if status.is_success() {
             Ok(())
         } else {
-            Err(format!("answered {status}"))
+            Err(DeliveryFailure::status(status.as_u16()))
         }
     }
 }
@@ -182,7 +182,7 @@ pub fn spawn_dispatcher(
     chat: Arc<ChatService>,
     config: DispatcherConfig,
 ) -> tokio::task::JoinHandle<()> {
-    let sender = HttpWebhookSender::new(config.timeout);
+    let sender = HttpWebhookSender::new(config.timeout, chat.outbound_policy());
     tokio::spawn(async move {
         let mut every = tokio::time::interval(config.poll_every);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -207,11 +207,17 @@ pub fn spawn_dispatcher(
 /// Body of `POST /v1/events/{id}/webhooks`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct NewWebhook {
-    /// Where to post deliveries: `http://` or `https://`, at most 2048 bytes.
+    /// Where to post deliveries: an `http://` or `https://` URL of at most 2048 bytes, without
+    /// a user name or password, spaces, control or direction-changing characters, pointing at
+    /// a public address: loopback, private, link-local (cloud metadata), shared (CGNAT),
+    /// multicast, reserved and unspecified addresses, in any notation, and `localhost` names
+    /// are refused unless the server's allow-list opens them. Names are resolved and judged
+    /// again at each delivery.
+    #[schema(max_length = 2048)]
     pub url: String,
 }
 
-#[utoipa::path(post, path = "/events/{event_id}/webhooks", tag = "webhooks", params(("event_id" = EventId, Path)), request_body = NewWebhook, responses((status = 201, body = Webhook, description = "the webhook, with its signing secret (shown this once); it receives the changes committed from now on"), (status = "default", body = ErrorEnvelope, description = "an error; forbidden for members who are not owner or admin, validation on `url`")), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/events/{event_id}/webhooks", tag = "webhooks", params(("event_id" = EventId, Path)), request_body = NewWebhook, responses((status = 201, body = Webhook, description = "the webhook, with its signing secret (shown this once); it receives the changes committed from now on"), (status = "default", body = ErrorEnvelope, description = "an error; forbidden for members who are not owner or admin, and for everyone when the server has webhooks turned off (its default); validation on `url`")), security(("bearer" = [])))]
 async fn create(
     State(s): State<AppState>,
     Caller(me): Caller,

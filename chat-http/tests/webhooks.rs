@@ -16,11 +16,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use chat_core::ChatService;
 use chat_core::Store;
 use chat_core::webhook::WebhookPolicy;
 use chat_http::webhooks::{Delivery, DispatcherConfig, spawn_dispatcher, verify};
 use serde_json::{Value, json};
-use support::App;
+use support::{AdmitAll, App, code};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -143,6 +144,11 @@ fn texts(got: &[Received], secret: &str) -> Vec<String> {
         .collect()
 }
 
+/// Sends are never rate limited (twelve in a row are not what these tests are about).
+fn unlimited(store: Arc<dyn Store>) -> App {
+    App::with_loopback_webhooks(ChatService::builder(store).rate_limit_policy(Arc::new(AdmitAll)))
+}
+
 async fn register(app: &App, owner: &str, event: &str, url: &str) -> Value {
     let (s, hook) = app
         .call(
@@ -169,7 +175,7 @@ async fn say(app: &App, token: &str, room: &str, text: &str) {
 }
 
 async fn deliveries_survive_a_receiver_that_is_down(store: Arc<dyn Store>) {
-    let app = App::new(store);
+    let app = App::with_loopback_webhooks(ChatService::builder(store));
     let (owner, event, room) = app.world().await;
     let receiver = Receiver::default();
     let (port, server) = receiver.serve(0).await;
@@ -231,10 +237,7 @@ async fn deliveries_survive_a_receiver_that_is_down(store: Arc<dyn Store>) {
     };
     assert_eq!(letters[0]["attempts"], 5);
     assert_eq!(letters[0]["room_id"], room);
-    assert_eq!(
-        letters[0]["last_error"],
-        "answered 500 Internal Server Error"
-    );
+    assert_eq!(letters[0]["last_error"], "answered 5xx");
     // The first webhook got "six" meanwhile: one failing receiver holds up no other.
     assert_eq!(texts(&receiver.wait_for(6).await, &secret)[5], "six");
 
@@ -270,7 +273,7 @@ async fn deliveries_survive_a_receiver_that_is_down(store: Arc<dyn Store>) {
 
 async fn a_dispatcher_killed_mid_delivery_resumes(store: Arc<dyn Store>) {
     // Twelve sends in a row: past the default rate limit, which is not what this is about.
-    let app = App::unlimited(Arc::clone(&store), chat_http::HttpConfig::default());
+    let app = unlimited(Arc::clone(&store));
     let (owner, event, room) = app.world().await;
     let receiver = Receiver::default();
     receiver.delay_ms.store(50, Ordering::SeqCst);
@@ -297,7 +300,7 @@ async fn a_dispatcher_killed_mid_delivery_resumes(store: Arc<dyn Store>) {
     assert!(before < sent.len(), "killed before the end ({before})");
 
     // ...and a new service on the same store takes over: a restarted server.
-    let restarted = App::unlimited(store, chat_http::HttpConfig::default());
+    let restarted = unlimited(store);
     let second = spawn_dispatcher(Arc::clone(&restarted.state.chat), config(5));
     let got = texts(&receiver.wait_for(sent.len()).await, &secret);
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -320,7 +323,111 @@ async fn a_dispatcher_killed_mid_delivery_resumes(store: Arc<dyn Store>) {
     server.abort();
 }
 
+/// SSRF: with webhooks on and the default (public-only) outbound policy, every form of a
+/// loopback address of a real listener is refused at registration, and a webhook stored under
+/// a host's wider allow-list is never connected to once the policy no longer permits it. The
+/// listener counts connections: it must accept none. Webhooks are off unless the host turns
+/// them on.
+async fn webhooks_never_reach_inside_the_network(store: Arc<dyn Store>) {
+    let accepted = Arc::new(AtomicU64::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let counter = Arc::clone(&accepted);
+    let accepting = tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+
+    let off = App::new(Arc::clone(&store));
+    let (owner, event, _) = off.world().await;
+    let body = json!({"url": "https://example.com/hook"});
+    let (s, refused) = off
+        .call(
+            "POST",
+            &format!("/v1/events/{event}/webhooks"),
+            Some(&owner),
+            Some(body),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&refused)),
+        (StatusCode::FORBIDDEN, "forbidden"),
+        "{refused}"
+    );
+
+    let public = App::build_with(
+        ChatService::builder(Arc::clone(&store))
+            .webhook_registration(chat_core::WebhookRegistration::EventAdmins),
+    );
+    let (owner, event, room) = public.world().await;
+    for url in [
+        format!("http://127.0.0.1:{port}/hook"),
+        format!("http://localhost:{port}/hook"),
+        format!("http://2130706433:{port}/hook"),
+        format!("http://0x7f000001:{port}/hook"),
+        format!("http://0x7f.0.0.1:{port}/hook"),
+        format!("http://0177.0.0.1:{port}/hook"),
+        format!("http://127.1:{port}/hook"),
+        format!("http://0.0.0.0:{port}/hook"),
+        format!("http://[::1]:{port}/hook"),
+        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        format!("http://user:pass@127.0.0.1:{port}/hook"),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://10.0.0.1/hook".to_owned(),
+        "https://example.com/\u{202e}kooh".to_owned(),
+    ] {
+        let (s, refused) = public
+            .call(
+                "POST",
+                &format!("/v1/events/{event}/webhooks"),
+                Some(&owner),
+                Some(json!({"url": url})),
+            )
+            .await;
+        assert_eq!(
+            (s, code(&refused), refused["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, "validation", Some("url")),
+            "{url}: {refused}"
+        );
+    }
+
+    // Stored while a host allowed loopback; delivered by an instance whose policy does not.
+    let wide = App::with_loopback_webhooks(ChatService::builder(Arc::clone(&store)));
+    let hook = register(
+        &wide,
+        &owner,
+        &event,
+        &format!("http://localhost:{port}/hook"),
+    )
+    .await;
+    say(&public, &owner, &room, "to nobody inside").await;
+    let dispatcher = spawn_dispatcher(Arc::clone(&public.state.chat), config(2));
+    let letters_path = format!(
+        "/v1/events/{event}/webhooks/{}/dead-letters",
+        hook["id"].as_str().unwrap()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let letters = loop {
+        let (_, letters) = public.call("GET", &letters_path, Some(&owner), None).await;
+        if letters.as_array().is_some_and(|l| !l.is_empty()) {
+            break letters;
+        }
+        assert!(Instant::now() < deadline, "no dead letter");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(letters[0]["last_error"], "address not allowed");
+    dispatcher.abort();
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        0,
+        "the listener was never reached"
+    );
+    accepting.abort();
+}
+
 support::on_both_stores!(
     deliveries_survive_a_receiver_that_is_down,
     a_dispatcher_killed_mid_delivery_resumes,
+    webhooks_never_reach_inside_the_network,
 );

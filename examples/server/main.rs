@@ -24,7 +24,7 @@ use chat_broker_nats::NatsLink;
 use chat_core::relay::Relay;
 use chat_core::{
     AttachmentPolicy, BlobStore, Broker, ChatService, InProcessBroker, Limits, MemoryBlobStore,
-    Store,
+    OutboundPolicy, Store, WebhookRegistration,
 };
 use chat_http::accounts::{Accounts, AccountsConfig};
 use chat_http::attachments::LinkKey;
@@ -93,6 +93,20 @@ struct Args {
     /// as a host that nests the router under a prefix would. Empty: at the root.
     #[arg(long, env = "CHAT_BASE_PATH", default_value = "", value_parser = base_path)]
     base_path: String,
+    /// Let event owners and admins register webhooks. Off by default: a webhook makes the
+    /// server send requests to a URL a user chose (always to public addresses only; see
+    /// `--webhook-allow`).
+    #[arg(long, env = "CHAT_WEBHOOKS")]
+    webhooks: bool,
+    /// A network webhooks may reach beyond the public internet, such as `10.1.0.0/16` for the
+    /// host's own receivers (repeatable). Loopback, private, link-local and reserved addresses
+    /// are refused otherwise, however written.
+    #[arg(
+        long = "webhook-allow",
+        env = "CHAT_WEBHOOK_ALLOW",
+        value_delimiter = ','
+    )]
+    webhook_allow: Vec<chat_core::outbound::IpNet>,
     /// Do not deliver webhooks from this instance. Deliveries are at least once either way;
     /// with several instances, let one deliver, or each delivers every change.
     #[arg(long, env = "CHAT_NO_WEBHOOK_DISPATCH")]
@@ -256,6 +270,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 unattached_ttl: Duration::from_secs(args.upload_ttl_hours * 3600),
                 ..AttachmentPolicy::default()
             })
+            .webhook_registration(if args.webhooks {
+                WebhookRegistration::EventAdmins
+            } else {
+                WebhookRegistration::Off
+            })
+            .outbound_policy(
+                args.webhook_allow
+                    .iter()
+                    .fold(OutboundPolicy::public_only(), |p, net| p.allow(*net)),
+            )
             .build(),
     );
     spawn_upload_collector(Arc::clone(&chat));

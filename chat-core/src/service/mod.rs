@@ -22,6 +22,7 @@ use crate::fanout::{Broker, InProcessBroker, UserSignal, UserSignalKind};
 use crate::id::{EventId, RoomId, UserId};
 use crate::limits::Limits;
 use crate::metrics::SystemMetrics;
+use crate::outbound::OutboundPolicy;
 use crate::payload::{PayloadKind, PayloadKinds};
 use crate::permission::RoomAccess;
 use crate::rate_limit::{RateLimitPolicy, TypingThrottle, default_policy};
@@ -29,6 +30,7 @@ use crate::room::{Room, RoomMember};
 use crate::store::Store;
 use crate::user::{ProfileInput, User};
 use crate::validation;
+use crate::webhook::WebhookRegistration;
 
 mod attachments;
 mod avatars;
@@ -78,6 +80,10 @@ pub struct ChatService {
     image_workers: crate::attachment::workers::Workers,
     /// The structured-message kinds accepted: polls and the host's.
     payload_kinds: PayloadKinds,
+    /// Where user-chosen URLs (webhooks) may point.
+    outbound: OutboundPolicy,
+    /// Who may register webhooks.
+    webhook_registration: WebhookRegistration,
 }
 
 /// Builds a [`ChatService`]; see [`ChatService::builder`].
@@ -92,9 +98,27 @@ pub struct ChatServiceBuilder {
     blobs: Option<Arc<dyn BlobStore>>,
     attachments: AttachmentPolicy,
     payload_kinds: PayloadKinds,
+    outbound: OutboundPolicy,
+    webhook_registration: WebhookRegistration,
 }
 
 impl ChatServiceBuilder {
+    /// Where URLs that users give (webhooks) may point (default:
+    /// [`OutboundPolicy::public_only`]). Allow a network here for the host's own internal
+    /// receivers.
+    #[must_use]
+    pub fn outbound_policy(mut self, policy: OutboundPolicy) -> Self {
+        self.outbound = policy;
+        self
+    }
+
+    /// Who may register webhooks (default: [`WebhookRegistration::Off`], nobody).
+    #[must_use]
+    pub fn webhook_registration(mut self, who: WebhookRegistration) -> Self {
+        self.webhook_registration = who;
+        self
+    }
+
     /// Where attachment bytes live (default: a fresh [`MemoryBlobStore`]).
     #[must_use]
     pub fn blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
@@ -185,6 +209,8 @@ impl ChatServiceBuilder {
             image_workers: crate::attachment::workers::Workers::new(self.attachments.image_workers),
             attachments: self.attachments,
             payload_kinds: self.payload_kinds,
+            outbound: self.outbound,
+            webhook_registration: self.webhook_registration,
         }
     }
 }
@@ -236,7 +262,16 @@ impl ChatService {
             blobs: None,
             attachments: AttachmentPolicy::default(),
             payload_kinds: PayloadKinds::default(),
+            outbound: OutboundPolicy::default(),
+            webhook_registration: WebhookRegistration::default(),
         }
+    }
+
+    /// Where user-chosen URLs may point: transports that make the requests apply it to the
+    /// addresses they connect to.
+    #[must_use]
+    pub fn outbound_policy(&self) -> &OutboundPolicy {
+        &self.outbound
     }
 
     /// The store.

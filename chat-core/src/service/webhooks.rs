@@ -11,15 +11,27 @@ use crate::error::{Error, Result};
 use crate::id::{DeadLetterId, EventId, UserId, WebhookId};
 use crate::permission::require_event_admin;
 use crate::room::{RoomKind, RoomSeq};
-use crate::webhook::{self, DeadLetter, Webhook, WebhookPolicy, WebhookPosition};
+use crate::webhook::{
+    DeadLetter, DeliveryFailure, Webhook, WebhookPolicy, WebhookPosition, WebhookRegistration,
+};
 
 /// Posts one delivery; implemented by the HTTP adapter (signing and sending).
+///
+/// The dispatch pass checks the webhook's URL against the [`OutboundPolicy`] before calling
+/// it; a sender that resolves names must also connect only to addresses the policy
+/// [`permits`](OutboundPolicy::permits) (see [`ChatService::outbound_policy`]), and follow no
+/// redirects.
+///
+/// [`OutboundPolicy`]: crate::OutboundPolicy
 #[async_trait]
 pub trait WebhookSender: Send + Sync {
-    /// Delivers `change` to `webhook`. `Err` carries what went wrong (a status, a transport
-    /// error), kept on a dead letter if it comes to that.
-    async fn send(&self, webhook: &Webhook, change: &RoomChange)
-    -> std::result::Result<(), String>;
+    /// Delivers `change` to `webhook`. `Err` says what class of failure it was, kept on a dead
+    /// letter if it comes to that.
+    async fn send(
+        &self,
+        webhook: &Webhook,
+        change: &RoomChange,
+    ) -> std::result::Result<(), DeliveryFailure>;
 }
 
 /// What one dispatch pass did.
@@ -37,14 +49,17 @@ pub struct DispatchStats {
 const PER_ROOM_PER_PASS: u32 = 100;
 
 impl ChatService {
-    /// Registers a webhook for `event` (owners and admins). The answer carries the signing
-    /// secret, which is shown this once. Deliveries start with the changes committed after
-    /// it: each existing room's position is set to its last seq (rooms created later are
-    /// delivered from their start).
+    /// Registers a webhook for `event` (owners and admins, as far as the host's
+    /// [`WebhookRegistration`] allows). The answer carries the signing secret, which is shown
+    /// this once. Deliveries start with the changes committed after it: each existing room's
+    /// position is set to its last seq (rooms created later are delivered from their start).
     ///
     /// # Errors
-    /// [`Error::NotFound`] for a hidden event; [`Error::Forbidden`] for a plain member;
-    /// [`Error::Validation`] on `url`.
+    /// [`Error::NotFound`] for a hidden event; [`Error::Forbidden`] for a plain member, and
+    /// for everyone when registration is off (or limited to server admins who are not);
+    /// [`Error::Validation`] on `url` for a URL the
+    /// [`OutboundPolicy`](crate::OutboundPolicy) refuses (credentials, control or
+    /// direction-changing characters, loopback, private and reserved addresses).
     pub async fn create_webhook(
         &self,
         actor: UserId,
@@ -52,7 +67,21 @@ impl ChatService {
         url: &str,
     ) -> Result<Webhook> {
         require_event_admin(self.event_role(actor, event).await?)?;
-        webhook::validate_url(url)?;
+        match self.webhook_registration {
+            WebhookRegistration::EventAdmins => {}
+            WebhookRegistration::ServerAdmins if self.server_admins.contains(&actor) => {}
+            WebhookRegistration::ServerAdmins => {
+                return Err(Error::Forbidden {
+                    reason: "only accounts the server grants it may register webhooks",
+                });
+            }
+            WebhookRegistration::Off => {
+                return Err(Error::Forbidden {
+                    reason: "webhooks are turned off on this server",
+                });
+            }
+        }
+        let url = self.outbound.check_url(url)?.to_string();
         let secret = format!(
             "whsec_{}{}",
             uuid::Uuid::new_v4().simple(),
@@ -61,7 +90,7 @@ impl ChatService {
         let hook = Webhook {
             id: WebhookId::new(),
             event_id: event,
-            url: url.to_owned(),
+            url,
             secret,
             created_by: actor,
             created_at: self.clock.now(),
@@ -178,8 +207,16 @@ impl ChatService {
                     .store
                     .changes_after(room.id, position.delivered, PER_ROOM_PER_PASS)
                     .await?;
+                // Checked again at each delivery: the policy may have changed since it was
+                // registered (a host that narrowed its allow-list).
+                let allowed = self.outbound.check_url(&hook.url).is_ok();
                 for change in changes {
-                    match sender.send(&hook, &change).await {
+                    let sent = if allowed {
+                        sender.send(&hook, &change).await
+                    } else {
+                        Err(DeliveryFailure::Refused)
+                    };
+                    match sent {
                         Ok(()) => {
                             stats.delivered += 1;
                             position.delivered = change.seq;
@@ -199,7 +236,7 @@ impl ChatService {
                                         room_id: room.id,
                                         seq: change.seq,
                                         attempts: position.attempts,
-                                        last_error: error,
+                                        last_error: error.to_string(),
                                         failed_at: self.clock.now(),
                                     })
                                     .await?;

@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::{
     Attachment, ChatService, EventId, EventRole, Limits, ManualClock, Message, NewEvent, NewRoom,
     ProfileInput, RoomId, RoomKind, SendMessage, Store, Timestamp, UserId, Visibility,
+    WebhookRegistration,
 };
 
 /// A [`ChatService`] over the store under test, with a [`ManualClock`] and a server admin.
@@ -55,6 +56,7 @@ impl Harness {
                 .blobs(blobs.clone())
                 .limits(limits)
                 .server_admin(server_admin)
+                .webhook_registration(WebhookRegistration::EventAdmins)
                 .build(),
         );
         let h = Self {

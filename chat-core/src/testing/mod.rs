@@ -96,6 +96,7 @@ macro_rules! for_each_conformance_case {
             feed_reads_every_readable_change_from_a_cursor
             feed_follower_wakes_for_new_changes
             webhooks_deliver_in_order_with_backoff_and_dead_letters
+            webhook_registration_and_addresses_are_the_hosts_to_allow
             bots_are_marked_and_stay_in_their_rooms
             polls_count_one_changeable_vote_per_member
             host_payload_kinds_validate_and_update

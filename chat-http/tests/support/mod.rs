@@ -40,6 +40,23 @@ impl App {
         )
     }
 
+    /// An app whose event admins may register webhooks to loopback receivers (the test's own),
+    /// as a host would allow its internal ones.
+    pub fn with_loopback_webhooks(builder: chat_core::ChatServiceBuilder) -> Self {
+        let policy = chat_core::OutboundPolicy::public_only().allow("127.0.0.0/8".parse().unwrap());
+        Self::build(
+            builder
+                .webhook_registration(chat_core::WebhookRegistration::EventAdmins)
+                .outbound_policy(policy),
+            HttpConfig::default(),
+        )
+    }
+
+    /// An app over a service the test configured.
+    pub fn build_with(builder: chat_core::ChatServiceBuilder) -> Self {
+        Self::build(builder, HttpConfig::default())
+    }
+
     fn build(builder: chat_core::ChatServiceBuilder, config: HttpConfig) -> Self {
         let admin = UserId::new();
         let chat = Arc::new(builder.server_admin(admin).build());
@@ -243,7 +260,7 @@ impl App {
 
 /// A rate-limit policy that admits every send and needs no history.
 #[derive(Debug)]
-struct AdmitAll;
+pub struct AdmitAll;
 
 impl chat_core::RateLimitPolicy for AdmitAll {
     fn lookback(&self) -> Duration {

@@ -8,7 +8,10 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::webhook::WebhookPolicy;
-use crate::{RoomChange, RoomId, WebhookId, WebhookSender};
+use crate::{
+    ChatService, DeliveryFailure, OutboundPolicy, RoomChange, RoomId, WebhookId,
+    WebhookRegistration, WebhookSender,
+};
 
 /// Records what it is given; fails the next `failing` attempts.
 #[derive(Default)]
@@ -23,13 +26,13 @@ impl WebhookSender for Recorder {
         &self,
         hook: &crate::webhook::Webhook,
         change: &RoomChange,
-    ) -> std::result::Result<(), String> {
+    ) -> std::result::Result<(), DeliveryFailure> {
         if self
             .failing
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
         {
-            return Err("503 Service Unavailable".into());
+            return Err(DeliveryFailure::status(503));
         }
         self.got
             .lock()
@@ -173,7 +176,7 @@ pub async fn webhooks_deliver_in_order_with_backoff_and_dead_letters(store: Arc<
         (letters[0].room_id, letters[0].seq, letters[0].attempts),
         (main, lost.seq, 3)
     );
-    assert_eq!(letters[0].last_error, "503 Service Unavailable");
+    assert_eq!(letters[0].last_error, "answered 5xx");
     assert_err!(
         h.chat.dead_letters(member, event, hook.id, None).await,
         Error::Forbidden { .. }
@@ -207,4 +210,100 @@ pub async fn webhooks_deliver_in_order_with_backoff_and_dead_letters(store: Arc<
         h.chat.delete_webhook(owner, event, hook.id).await,
         Error::NotFound { what: "webhook" }
     );
+}
+
+/// Who may register webhooks is the host's decision (off unless turned on, or limited to the
+/// accounts it grants), and a URL must point outside the host's network: every loopback,
+/// private, link-local, metadata and reserved form is refused as `Validation` on `url`, unless
+/// the host's allow-list opens it. A webhook stored under a wider policy is never sent to once
+/// the policy no longer permits it: its changes become dead letters saying only that the
+/// address is not allowed.
+pub async fn webhook_registration_and_addresses_are_the_hosts_to_allow(store: Arc<dyn Store>) {
+    let h = Harness::with_limits(Arc::clone(&store), relaxed()).await;
+    let (owner, event, main) = h.owner_event_room().await;
+    let service = |who: WebhookRegistration, outbound: OutboundPolicy| {
+        Arc::new(
+            ChatService::builder(Arc::clone(&store))
+                .clock(h.clock.clone())
+                .limits(relaxed())
+                .server_admin(h.server_admin)
+                .webhook_registration(who)
+                .outbound_policy(outbound)
+                .build(),
+        )
+    };
+    let public = OutboundPolicy::public_only;
+    let url = "https://example.com/hook";
+
+    let off = ChatService::builder(Arc::clone(&store)).build();
+    assert_err!(
+        off.create_webhook(owner, event, url).await,
+        Error::Forbidden { .. }
+    );
+    let granted = service(WebhookRegistration::ServerAdmins, public());
+    assert_err!(
+        granted.create_webhook(owner, event, url).await,
+        Error::Forbidden { .. }
+    );
+    h.chat
+        .add_event_member(owner, event, h.server_admin, EventRole::Admin)
+        .await
+        .unwrap();
+    let by_admin = granted
+        .create_webhook(h.server_admin, event, url)
+        .await
+        .unwrap();
+    h.chat
+        .delete_webhook(owner, event, by_admin.id)
+        .await
+        .unwrap();
+
+    let open = service(WebhookRegistration::EventAdmins, public());
+    for inside in [
+        "http://127.0.0.1:9/h",
+        "http://localhost/h",
+        "http://2130706433/h",
+        "http://0x7f.1/h",
+        "http://127.1/h",
+        "http://0.0.0.0/h",
+        "http://[::1]/h",
+        "http://[::ffff:127.0.0.1]/h",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/h",
+        "http://192.168.0.1/h",
+        "http://172.16.0.1/h",
+        "http://100.64.0.1/h",
+        "http://[fd00::1]/h",
+        "http://[fe80::1]/h",
+        "http://user:secret@example.com/h",
+        "https://example.com/\u{202e}h",
+    ] {
+        assert_err!(
+            open.create_webhook(owner, event, inside).await,
+            Error::Validation { ref field, .. } if field == "url"
+        );
+    }
+    assert!(open.webhooks(owner, event).await.unwrap().is_empty());
+
+    // Allowed by a host's list, then no longer: nothing is sent, the change is dead-lettered.
+    let loopback = public().allow("127.0.0.0/8".parse().unwrap());
+    let wide = service(WebhookRegistration::EventAdmins, loopback);
+    let hook = wide
+        .create_webhook(owner, event, "http://2130706433:9/h")
+        .await
+        .unwrap();
+    assert_eq!(hook.url, "http://127.0.0.1:9/h", "kept as parsed");
+    h.send(owner, main, "after").await;
+    let sender = Recorder::default();
+    for _ in 0..policy().max_attempts {
+        open.dispatch_webhooks(&sender, &policy()).await.unwrap();
+        h.clock.advance(Duration::from_secs(120));
+    }
+    assert!(sender.take().is_empty(), "never sent");
+    let dead = open
+        .dead_letters(owner, event, hook.id, None)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].last_error, "address not allowed");
 }
