@@ -154,3 +154,47 @@ async fn feed_over_http(store: Arc<dyn Store>) {
 }
 
 support::on_both_stores!(feed_over_http);
+
+/// A body that is JSON but not an object (serde's derived structs would read `[null, null]` as
+/// a request with every field absent) is 400 `validation` on `body`, on every JSON route.
+#[tokio::test]
+async fn non_object_bodies_are_refused() {
+    let app = App::new(Arc::new(chat_store_memory::MemoryStore::new()));
+    let (owner, event, room) = app.world().await;
+    let routes = [
+        ("POST", "/v1/feed".to_owned()),
+        ("POST", "/v1/events".to_owned()),
+        ("POST", format!("/v1/events/{event}/rooms")),
+        ("POST", format!("/v1/rooms/{room}/messages")),
+        ("POST", "/v1/dms".to_owned()),
+        ("PUT", "/v1/me".to_owned()),
+    ];
+    for (method, uri) in &routes {
+        for body in ["[null, null]", "[]", "null", "\"text\"", "42", "true"] {
+            let (s, refused) = app
+                .raw(
+                    method,
+                    uri,
+                    &owner,
+                    "application/json",
+                    body.as_bytes().to_vec(),
+                )
+                .await;
+            assert_eq!(
+                (s, code(&refused), refused["error"]["field"].as_str()),
+                (StatusCode::BAD_REQUEST, "validation", Some("body")),
+                "{method} {uri} {body}: {refused}"
+            );
+        }
+    }
+    let (s, page) = app
+        .call(
+            "GET",
+            &format!("/v1/rooms/{room}/messages"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(page["messages"].as_array().map(Vec::len), Some(0), "{page}");
+}
