@@ -36,15 +36,42 @@ use crate::room::RoomSeq;
 use crate::validation;
 
 /// Where a feed reader is: the last seq it has of each room. Rooms it has not met are read
-/// from the start of their log.
+/// from the start of their log. On the wire it is the map itself, `{"<room id>": seq, …}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct FeedCursor {
     /// Room → the last seq read there.
-    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, u64>))]
     pub positions: BTreeMap<RoomId, RoomSeq>,
 }
+
+// By hand: the derive would describe the struct (`{"positions": …}`), not the map that
+// `serde(transparent)` puts on the wire.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for FeedCursor {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        let seq = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(0));
+        let room_id = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "Room id → the last seq read in that room. Rooms not named are read from their \
+                 start.",
+            ))
+            .property_names(Some(room_id))
+            .additional_properties(Some(seq))
+            .examples([serde_json::json!({"0192f0c1-7d2a-7c11-9a4e-2f3b9c1d0e5f": 42})])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for FeedCursor {}
 
 impl FeedCursor {
     /// The last seq read in `room` (zero when the room is new to the reader).

@@ -2,6 +2,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod schema;
 pub mod ws_client;
 
 use std::sync::Arc;
@@ -14,6 +15,15 @@ use chat_core::{ChatService, Limits, Store, UserId};
 use chat_http::{AppState, HttpConfig, JwtAuthenticator};
 use serde_json::Value;
 use tower::ServiceExt;
+
+/// The router, with every answer checked against the document it serves (see [`schema`]).
+pub fn checked_router(state: &AppState) -> Router {
+    let served =
+        schema::ServedSchema::new(chat_http::openapi_for(state.chat.limits(), &state.config));
+    chat_http::router(state.clone()).layer(axum::middleware::from_fn(move |req, next| {
+        schema::check_response(std::sync::Arc::clone(&served), req, next)
+    }))
+}
 
 pub struct App {
     pub state: AppState,
@@ -63,7 +73,7 @@ impl App {
         let jwt = Arc::new(JwtAuthenticator::new(b"test secret, not for production"));
         let state = AppState::with_config(chat, jwt.clone(), config);
         Self {
-            router: chat_http::router(state.clone()),
+            router: checked_router(&state),
             state,
             jwt,
             admin,
@@ -74,7 +84,7 @@ impl App {
     pub fn with_accounts(mut self, config: chat_http::accounts::AccountsConfig) -> Self {
         let accounts = chat_http::accounts::Accounts::new(self.jwt.clone(), config).unwrap();
         self.state = self.state.with_accounts(accounts);
-        self.router = chat_http::router(self.state.clone());
+        self.router = checked_router(&self.state);
         self
     }
 
