@@ -70,6 +70,16 @@ pub trait ProfileStore: fmt::Debug + Send + Sync + 'static {
 
     /// A profile, if stored.
     async fn get_user(&self, id: UserId) -> Result<Option<User>>;
+
+    /// Sets only the picture of a stored profile (and its `updated_at`), leaving the rest as
+    /// it is at that moment: a rename that commits while a picture is being processed is kept.
+    /// Returns the stored profile, or `None` when there is none.
+    async fn set_avatar_url(
+        &self,
+        id: UserId,
+        avatar_url: Option<String>,
+        updated_at: Timestamp,
+    ) -> Result<Option<User>>;
 }
 
 /// Sign-in accounts (see [`crate::account`]).

@@ -85,6 +85,20 @@ impl ProfileStore for MemoryStore {
     async fn get_user(&self, id: UserId) -> Result<Option<User>> {
         Ok(self.read().users.get(&id).cloned())
     }
+
+    async fn set_avatar_url(
+        &self,
+        id: UserId,
+        avatar_url: Option<String>,
+        updated_at: Timestamp,
+    ) -> Result<Option<User>> {
+        let mut s = self.write();
+        Ok(s.users.get_mut(&id).map(|user| {
+            user.avatar_url = avatar_url;
+            user.updated_at = updated_at;
+            user.clone()
+        }))
+    }
 }
 
 #[async_trait]

@@ -1,7 +1,7 @@
 //! [`ProfileStore`] and [`AccountStore`]: profiles, and accounts created with them.
 
 use async_trait::async_trait;
-use chat_core::{Account, AccountStore, ProfileStore, Result, User, UserId};
+use chat_core::{Account, AccountStore, ProfileStore, Result, Timestamp, User, UserId};
 
 use crate::error::db_err;
 use crate::rows::{AccountRow, USER_COLS, UserRow};
@@ -38,6 +38,24 @@ impl ProfileStore for PostgresStore {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db_err)?;
+        Ok(row.map(User::from))
+    }
+
+    async fn set_avatar_url(
+        &self,
+        id: UserId,
+        avatar_url: Option<String>,
+        updated_at: Timestamp,
+    ) -> Result<Option<User>> {
+        let row: Option<UserRow> = sqlx::query_as(&format!(
+            "UPDATE users SET avatar_url = $2, updated_at = $3 WHERE id = $1 RETURNING {USER_COLS}"
+        ))
+        .bind(id.as_uuid())
+        .bind(&avatar_url)
+        .bind(dt(updated_at))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
         Ok(row.map(User::from))
     }
 }

@@ -81,7 +81,7 @@ impl ChatService {
         body: ByteStream<'_>,
         link: impl FnOnce(&BlobKey) -> String + Send,
     ) -> Result<User> {
-        let profile = self.require_profile(actor).await?;
+        self.require_profile(actor).await?;
         let raw = blob::collect_bounded(body, self.limits.max_attachment_bytes).await?;
         if raw.is_empty() {
             return Err(Error::validation("body", "the picture is empty"));
@@ -114,13 +114,11 @@ impl ChatService {
                 self.limits.max_attachment_bytes,
             )
             .await?;
+        // Only the picture's field: the profile may have been renamed while it was drawn.
         self.store
-            .upsert_user(User {
-                avatar_url: Some(link(&key)),
-                updated_at: self.clock.now(),
-                ..profile
-            })
-            .await
+            .set_avatar_url(actor, Some(link(&key)), self.clock.now())
+            .await?
+            .ok_or(Error::NotFound { what: "user" })
     }
 
     /// Takes the picture out of the caller's profile (initials show instead).
@@ -128,14 +126,10 @@ impl ChatService {
     /// # Errors
     /// [`Error::NotFound`] when the caller has no profile.
     pub async fn remove_avatar(&self, actor: UserId) -> Result<User> {
-        let profile = self.require_profile(actor).await?;
         self.store
-            .upsert_user(User {
-                avatar_url: None,
-                updated_at: self.clock.now(),
-                ..profile
-            })
-            .await
+            .set_avatar_url(actor, None, self.clock.now())
+            .await?
+            .ok_or(Error::NotFound { what: "user" })
     }
 
     /// The bytes of a stored profile picture, for anyone: its key is its capability.

@@ -113,6 +113,7 @@ macro_rules! for_each_conformance_case {
             attachment_reads_follow_room_access
             image_bombs_are_refused_from_their_headers
             thumbnails_are_never_larger_than_their_image
+            a_new_picture_keeps_a_concurrent_rename
             unattached_uploads_are_collected_after_the_ttl
             profile_pictures_are_redrawn_and_kept
             direct_rooms_are_one_per_set_of_people

@@ -90,3 +90,97 @@ pub async fn thumbnails_are_never_larger_than_their_image(store: Arc<dyn Store>)
     assert!(thumb.size <= size, "{} > {size}", thumb.size);
     assert_eq!(upload.size, size);
 }
+
+/// A blob store that renames a user (straight in the store) when a picture of theirs is
+/// written: the moment between drawing a profile picture and naming it in the profile.
+#[derive(Debug)]
+struct RenameWhilePictureIsWritten {
+    inner: crate::MemoryBlobStore,
+    store: Arc<dyn Store>,
+    user: UserId,
+}
+
+#[async_trait::async_trait]
+impl crate::BlobStore for RenameWhilePictureIsWritten {
+    async fn put(
+        &self,
+        key: &BlobKey,
+        body: crate::ByteStream<'_>,
+        max_bytes: u64,
+    ) -> crate::Result<u64> {
+        let written = self.inner.put(key, body, max_bytes).await?;
+        if crate::AvatarImage::parse(key.as_str()).is_some() {
+            let mut profile = self.store.get_user(self.user).await?.expect("a profile");
+            profile.display_name = "Renamed Meanwhile".into();
+            self.store.upsert_user(profile).await?;
+        }
+        Ok(written)
+    }
+
+    async fn size(&self, key: &BlobKey) -> crate::Result<Option<u64>> {
+        self.inner.size(key).await
+    }
+
+    async fn get(
+        &self,
+        key: &BlobKey,
+        range: std::ops::Range<u64>,
+    ) -> crate::Result<crate::ByteStream<'static>> {
+        self.inner.get(key, range).await
+    }
+
+    async fn delete(&self, key: &BlobKey) -> crate::Result<bool> {
+        self.inner.delete(key).await
+    }
+
+    async fn list_written_before(
+        &self,
+        before: crate::Timestamp,
+        limit: usize,
+    ) -> crate::Result<Vec<crate::blob::BlobInfo>> {
+        self.inner.list_written_before(before, limit).await
+    }
+}
+
+/// Setting a profile picture changes only the picture: a rename that commits while the
+/// picture is being drawn and stored is kept, and so is the picture.
+pub async fn a_new_picture_keeps_a_concurrent_rename(store: Arc<dyn Store>) {
+    let user = UserId::new();
+    let chat = crate::ChatService::builder(Arc::clone(&store))
+        .blobs(Arc::new(RenameWhilePictureIsWritten {
+            inner: crate::MemoryBlobStore::new(),
+            store: Arc::clone(&store),
+            user,
+        }))
+        .build();
+    chat.upsert_profile(
+        user,
+        ProfileInput {
+            display_name: "Before".into(),
+            avatar_url: None,
+        },
+    )
+    .await
+    .unwrap();
+    let link = |key: &BlobKey| format!("/pictures/{}", key.as_str());
+    let answered = chat
+        .set_avatar(user, blob::once(png(64, 64).into()), link)
+        .await
+        .unwrap();
+    assert_eq!(answered.display_name, "Renamed Meanwhile");
+    let stored = store.get_user(user).await.unwrap().unwrap();
+    assert_eq!(
+        stored.display_name, "Renamed Meanwhile",
+        "the rename is kept"
+    );
+    assert!(stored.avatar_url.is_some(), "and so is the picture");
+    let removed = chat.remove_avatar(user).await.unwrap();
+    assert_eq!(
+        (removed.display_name.as_str(), removed.avatar_url),
+        ("Renamed Meanwhile", None)
+    );
+    assert_err!(
+        chat.remove_avatar(UserId::new()).await,
+        Error::NotFound { .. }
+    );
+}
