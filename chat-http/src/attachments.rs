@@ -272,7 +272,7 @@ pub struct AttachmentLinks {
     tag = "attachments",
     params(("attachment_id" = AttachmentId, Path)),
     responses(
-        (status = 200, body = AttachmentLinks, description = "short-lived signed links (absolute paths on this server)"),
+        (status = 200, body = AttachmentLinks, description = "short-lived signed links (absolute paths on this server); a link works for anyone until `expires_at` (10 minutes by default, configurable), even after its requester leaves, is removed or is banned; deleting the message ends it at once"),
         (status = "default", body = ErrorEnvelope, description = "an error; not_found for anyone who may not read the room")
     ),
     security(("bearer" = []))

@@ -39,6 +39,11 @@ pub struct HttpConfig {
     pub ws_buffer: usize,
     /// How long a signed attachment link works (default 10 minutes). Links are for an
     /// `<img src>` or a download about to happen; clients ask for fresh ones as they render.
+    ///
+    /// A link is a capability: it is checked against its signature and expiry, not against
+    /// who holds it. So a link handed out before its holder left the room, was removed or was
+    /// banned keeps working until it expires, for at most this long. (Deleting the message
+    /// ends every link at once.) Shorten it where that window matters more than re-fetching.
     pub attachment_link_ttl: Duration,
     /// How long `/readyz` waits for the store before answering 503. Probes usually give up
     /// after a second; answering within it tells them "unavailable" instead of timing out.

@@ -93,6 +93,10 @@ struct Args {
     /// as a host that nests the router under a prefix would. Empty: at the root.
     #[arg(long, env = "CHAT_BASE_PATH", default_value = "", value_parser = base_path)]
     base_path: String,
+    /// How long a signed attachment link works, in seconds. A link keeps working for anyone
+    /// who holds it until then, even after its requester leaves the room or is banned.
+    #[arg(long, env = "CHAT_ATTACHMENT_LINK_TTL_SECS", default_value_t = 600)]
+    attachment_link_ttl_secs: u64,
     /// Let event owners and admins register webhooks. Off by default: a webhook makes the
     /// server send requests to a URL a user chose (always to public addresses only; see
     /// `--webhook-allow`).
@@ -309,6 +313,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ws_max_message: args.max_body,
         ready_timeout: Duration::from_millis(args.ready_timeout_ms),
         mount_path: args.base_path.clone(),
+        attachment_link_ttl: Duration::from_secs(args.attachment_link_ttl_secs),
         ..HttpConfig::default()
     };
     // Links signed on one instance must verify on every other: derive the key from the shared
