@@ -109,6 +109,10 @@ uuid_id!(
     /// Identifies a dead letter: a change a webhook gave up delivering.
     DeadLetterId
 );
+uuid_id!(
+    /// Identifies a bot's token (not the token: it names it in lists and revocations).
+    BotTokenId
+);
 
 #[cfg(test)]
 mod tests {

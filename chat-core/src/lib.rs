@@ -37,6 +37,7 @@
 //! - [`payload`] and [`poll`]: structured messages, and polls, the built-in kind.
 //! - [`attachment`] and [`blob`]: uploads, their content checks and image pipeline, and the
 //!   [`BlobStore`] their bytes live in.
+//! - [`bot_token`]: bots' opaque, stored, revocable tokens.
 //! - [`account`]: optional sign-in accounts (email and password hash) for hosts without their
 //!   own identity.
 //! - [`permission`]: who may do what in a room.
@@ -55,6 +56,7 @@
 pub mod account;
 pub mod attachment;
 pub mod blob;
+pub mod bot_token;
 pub mod change;
 pub mod clock;
 pub mod error;
@@ -89,6 +91,7 @@ pub use account::Account;
 pub use async_trait::async_trait;
 pub use attachment::{AttachmentPolicy, ImageBudget, Upload, UploadInput, Variant};
 pub use blob::{BlobKey, BlobStore, ByteStream, MemoryBlobStore};
+pub use bot_token::{BotToken, IssuedBotToken};
 pub use change::{ChangeKind, ChangePage, MessageChange, RoomChange};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{BoxError, Error, Result};
@@ -97,7 +100,9 @@ pub use fanout::{
     Broker, Delivery, InProcessBroker, ReadSignal, Subscription, TypingSignal, UserSignal,
     UserSignalKind,
 };
-pub use id::{AttachmentId, DeadLetterId, EventId, MessageId, RoomId, UserId, WebhookId};
+pub use id::{
+    AttachmentId, BotTokenId, DeadLetterId, EventId, MessageId, RoomId, UserId, WebhookId,
+};
 pub use limits::Limits;
 pub use message::{
     Attachment, HistoryCursor, HistoryPage, MentionPage, Message, SendMessage, Sent, Thumbnail,
@@ -118,8 +123,8 @@ pub use service::{
     FeedFollower, FeedPage, PresenceWatch, UnreadFeed, UnreadUpdate, WebhookSender,
 };
 pub use store::{
-    AccountStore, Admission, Appended, AttachmentStore, EventStore, MessageStore, NewDirectRoom,
-    NewMessage, ProfileStore, RoomStanding, RoomStore, Store, WebhookStore,
+    AccountStore, Admission, Appended, AttachmentStore, BotTokenStore, EventStore, MessageStore,
+    NewDirectRoom, NewMessage, ProfileStore, RoomStanding, RoomStore, Store, WebhookStore,
 };
 pub use user::{MemberMatch, ProfileInput, User};
 pub use webhook::{DeliveryFailure, WebhookRegistration};

@@ -212,7 +212,8 @@ mod tests {
             "ftp://example.com/",
             "javascript:alert(1)",
             "https://",
-            "http:///path",
+            "http://",
+            "http://:80/",
         ] {
             assert!(refused(&p, url), "{url}");
         }

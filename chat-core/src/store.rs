@@ -592,10 +592,19 @@ pub trait WebhookStore: fmt::Debug + Send + Sync + 'static {
     async fn dead_letters(&self, id: WebhookId, limit: u32) -> Result<Vec<DeadLetter>>;
 }
 
+pub use crate::bot_token::BotTokenStore;
+
 /// Everything the [`ChatService`](crate::ChatService) needs. Implemented for every type that
-/// implements the seven area traits.
+/// implements the eight area traits.
 pub trait Store:
-    ProfileStore + AccountStore + EventStore + RoomStore + MessageStore + AttachmentStore + WebhookStore
+    ProfileStore
+    + AccountStore
+    + EventStore
+    + RoomStore
+    + MessageStore
+    + AttachmentStore
+    + WebhookStore
+    + BotTokenStore
 {
 }
 
@@ -607,6 +616,7 @@ impl<T> Store for T where
         + MessageStore
         + AttachmentStore
         + WebhookStore
+        + BotTokenStore
         + ?Sized
 {
 }

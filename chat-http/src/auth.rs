@@ -43,6 +43,27 @@ pub trait Authenticator: fmt::Debug + Send + Sync + 'static {
     async fn authenticate(&self, token: &str) -> Result<UserId>;
 }
 
+/// The router's authenticator: bots' tokens (`cbt_…`, see [`chat_core::bot_token`]) are
+/// checked against the store, everything else goes to the host's authenticator. Every
+/// [`AppState`](crate::AppState) wraps its authenticator in one, so bots work whatever the
+/// host authenticates people with.
+#[derive(Debug)]
+pub(crate) struct WithBotTokens {
+    pub(crate) chat: std::sync::Arc<chat_core::ChatService>,
+    pub(crate) people: std::sync::Arc<dyn Authenticator>,
+}
+
+#[async_trait]
+impl Authenticator for WithBotTokens {
+    async fn authenticate(&self, token: &str) -> Result<UserId> {
+        if token.starts_with(chat_core::bot_token::PREFIX) {
+            self.chat.authenticate_bot_token(token).await
+        } else {
+            self.people.authenticate(token).await
+        }
+    }
+}
+
 /// The JWT claims chat-engine reads and writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {

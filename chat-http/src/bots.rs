@@ -1,9 +1,19 @@
-//! `POST /v1/events/{id}/bots`: service accounts for bots and AI features (see
-//! [`ChatService::create_bot`](chat_core::ChatService::create_bot)).
+//! Service accounts for bots and AI features (see
+//! [`ChatService::create_bot`](chat_core::ChatService::create_bot)) and their tokens:
+//!
+//! - `POST /v1/events/{id}/bots`: a bot, with its first token;
+//! - `POST /v1/events/{id}/bots/{bot_id}/tokens`: another token (shown once);
+//! - `GET /v1/events/{id}/bots/{bot_id}/tokens`: its tokens, without their secrets;
+//! - `DELETE /v1/events/{id}/bots/{bot_id}/tokens/{token_id}`: revokes one, at once, on every
+//!   instance (each use is checked against the store).
+
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chat_core::{EventId, ProfileInput, RoomId, User};
+use chat_core::{
+    BotToken, BotTokenId, EventId, IssuedBotToken, ProfileInput, RoomId, User, UserId,
+};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,7 +24,10 @@ use crate::state::AppState;
 
 /// The routes of this module, documented.
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create_bot))
+    OpenApiRouter::new()
+        .routes(routes!(create_bot))
+        .routes(routes!(issue_token, list_tokens))
+        .routes(routes!(revoke_token))
 }
 
 /// Body of `POST /v1/events/{id}/bots`.
@@ -30,14 +43,26 @@ pub struct NewBot {
     pub room_ids: Vec<RoomId>,
 }
 
-/// A new bot and its token.
+/// A new bot and its first token.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BotSession {
     /// The bot's profile (`is_bot: true`).
     pub user: User,
-    /// Its bearer token, when chat-http issues tokens (`AppState::with_token_issuer`); shown
-    /// this once. Otherwise `null`, and the host issues one for `user.id`.
-    pub token: Option<String>,
+    /// Its bearer token (`cbt_…`), shown this once; valid for the server's bot token lifetime
+    /// (90 days by default) unless revoked.
+    pub token: String,
+    /// The token's record: its id (to revoke it) and expiry.
+    pub token_info: BotToken,
+}
+
+/// Body of `POST /v1/events/{id}/bots/{bot_id}/tokens`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct NewBotToken {
+    /// How long it works, in seconds (1 to 31,536,000: a year). Default: the server's bot token
+    /// lifetime (90 days unless configured).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 31_536_000)]
+    pub ttl_secs: Option<u64>,
 }
 
 #[utoipa::path(post, path = "/events/{event_id}/bots", tag = "events", params(("event_id" = EventId, Path)), request_body = NewBot, responses((status = 201, body = BotSession, description = "the bot, a member of the event and of the rooms given, and its token"), (status = "default", body = ErrorEnvelope, description = "an error; forbidden for members who are not owner or admin, not_found (room) for a room of another event")), security(("bearer" = [])))]
@@ -55,9 +80,50 @@ async fn create_bot(
         .chat
         .create_bot(me, event, profile, &body.room_ids)
         .await?;
-    let token = match &s.token_issuer {
-        Some(issuer) => Some(issuer.issue(user.id, s.config.bot_token_ttl)?),
-        None => None,
-    };
-    Ok((StatusCode::CREATED, ApiJson(BotSession { user, token })))
+    let issued = s
+        .chat
+        .issue_bot_token(me, event, user.id, s.config.bot_token_ttl)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(BotSession {
+            user,
+            token: issued.token,
+            token_info: issued.record,
+        }),
+    ))
+}
+
+#[utoipa::path(post, path = "/events/{event_id}/bots/{bot_id}/tokens", tag = "events", params(("event_id" = EventId, Path), ("bot_id" = UserId, Path)), request_body = NewBotToken, responses((status = 201, body = IssuedBotToken, description = "a new token for the bot, shown this once, with its record"), (status = "default", body = ErrorEnvelope, description = "an error; forbidden for members who are not owner or admin, not_found (bot) for a user that is not a bot of the event, validation on `ttl`")), security(("bearer" = [])))]
+async fn issue_token(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath((event, bot)): ApiPath<(EventId, UserId)>,
+    ApiJson(body): ApiJson<NewBotToken>,
+) -> Result<(StatusCode, ApiJson<IssuedBotToken>), ApiError> {
+    let ttl = body
+        .ttl_secs
+        .map_or(s.config.bot_token_ttl, Duration::from_secs);
+    let issued = s.chat.issue_bot_token(me, event, bot, ttl).await?;
+    Ok((StatusCode::CREATED, ApiJson(issued)))
+}
+
+#[utoipa::path(get, path = "/events/{event_id}/bots/{bot_id}/tokens", tag = "events", params(("event_id" = EventId, Path), ("bot_id" = UserId, Path)), responses((status = 200, body = Vec<BotToken>, description = "the bot's tokens, newest first, revoked and expired ones included, without their secrets"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
+async fn list_tokens(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath((event, bot)): ApiPath<(EventId, UserId)>,
+) -> Result<ApiJson<Vec<BotToken>>, ApiError> {
+    Ok(ApiJson(s.chat.bot_tokens(me, event, bot).await?))
+}
+
+#[utoipa::path(delete, path = "/events/{event_id}/bots/{bot_id}/tokens/{token_id}", tag = "events", params(("event_id" = EventId, Path), ("bot_id" = UserId, Path), ("token_id" = BotTokenId, Path)), responses((status = 200, body = BotToken, description = "the token's record, revoked: from now on it is 401 on every instance"), (status = "default", body = ErrorEnvelope, description = "an error; not_found (bot token) for a token that is not this bot's")), security(("bearer" = [])))]
+async fn revoke_token(
+    State(s): State<AppState>,
+    Caller(me): Caller,
+    ApiPath((event, bot, token)): ApiPath<(EventId, UserId, BotTokenId)>,
+) -> Result<ApiJson<BotToken>, ApiError> {
+    Ok(ApiJson(
+        s.chat.revoke_bot_token(me, event, bot, token).await?,
+    ))
 }

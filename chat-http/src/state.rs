@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::accounts::Accounts;
 use crate::attachments::LinkKey;
-use crate::auth::{Authenticator, JwtAuthenticator};
+use crate::auth::Authenticator;
 
 /// Limits of the HTTP and WebSocket transport.
 #[derive(Debug, Clone)]
@@ -54,7 +54,8 @@ pub struct HttpConfig {
     /// `/chat/v1/…` rather than `/v1/…`. Routing itself does not read it: nesting does that.
     pub mount_path: String,
     /// How long a bot's token from `POST /v1/events/{id}/bots` is valid (default 90 days):
-    /// a service account's credential, rotated by making a new one.
+    /// a service account's credential, rotated by issuing a new one
+    /// (`POST …/bots/{id}/tokens`) and revoking the old.
     pub bot_token_ttl: Duration,
 }
 
@@ -81,7 +82,8 @@ impl Default for HttpConfig {
 pub struct AppState {
     /// The use cases.
     pub chat: Arc<ChatService>,
-    /// Turns tokens into users.
+    /// Turns tokens into users: bots' tokens against the store, the rest with the
+    /// authenticator the state was made with.
     pub auth: Arc<dyn Authenticator>,
     /// Transport limits.
     pub config: Arc<HttpConfig>,
@@ -89,9 +91,6 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Sign-up and sign-in, if offered (see [`AppState::with_accounts`]).
     pub accounts: Option<Arc<Accounts>>,
-    /// Issues bots' tokens, if the host lets chat-http do it (see
-    /// [`AppState::with_token_issuer`]).
-    pub token_issuer: Option<Arc<JwtAuthenticator>>,
     /// Signs attachment links (see [`AppState::with_link_key`]).
     pub(crate) link_key: LinkKey,
     pub(crate) event_frames: Arc<crate::ws::EventFrames>,
@@ -112,13 +111,16 @@ impl AppState {
         auth: Arc<dyn Authenticator>,
         config: HttpConfig,
     ) -> Self {
+        let auth = Arc::new(crate::auth::WithBotTokens {
+            chat: Arc::clone(&chat),
+            people: auth,
+        });
         Self {
             chat,
             auth,
             config: Arc::new(config),
             metrics: None,
             accounts: None,
-            token_issuer: None,
             link_key: LinkKey::random(),
             event_frames: Arc::default(),
             shutdown: Arc::new(watch::channel(false).0),
@@ -144,15 +146,6 @@ impl AppState {
     #[must_use]
     pub fn with_metrics_handle(mut self, handle: PrometheusHandle) -> Self {
         self.metrics = Some(handle);
-        self
-    }
-
-    /// Lets `POST /v1/events/{id}/bots` answer with the new bot's token, issued with `issuer`
-    /// (the authenticator the router verifies with) for [`HttpConfig::bot_token_ttl`]. Without
-    /// it the host issues bots' tokens itself.
-    #[must_use]
-    pub fn with_token_issuer(mut self, issuer: Arc<JwtAuthenticator>) -> Self {
-        self.token_issuer = Some(issuer);
         self
     }
 

@@ -56,6 +56,12 @@ const EXPECTED: &[(&str, &str)] = &[
     ("post", "/v1/dms"),
     ("post", "/v1/feed"),
     ("post", "/v1/events/{event_id}/bots"),
+    ("post", "/v1/events/{event_id}/bots/{bot_id}/tokens"),
+    ("get", "/v1/events/{event_id}/bots/{bot_id}/tokens"),
+    (
+        "delete",
+        "/v1/events/{event_id}/bots/{bot_id}/tokens/{token_id}",
+    ),
     ("post", "/v1/events/{event_id}/webhooks"),
     ("get", "/v1/events/{event_id}/webhooks"),
     ("delete", "/v1/events/{event_id}/webhooks/{webhook_id}"),

@@ -31,6 +31,7 @@
 //! deduplication race-free and rate-limit admission exact: the check and the insert happen
 //! under the same lock.
 
+mod bot_tokens;
 mod state;
 mod webhooks;
 

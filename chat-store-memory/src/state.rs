@@ -148,6 +148,8 @@ pub(crate) struct State {
         HashMap<(chat_core::WebhookId, RoomId), chat_core::webhook::WebhookPosition>,
     /// Dead letters by id (UUIDv7: time order).
     pub(crate) dead_letters: BTreeMap<chat_core::DeadLetterId, chat_core::webhook::DeadLetter>,
+    /// Bots' tokens by id (UUIDv7: issue order).
+    pub(crate) bot_tokens: BTreeMap<chat_core::BotTokenId, chat_core::BotToken>,
 }
 
 impl State {

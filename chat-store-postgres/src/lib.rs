@@ -51,6 +51,7 @@
 //! - `migrations/` (embedded as [`MIGRATOR`]): the schema, with the reason for every index.
 
 mod attachments;
+mod bot_tokens;
 mod change_log;
 mod error;
 mod events;

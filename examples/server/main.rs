@@ -325,7 +325,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         config,
     )
     .with_link_key(link_key)
-    .with_token_issuer(jwt)
     .with_metrics()
     .with_accounts(accounts);
 

@@ -34,12 +34,14 @@ use crate::webhook::WebhookRegistration;
 
 mod attachments;
 mod avatars;
+mod bot_tokens;
 mod bots;
 mod direct;
 mod events;
 mod feed;
 mod images;
 pub use avatars::{AVATAR_PX, AvatarImage};
+pub use bot_tokens::MAX_BOT_TOKEN_TTL;
 pub use feed::{FeedCursor, FeedFollower, FeedPage};
 
 pub use attachments::Collected;

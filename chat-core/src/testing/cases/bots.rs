@@ -90,3 +90,161 @@ pub async fn bots_are_marked_and_stay_in_their_rooms(store: Arc<dyn Store>) {
             .is_ai_generated
     );
 }
+
+/// Bots' tokens: issued (shown once), listed and revoked by the event's owners and admins
+/// only; a token authenticates its bot while live, and not once revoked (on a second service
+/// over the same store too, at once) or expired; forged, altered and unknown tokens are
+/// refused with `Unauthenticated`; another bot's token, or a token through another bot, is
+/// `NotFound`.
+pub async fn bot_tokens_are_listed_and_revoked_at_once(store: Arc<dyn Store>) {
+    use crate::ChatService;
+    use crate::bot_token::PREFIX;
+    let h = Harness::with_limits(Arc::clone(&store), relaxed()).await;
+    let (owner, event, main) = h.owner_event_room().await;
+    let member = h.joined("Member", owner, event, main).await;
+    let profile = |name: &str| ProfileInput {
+        display_name: name.into(),
+        avatar_url: None,
+    };
+    let bot = h
+        .chat
+        .create_bot(owner, event, profile("Helper"), &[main])
+        .await
+        .unwrap()
+        .id;
+    let other_bot = h
+        .chat
+        .create_bot(owner, event, profile("Other"), &[main])
+        .await
+        .unwrap()
+        .id;
+    let day = Duration::from_secs(24 * 3600);
+
+    assert_err!(
+        h.chat.issue_bot_token(member, event, bot, day).await,
+        Error::Forbidden { .. }
+    );
+    assert_err!(
+        h.chat.issue_bot_token(owner, event, member, day).await,
+        Error::NotFound { what: "bot" }
+    );
+    assert_err!(
+        h.chat.issue_bot_token(owner, event, bot, Duration::ZERO).await,
+        Error::Validation { ref field, .. } if field == "ttl"
+    );
+    let first = h
+        .chat
+        .issue_bot_token(owner, event, bot, day)
+        .await
+        .unwrap();
+    let second = h
+        .chat
+        .issue_bot_token(owner, event, bot, day)
+        .await
+        .unwrap();
+    assert!(first.token.starts_with(PREFIX));
+    assert_ne!(first.token, second.token);
+    for issued in [&first, &second] {
+        assert_eq!(
+            h.chat.authenticate_bot_token(&issued.token).await.unwrap(),
+            bot
+        );
+    }
+    let listed = h.chat.bot_tokens(owner, event, bot).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|t| t.id).collect::<Vec<_>>(),
+        [second.record.id, first.record.id],
+        "newest first"
+    );
+    assert!(listed.iter().all(|t| t.revoked_at.is_none()));
+    assert_err!(
+        h.chat.bot_tokens(member, event, bot).await,
+        Error::Forbidden { .. }
+    );
+
+    // Forgeries, alterations and strangers.
+    let mut altered = first.token.clone();
+    let last = altered.pop().unwrap();
+    altered.push(if last == '0' { '1' } else { '0' });
+    let unknown = format!(
+        "{PREFIX}{}_{}",
+        crate::BotTokenId::new().as_uuid().simple(),
+        "a".repeat(64)
+    );
+    for bad in [
+        altered.as_str(),
+        unknown.as_str(),
+        "",
+        "cbt_",
+        "not a token",
+    ] {
+        assert_err!(
+            h.chat.authenticate_bot_token(bad).await,
+            Error::Unauthenticated
+        );
+    }
+
+    // Revoked: refused at once, here and by another service over the same store.
+    assert_err!(
+        h.chat
+            .revoke_bot_token(owner, event, other_bot, first.record.id)
+            .await,
+        Error::NotFound { what: "bot token" }
+    );
+    assert_err!(
+        h.chat
+            .revoke_bot_token(member, event, bot, first.record.id)
+            .await,
+        Error::Forbidden { .. }
+    );
+    let other_instance = ChatService::builder(Arc::clone(&store))
+        .clock(h.clock.clone())
+        .build();
+    assert_eq!(
+        other_instance
+            .authenticate_bot_token(&first.token)
+            .await
+            .unwrap(),
+        bot
+    );
+    let revoked = h
+        .chat
+        .revoke_bot_token(owner, event, bot, first.record.id)
+        .await
+        .unwrap();
+    let at = revoked.revoked_at.expect("revoked");
+    assert_err!(
+        h.chat.authenticate_bot_token(&first.token).await,
+        Error::Unauthenticated
+    );
+    assert_err!(
+        other_instance.authenticate_bot_token(&first.token).await,
+        Error::Unauthenticated
+    );
+    assert_eq!(
+        other_instance
+            .authenticate_bot_token(&second.token)
+            .await
+            .unwrap(),
+        bot,
+        "the other token still works"
+    );
+    h.clock.advance(Duration::from_secs(5));
+    let again = h
+        .chat
+        .revoke_bot_token(owner, event, bot, first.record.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.revoked_at,
+        Some(at),
+        "the first revocation time is kept"
+    );
+
+    // Expired: refused.
+    h.clock.advance(day);
+    assert_err!(
+        h.chat.authenticate_bot_token(&second.token).await,
+        Error::Unauthenticated
+    );
+}
