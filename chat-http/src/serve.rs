@@ -131,6 +131,15 @@ where
     state.begin_shutdown();
     stop_tx.send_replace(());
     stop_tx.closed().await;
+    // An upgraded connection leaves hyper's task at the handshake: its WebSocket task is
+    // waited for here, so the 1012 Close is written before the caller (a `main` about to
+    // return) stops the runtime. Bounded: each waits at most CLOSE_GRACE for its client.
+    if !state
+        .websockets_closed(crate::ws::CLOSE_GRACE + Duration::from_secs(1))
+        .await
+    {
+        tracing::warn!("some WebSocket connections did not finish closing");
+    }
     Ok(())
 }
 

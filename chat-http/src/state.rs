@@ -95,6 +95,9 @@ pub struct AppState {
     pub(crate) link_key: LinkKey,
     pub(crate) event_frames: Arc<crate::ws::EventFrames>,
     shutdown: Arc<watch::Sender<bool>>,
+    /// Every WebSocket connection, from its handshake to its last frame: a graceful shutdown
+    /// waits for them to send their Close (see [`crate::serve`]).
+    pub(crate) websockets: tokio_util::task::TaskTracker,
 }
 
 impl AppState {
@@ -124,6 +127,7 @@ impl AppState {
             link_key: LinkKey::random(),
             event_frames: Arc::default(),
             shutdown: Arc::new(watch::channel(false).0),
+            websockets: tokio_util::task::TaskTracker::new(),
         }
     }
 
@@ -164,9 +168,20 @@ impl AppState {
         self
     }
 
-    /// Tells every WebSocket connection to close (with "going away", so clients reconnect).
+    /// Tells every WebSocket connection to close (with 1012, so clients reconnect), however
+    /// young: one still authenticating closes too.
     pub fn begin_shutdown(&self) {
         self.shutdown.send_replace(true);
+    }
+
+    /// Waits, at most `within`, until every WebSocket connection has closed (after
+    /// [`begin_shutdown`](Self::begin_shutdown), each sends its Close frame and waits a
+    /// bounded time for the client's answer). `false` when some were still open.
+    pub async fn websockets_closed(&self, within: std::time::Duration) -> bool {
+        self.websockets.close();
+        tokio::time::timeout(within, self.websockets.wait())
+            .await
+            .is_ok()
     }
 
     /// A receiver that turns true when shutdown begins.

@@ -236,12 +236,18 @@ pub(crate) async fn upgrade(
         None => None,
     };
     let cfg = Arc::clone(&state.config);
+    // Counted from the handshake, before the upgrade completes: a shutdown that begins in
+    // between still waits for this connection's Close.
+    let tracked = state.websockets.token();
     ws.read_buffer_size(cfg.ws_buffer)
         .write_buffer_size(cfg.ws_buffer)
         .max_write_buffer_size(cfg.ws_buffer.max(cfg.ws_max_message) * 2)
         .max_message_size(cfg.ws_max_message)
         .max_frame_size(cfg.ws_max_message)
-        .on_upgrade(move |socket| connection(socket, state, user))
+        .on_upgrade(move |socket| async move {
+            connection(socket, state, user).await;
+            drop(tracked);
+        })
 }
 
 async fn connection(socket: WebSocket, state: AppState, user: Option<UserId>) {
@@ -322,7 +328,15 @@ async fn authenticate_first_frame(
     state: &AppState,
     out: &Outbound,
 ) -> Option<UserId> {
-    let first = tokio::time::timeout(state.config.ws_auth_timeout, stream.next()).await;
+    // A connection still authenticating is told of a shutdown too.
+    let mut shutdown = state.shutdown_signal();
+    let first = tokio::select! {
+        first = tokio::time::timeout(state.config.ws_auth_timeout, stream.next()) => first,
+        _ = shutdown.wait_for(|&stopping| stopping) => {
+            out.close_with(1012, "server restarting; reconnect with since_seq");
+            return None;
+        }
+    };
     let Ok(Some(Ok(WsMessage::Text(text)))) = first else {
         out.close_with(1008, "authentication required");
         return None;
