@@ -301,6 +301,21 @@ impl PresenceBoard {
         board.watchers.retain(|_, tx| tx.receiver_count() > 0);
     }
 
+    /// How long from `now` until the earliest remote report lapses, at most `cap`: when
+    /// [`expire`](Self::expire) should run next, so that a watcher hears of a lapse at the
+    /// moment [`get`](Self::get) starts saying it (a report received meanwhile lapses no
+    /// sooner than a TTL from its arrival, later than any wait this returns).
+    #[must_use]
+    pub fn next_expiry_in(&self, now: Timestamp, cap: Duration) -> Duration {
+        let board = self.lock();
+        board
+            .remote
+            .values()
+            .flat_map(|by_instance| by_instance.values().map(|(_, until)| *until))
+            .min()
+            .map_or(cap, |until| until.duration_since(now).min(cap))
+    }
+
     /// This instance's view of every user connected here, in signals of at most
     /// [`REPORTS_PER_SIGNAL`] reports: what the relay repeats so that reports do not expire.
     #[must_use]
@@ -489,11 +504,20 @@ mod tests {
             .flat_map(|s| s.reports.iter().map(|r| r.status))
             .collect();
         assert_eq!(statuses, [PresenceStatus::Online, PresenceStatus::Offline]);
-        // The other instance went quiet: its report lapses.
+        // The other instance went quiet: its report lapses, and the expiry is due exactly then
+        // (not on the next beat), so a watcher hears it when `get` says it.
         assert_eq!(board.get(user, at(64)).status, PresenceStatus::Away);
         let mut rx = board.watch(user, at(64));
-        board.expire(at(66));
+        let cap = Duration::from_secs(20);
+        assert_eq!(board.next_expiry_in(at(64), cap), Duration::from_secs(1));
+        assert_eq!(board.get(user, at(65)).status, PresenceStatus::Offline);
+        board.expire(at(65));
         assert_eq!(rx.borrow_and_update().status, PresenceStatus::Offline);
+        assert_eq!(
+            board.next_expiry_in(at(66), cap),
+            cap,
+            "nothing left to expire"
+        );
         // An explicit offline report ends it at once.
         board.apply(other, &signal(PresenceStatus::Online), at(70));
         assert_eq!(board.get(user, at(70)).status, PresenceStatus::Online);

@@ -233,8 +233,22 @@ impl Relay {
             loop {
                 beat.tick().await;
                 let Some(relay) = me.upgrade() else { return };
-                relay.hub.presence().expire(SystemClock.now());
                 relay.report_all_presence();
+            }
+        });
+        // Lapsed reports are expired the moment they lapse, not on the next beat: a watcher
+        // (`presence_subscribe`) hears that an instance died when `GET /v1/presence` says it.
+        let me = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let wait = {
+                    let Some(relay) = me.upgrade() else { return };
+                    let now = SystemClock.now();
+                    relay.hub.presence().expire(now);
+                    relay.hub.presence().next_expiry_in(now, PRESENCE_TTL / 3)
+                };
+                // A millisecond past the deadline: a report lapses once `until > now` fails.
+                tokio::time::sleep(wait + std::time::Duration::from_millis(1)).await;
             }
         });
     }
