@@ -11,7 +11,9 @@
 //!   at or below the head is a repeat and is dropped; the next one is published; one further
 //!   ahead means changes went missing, and the relay reads them from the store at once
 //!   (never waiting out [`GAP_TIMEOUT`](crate::fanout::GAP_TIMEOUT)) and publishes them in
-//!   order. A change too large for the engine travels as a [`RelayMessage::WakeUp`] and is
+//!   order. This instance's own commit past the head is such a gap too (another instance's
+//!   change never arrived, as while the engine is down), filled the same way. A change too
+//!   large for the engine travels as a [`RelayMessage::WakeUp`] and is
 //!   read from the store the same way.
 //! - **One engine subscription per room per instance.** The relay joins a room on the engine
 //!   when its first local subscriber arrives and leaves it when the last one is gone; clients
@@ -390,10 +392,25 @@ impl Broker for Relay {
     fn publish(&self, change: Arc<RoomChange>) {
         // Local subscribers at once, without waiting on the engine; they drop repeats.
         self.hub.publish(Arc::clone(&change));
-        if let Some(followed) = self.rooms_lock().get_mut(&change.room_id)
-            && followed.head.is_some_and(|h| change.seq == h.next())
-        {
-            followed.head = Some(change.seq);
+        let gap = match self.rooms_lock().get_mut(&change.room_id) {
+            Some(followed) => match followed.head {
+                Some(head) if change.seq == head.next() => {
+                    followed.head = Some(change.seq);
+                    false
+                }
+                Some(head) => change.seq > head.next(),
+                None => false,
+            },
+            None => false,
+        };
+        // A local commit past the head means another instance's change never arrived (the
+        // engine is down, or lost it): it is committed, so read it now rather than leave this
+        // instance's subscribers to wait for an echo that may never come.
+        if gap && let Some(me) = self.me.upgrade() {
+            let (room, through) = (change.room_id, change.seq);
+            tokio::spawn(async move {
+                let _ = me.fill(room, Some(through)).await;
+            });
         }
         self.link.send(RelayEnvelope {
             origin: self.id,

@@ -221,6 +221,75 @@ pub async fn a_change_no_broker_carried_is_recovered_from_the_store(cluster: &dy
     }
 }
 
+/// A link to an engine that went down after the relay joined: joins are confirmed (they
+/// were, before the outage), and nothing sent arrives anywhere, not even back here.
+#[derive(Debug)]
+struct EngineDown;
+
+#[async_trait]
+impl crate::relay::RelayLink for EngineDown {
+    fn attach(&self, _: std::sync::Weak<dyn crate::relay::RelayHandler>) {}
+
+    fn send(&self, _: crate::relay::RelayEnvelope) {}
+
+    async fn join(&self, _: RoomId) -> crate::Result<()> {
+        Ok(())
+    }
+
+    async fn leave(&self, _: RoomId) {}
+}
+
+/// While the engine is down, a change committed on another instance is never announced;
+/// this instance's next commit reveals the gap, and the relay fills it from the store at once
+/// for its own subscribers, in order, instead of leaving them to wait out the gap timeout.
+pub async fn a_gap_a_local_commit_reveals_is_filled_at_once(cluster: &dyn BrokerCluster) {
+    let relay = crate::relay::Relay::new(cluster.store(), Arc::new(EngineDown));
+    let instance_a = ChatService::builder(cluster.store())
+        .broker(relay)
+        .limits(Limits {
+            send_rate_max: 1_000_000,
+            ..Limits::default()
+        })
+        .build();
+    let (room, users) = world(&instance_a, 1).await;
+    let mut follower = Follower::new(&instance_a, users[0], room).await;
+    // The join is confirmed at once; let the relay read the room's head.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Another instance, whose change nobody hears of while the engine is down.
+    let instance_b = ChatService::builder(cluster.store())
+        .limits(Limits {
+            send_rate_max: 1_000_000,
+            ..Limits::default()
+        })
+        .build();
+    let unheard = instance_b
+        .send_message(users[1], room, text("from B, unheard".into()))
+        .await
+        .unwrap()
+        .message
+        .seq
+        .get();
+    let started = tokio::time::Instant::now();
+    let next = instance_a
+        .send_message(users[1], room, text("from A".into()))
+        .await
+        .unwrap()
+        .message
+        .seq
+        .get();
+    assert_eq!(next, unheard + 1);
+    follower.until(next, Duration::from_secs(5)).await;
+    assert_eq!(
+        follower.resyncs, 0,
+        "filled by the relay, not left to a resync"
+    );
+    assert!(
+        started.elapsed() < GAP_TIMEOUT,
+        "filled at once, not after the gap timeout ({:?})",
+        started.elapsed()
+    );
+}
+
 /// When the engine connection drops, live delivery resumes by itself and nothing sent
 /// meanwhile is lost.
 pub async fn delivery_resumes_after_the_engine_connection_drops(cluster: &dyn BrokerCluster) {
@@ -450,6 +519,7 @@ macro_rules! for_each_broker_case {
         $($callback)*! { [$($args)*]
             changes_reach_every_instance_in_order_exactly_once
             a_change_no_broker_carried_is_recovered_from_the_store
+            a_gap_a_local_commit_reveals_is_filled_at_once
             delivery_resumes_after_the_engine_connection_drops
             publishing_never_blocks
             changes_larger_than_a_payload_cross_instances
