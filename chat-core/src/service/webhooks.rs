@@ -19,7 +19,7 @@ use crate::webhook::{
 ///
 /// The dispatch pass checks the webhook's URL against the [`OutboundPolicy`] before calling
 /// it; a sender that resolves names must also connect only to addresses the policy
-/// [`permits`](OutboundPolicy::permits) (see [`ChatService::outbound_policy`]), and follow no
+/// [`permits`](crate::OutboundPolicy::permits) (see [`ChatService::outbound_policy`]), and follow no
 /// redirects.
 ///
 /// [`OutboundPolicy`]: crate::OutboundPolicy
