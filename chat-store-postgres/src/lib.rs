@@ -67,11 +67,11 @@ pub use group_commit::GroupCommitStats;
 pub use notify_link::PgNotifyLink;
 
 use std::collections::HashSet;
+use std::str::FromStr;
 use std::time::Duration;
 
 use chat_core::{Error, Result, RoomId, Timestamp, search};
-use sqlx::postgres::{PgPool, PgPoolOptions};
-
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -85,6 +85,8 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// The schema [`migrate`](Self::migrate) creates, when the pool was made with one.
+    schema: Option<String>,
     /// The queue to this store's group commit of sends (shared by clones).
     sends: std::sync::Arc<group_commit::GroupCommit>,
 }
@@ -118,6 +120,12 @@ pub struct PostgresOptions {
     /// load, a request that cannot get one of the pool's connections within a second would
     /// miss every latency goal anyway.
     pub acquire_timeout: Duration,
+    /// The schema every table of chat-engine, and the migrations' bookkeeping
+    /// (`_sqlx_migrations`), live in (default `chat`): a host's own `users`, `messages` and
+    /// migrations in the same database are never touched. Every connection of the pool has it
+    /// as its only `search_path`; [`PostgresStore::migrate`] creates it. Lowercase letters,
+    /// digits and `_`, starting with a letter or `_`, at most 63 bytes.
+    pub schema: String,
 }
 
 impl Default for PostgresOptions {
@@ -125,15 +133,42 @@ impl Default for PostgresOptions {
         Self {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(1),
+            schema: DEFAULT_SCHEMA.to_owned(),
         }
     }
 }
+
+/// The schema chat-engine's tables live in unless [`PostgresOptions::schema`] says otherwise.
+pub const DEFAULT_SCHEMA: &str = "chat";
 
 impl PostgresOptions {
     fn pool(&self) -> PgPoolOptions {
         PgPoolOptions::new()
             .max_connections(self.max_connections)
             .acquire_timeout(self.acquire_timeout)
+    }
+
+    /// `connect` with this schema as its `search_path`, set when each connection starts (no
+    /// extra round trip): what a host passes when it builds chat's pool from its own
+    /// connection settings.
+    ///
+    /// # Errors
+    /// [`Error::Validation`] on `schema` for a name that is not a plain identifier.
+    pub fn in_schema(&self, connect: PgConnectOptions) -> Result<PgConnectOptions> {
+        let valid = !self.schema.is_empty()
+            && self.schema.len() <= 63
+            && self
+                .schema
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && !self.schema.as_bytes()[0].is_ascii_digit();
+        if !valid {
+            return Err(Error::validation(
+                "schema",
+                "lowercase letters, digits and _, not starting with a digit, at most 63 bytes",
+            ));
+        }
+        Ok(connect.options([("search_path", self.schema.as_str())]))
     }
 }
 
@@ -151,8 +186,26 @@ impl PostgresStore {
     /// # Errors
     /// [`Error::Unavailable`] when the database cannot be reached or does not exist.
     pub async fn connect_with(url: &str, options: &PostgresOptions) -> Result<Self> {
-        let pool = options.pool().connect(url).await.map_err(db_err)?;
-        Ok(Self::from_pool(pool))
+        let connect = PgConnectOptions::from_str(url).map_err(Error::internal)?;
+        Self::connect_with_options(connect, options).await
+    }
+
+    /// Connects a pool with a host's own connection settings (the database it already uses)
+    /// and chat's [`PostgresOptions`]: chat's tables live in [`PostgresOptions::schema`] of
+    /// that database, beside the host's.
+    ///
+    /// # Errors
+    /// As [`connect_with`](Self::connect_with), and [`Error::Validation`] on `schema`.
+    pub async fn connect_with_options(
+        connect: PgConnectOptions,
+        options: &PostgresOptions,
+    ) -> Result<Self> {
+        let pool = options
+            .pool()
+            .connect_with(options.in_schema(connect)?)
+            .await
+            .map_err(db_err)?;
+        Ok(Self::from_pool(pool).with_schema(&options.schema))
     }
 
     /// A store whose pool connects on first use, for a server that may start before its
@@ -162,17 +215,32 @@ impl PostgresStore {
     /// # Errors
     /// [`Error::Internal`] when `url` is not a valid PostgreSQL URL.
     pub fn connect_lazy_with(url: &str, options: &PostgresOptions) -> Result<Self> {
-        let pool = options.pool().connect_lazy(url).map_err(Error::internal)?;
-        Ok(Self::from_pool(pool))
+        let connect = PgConnectOptions::from_str(url).map_err(Error::internal)?;
+        let pool = options
+            .pool()
+            .connect_lazy_with(options.in_schema(connect)?);
+        Ok(Self::from_pool(pool).with_schema(&options.schema))
     }
 
-    /// Uses an existing pool.
+    /// Uses an existing pool, whose connections' `search_path` decides where the tables are:
+    /// build it with [`PostgresOptions::in_schema`] to keep chat in a schema of its own (then
+    /// say which with [`with_schema`](Self::with_schema), so that `migrate` creates it), or
+    /// pass any pool to use its first schema (`public` by default).
     #[must_use]
     pub fn from_pool(pool: PgPool) -> Self {
         Self {
             pool,
+            schema: None,
             sends: std::sync::Arc::default(),
         }
+    }
+
+    /// Names the schema the pool's `search_path` points at, for
+    /// [`migrate`](Self::migrate) to create.
+    #[must_use]
+    pub fn with_schema(mut self, schema: &str) -> Self {
+        self.schema = Some(schema.to_owned());
+        self
     }
 
     /// How this store's plain sends were grouped into transactions (see "Group commit" in the
@@ -194,6 +262,15 @@ impl PostgresStore {
     /// [`Error::Unavailable`] when the database cannot be reached; [`Error::Internal`] when a
     /// migration fails.
     pub async fn migrate(&self) -> Result<()> {
+        if let Some(schema) = &self.schema {
+            // Validated by `PostgresOptions::in_schema`, or named by the host with its pool;
+            // quoted either way.
+            let quoted = format!("\"{}\"", schema.replace('"', "\"\""));
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {quoted}"))
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+        }
         MIGRATOR.run(&self.pool).await.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(inner) => db_err(inner),
             other => Error::internal(other),

@@ -86,6 +86,10 @@ struct Args {
     /// `Retry-After`, in milliseconds.
     #[arg(long, env = "CHAT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 1000)]
     db_acquire_timeout_ms: u64,
+    /// The PostgreSQL schema chat's tables (and its migrations' bookkeeping) live in, so they
+    /// share a database with other applications' tables without touching them.
+    #[arg(long, env = "CHAT_DB_SCHEMA", default_value = chat_store_postgres::DEFAULT_SCHEMA)]
+    db_schema: String,
     /// How long `/readyz` waits for the store before answering 503, in milliseconds.
     #[arg(long, env = "CHAT_READY_TIMEOUT_MS", default_value_t = 800)]
     ready_timeout_ms: u64,
@@ -183,6 +187,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let options = PostgresOptions {
                 max_connections: args.db_max_connections,
                 acquire_timeout: Duration::from_millis(args.db_acquire_timeout_ms),
+                schema: args.db_schema.clone(),
             };
             let store = PostgresStore::connect_with(url, &options).await?;
             store.migrate().await?;
