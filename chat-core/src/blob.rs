@@ -244,6 +244,38 @@ impl BlobStore for MemoryBlobStore {
     }
 }
 
+/// The blob store of a service whose durable store was given none: it keeps nothing, so
+/// nothing it lacks can be mistaken for kept (see
+/// [`ChatServiceBuilder::blobs`](crate::ChatServiceBuilder::blobs)). Writes are refused;
+/// reads find nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoBlobStore;
+
+#[async_trait]
+impl BlobStore for NoBlobStore {
+    async fn put(&self, _: &BlobKey, _: ByteStream<'_>, _: u64) -> Result<u64> {
+        Err(Error::Forbidden {
+            reason: "no blob store is configured",
+        })
+    }
+
+    async fn size(&self, _: &BlobKey) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
+    async fn get(&self, _: &BlobKey, _: Range<u64>) -> Result<ByteStream<'static>> {
+        Err(Error::NotFound { what: "blob" })
+    }
+
+    async fn delete(&self, _: &BlobKey) -> Result<bool> {
+        Ok(false)
+    }
+
+    async fn list_written_before(&self, _: Timestamp, _: usize) -> Result<Vec<BlobInfo>> {
+        Ok(Vec::new())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -539,6 +539,14 @@ pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
 /// [`MessageStore::append_message`] and [`MessageStore::delete_message`] (guarantee 7).
 #[async_trait]
 pub trait AttachmentStore: fmt::Debug + Send + Sync + 'static {
+    /// Whether what this store keeps outlives the process (default `true`). A service over a
+    /// durable store never pairs it with an in-memory blob store by default: files would vanish
+    /// on restart while their records remain (see
+    /// [`ChatServiceBuilder::blobs`](crate::ChatServiceBuilder::blobs)).
+    fn durable(&self) -> bool {
+        true
+    }
+
     /// Records a new, unattached upload.
     ///
     /// # Errors

@@ -685,6 +685,10 @@ impl MessageStore for MemoryStore {
 
 #[async_trait]
 impl AttachmentStore for MemoryStore {
+    fn durable(&self) -> bool {
+        false
+    }
+
     async fn insert_upload(&self, upload: Upload) -> Result<()> {
         let mut s = self.write();
         if !s.rooms.contains_key(&upload.room_id) {

@@ -50,6 +50,7 @@ impl ChatService {
     ) -> Result<Attachment> {
         let ctx = self.room_context(actor, room).await?;
         ctx.access().require_post()?;
+        self.require_blob_store()?;
         let file_name = clean_file_name(&input.file_name, &self.limits)?;
         let max = self.limits.max_attachment_bytes;
         let mut body = input.body;

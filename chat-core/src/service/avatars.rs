@@ -82,6 +82,7 @@ impl ChatService {
         link: impl FnOnce(&BlobKey) -> String + Send,
     ) -> Result<User> {
         self.require_profile(actor).await?;
+        self.require_blob_store()?;
         let raw = blob::collect_bounded(body, self.limits.max_attachment_bytes).await?;
         if raw.is_empty() {
             return Err(Error::validation("body", "the picture is empty"));

@@ -74,6 +74,8 @@ pub struct ChatService {
     typing: TypingThrottle,
     server_admins: HashSet<UserId>,
     blobs: Arc<dyn BlobStore>,
+    /// Whether a blob store keeps files (see [`ChatServiceBuilder::blobs`]).
+    keeps_files: bool,
     attachments: AttachmentPolicy,
     /// Bounds the images in work at once, per user and in total (see
     /// [`AttachmentPolicy::image_workers`] and [`crate::ImageBudget::per_user`]).
@@ -121,7 +123,11 @@ impl ChatServiceBuilder {
         self
     }
 
-    /// Where attachment bytes live (default: a fresh [`MemoryBlobStore`]).
+    /// Where attachment bytes and profile pictures live. Without one, a service over an
+    /// in-memory store keeps them in a fresh [`MemoryBlobStore`] (both last as long as the
+    /// process), and a service over a durable store keeps none: uploads and pictures are
+    /// refused with [`Error::Forbidden`] saying so, never kept in memory beside durable
+    /// records that would outlive them.
     #[must_use]
     pub fn blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
         self.blobs = Some(blobs);
@@ -188,6 +194,8 @@ impl ChatServiceBuilder {
     /// The service.
     #[must_use]
     pub fn build(self) -> ChatService {
+        // Read before the store moves into the service.
+        let durable = self.store.durable();
         let policy = self
             .policy
             .unwrap_or_else(|| Arc::new(default_policy(&self.limits)));
@@ -201,9 +209,12 @@ impl ChatServiceBuilder {
             limits: self.limits,
             policy,
             server_admins: self.server_admins,
-            blobs: self
-                .blobs
-                .unwrap_or_else(|| Arc::new(MemoryBlobStore::new())),
+            keeps_files: self.blobs.is_some() || !durable,
+            blobs: match self.blobs {
+                Some(blobs) => blobs,
+                None if durable => Arc::new(crate::blob::NoBlobStore),
+                None => Arc::new(MemoryBlobStore::new()),
+            },
             image_gate: crate::attachment::image_gate::ImageGate::new(
                 self.attachments.image_workers,
                 &self.attachments.images,
@@ -351,6 +362,18 @@ impl ChatService {
             member,
             now,
         })
+    }
+
+    /// Refuses file work when no blob store keeps files (see [`ChatServiceBuilder::blobs`]).
+    pub(super) fn require_blob_store(&self) -> Result<()> {
+        if self.keeps_files {
+            Ok(())
+        } else {
+            Err(Error::Forbidden {
+                reason: "this server keeps no files: its durable store has no blob store \
+                         configured (ChatServiceBuilder::blobs)",
+            })
+        }
     }
 
     pub(super) async fn require_profile(&self, user: UserId) -> Result<User> {

@@ -112,6 +112,7 @@ macro_rules! for_each_conformance_case {
             image_metadata_is_stripped
             attachments_attach_once_by_their_uploader
             attachment_reads_follow_room_access
+            a_durable_store_is_never_paired_with_memory_blobs
             image_bombs_are_refused_from_their_headers
             thumbnails_are_never_larger_than_their_image
             a_new_picture_keeps_a_concurrent_rename

@@ -69,7 +69,9 @@ impl App {
 
     fn build(builder: chat_core::ChatServiceBuilder, config: HttpConfig) -> Self {
         let admin = UserId::new();
-        let chat = Arc::new(builder.server_admin(admin).build());
+        // Files in memory on both stores: a test's app lives no longer than its database.
+        let blobs = Arc::new(chat_core::MemoryBlobStore::new());
+        let chat = Arc::new(builder.blobs(blobs).server_admin(admin).build());
         let jwt = Arc::new(JwtAuthenticator::new(b"test secret, not for production"));
         let state = AppState::with_config(chat, jwt.clone(), config);
         Self {

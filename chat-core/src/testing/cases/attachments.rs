@@ -482,3 +482,41 @@ pub async fn profile_pictures_are_redrawn_and_kept(store: Arc<dyn Store>) {
     assert_eq!(user.avatar_url, None);
     assert_eq!(user.display_name, profile.display_name);
 }
+
+/// A service built without a blob store keeps files only where its store keeps records as
+/// briefly: over an in-memory store, in memory; over a durable store, nowhere, refusing uploads
+/// and profile pictures with `Forbidden` (files in memory beside durable records would vanish
+/// on restart while the records stay) and storing nothing.
+pub async fn a_durable_store_is_never_paired_with_memory_blobs(store: Arc<dyn Store>) {
+    let h = Harness::new(Arc::clone(&store)).await;
+    let (owner, _event, room) = h.owner_event_room().await;
+    let chat = crate::ChatService::builder(Arc::clone(&store)).build();
+    let upload = chat
+        .upload(
+            owner,
+            room,
+            UploadInput {
+                file_name: "notes.pdf".into(),
+                declared_type: None,
+                body: blob::once(pdf(100).into()),
+            },
+        )
+        .await;
+    let picture = chat
+        .set_avatar(owner, blob::once(png(32, 32).into()), |k: &BlobKey| {
+            k.as_str().to_owned()
+        })
+        .await;
+    if store.durable() {
+        assert_err!(upload, Error::Forbidden { .. });
+        assert_err!(picture, Error::Forbidden { .. });
+        assert_eq!(
+            h.chat.get_profile(owner, owner).await.unwrap().avatar_url,
+            None
+        );
+    } else {
+        let upload = upload.expect("kept in memory, as the records are");
+        assert!(chat.attachment(owner, upload.id).await.is_ok());
+        assert!(picture.is_ok());
+    }
+}
