@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, OriginalUri, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chat_core::attachment::{Upload, UploadInput, Variant, is_image};
 use chat_core::{Attachment, AttachmentId, Error, RoomId, Timestamp};
@@ -30,7 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, caller_from_headers};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, caller_of};
 use crate::state::AppState;
 
 /// The routes of this module, documented.
@@ -140,7 +140,13 @@ async fn upload(
     ApiQuery(query): ApiQuery<UploadQuery>,
     request: Request,
 ) -> Result<(StatusCode, ApiJson<Attachment>), ApiError> {
-    let me = caller_from_headers(request.headers(), &s).await?;
+    let me = caller_of(
+        request.method(),
+        request.headers(),
+        request.extensions(),
+        &s,
+    )
+    .await?;
     let max = s.chat.limits().max_attachment_bytes;
     let headers = request.headers().clone();
     let declared = headers
@@ -231,8 +237,9 @@ async fn download(
     ApiPath(id): ApiPath<AttachmentId>,
     ApiQuery(link): ApiQuery<LinkQuery>,
     headers: HeaderMap,
+    extensions: Extensions,
 ) -> Result<Response, ApiError> {
-    serve(&s, id, Variant::Original, link, &headers).await
+    serve(&s, id, Variant::Original, link, &headers, &extensions).await
 }
 
 #[utoipa::path(
@@ -251,8 +258,9 @@ async fn thumbnail(
     ApiPath(id): ApiPath<AttachmentId>,
     ApiQuery(link): ApiQuery<LinkQuery>,
     headers: HeaderMap,
+    extensions: Extensions,
 ) -> Result<Response, ApiError> {
-    serve(&s, id, Variant::Thumbnail, link, &headers).await
+    serve(&s, id, Variant::Thumbnail, link, &headers, &extensions).await
 }
 
 /// Signed links to an attachment.
@@ -282,8 +290,9 @@ async fn links(
     ApiPath(id): ApiPath<AttachmentId>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
+    extensions: Extensions,
 ) -> Result<ApiJson<AttachmentLinks>, ApiError> {
-    let me = caller_from_headers(&headers, &s).await?;
+    let me = caller_of(&Method::GET, &headers, &extensions, &s).await?;
     let upload = s.chat.attachment(me, id).await?;
     let ttl = s.config.attachment_link_ttl;
     let expires = unix_now().saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
@@ -318,6 +327,7 @@ async fn serve(
     variant: Variant,
     link: LinkQuery,
     headers: &HeaderMap,
+    extensions: &Extensions,
 ) -> Result<Response, ApiError> {
     let upload = match (link.expires, link.sig) {
         (Some(expires), Some(sig)) => {
@@ -333,7 +343,7 @@ async fn serve(
             s.chat.attachment_by_link(id).await?
         }
         _ => {
-            let me = caller_from_headers(headers, s).await?;
+            let me = caller_of(&Method::GET, headers, extensions, s).await?;
             s.chat.attachment(me, id).await?
         }
     };

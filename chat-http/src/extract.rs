@@ -4,6 +4,7 @@
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use chat_core::{Error, UserId};
 use serde::de::value::MapAccessDeserializer;
@@ -74,8 +75,9 @@ pub struct ApiPath<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
 
-/// The authenticated caller, from `Authorization: Bearer <token>`. The scheme is matched
-/// ignoring case (RFC 9110, section 11.1), so `bearer` and `BEARER` work too.
+/// The authenticated caller: from `Authorization: Bearer <token>` (the scheme matched
+/// ignoring case, RFC 9110 section 11.1), or else from the host's
+/// [`RequestAuthenticator`](crate::RequestAuthenticator) (see [`crate::host_auth`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Caller(pub UserId);
 
@@ -83,22 +85,37 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        caller_from_headers(&parts.headers, state).await.map(Self)
+        caller_of(&parts.method, &parts.headers, &parts.extensions, state)
+            .await
+            .map(Self)
     }
 }
 
-/// The user a request's bearer token names, for handlers that authenticate only on some
-/// paths (a signed link needs no token) or that take the whole request.
-pub(crate) async fn caller_from_headers(
-    headers: &axum::http::HeaderMap,
+/// The caller of a request, for handlers that authenticate only on some paths (a signed link
+/// needs no token) or that take the whole request: its bearer token, or else the host's
+/// request authenticator, whose callers are refused on cross-site changes.
+pub(crate) async fn caller_of(
+    method: &Method,
+    headers: &HeaderMap,
+    extensions: &Extensions,
     state: &AppState,
 ) -> Result<UserId, ApiError> {
-    let token = headers
+    if let Some(token) = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(bearer_token)
+    {
+        return Ok(state.auth.authenticate(token.trim()).await?);
+    }
+    let Some(host) = &state.request_auth else {
+        return Err(ApiError(Error::Unauthenticated));
+    };
+    let user = host
+        .caller(headers, extensions)
+        .await?
         .ok_or(ApiError(Error::Unauthenticated))?;
-    Ok(state.auth.authenticate(token.trim()).await?)
+    crate::host_auth::same_site(method, headers, false, &state.config.allowed_origins)?;
+    Ok(user)
 }
 
 /// The token of a `Bearer` credential: the scheme ignoring case, then one or more spaces.

@@ -51,6 +51,7 @@ pub mod direct;
 pub mod error;
 pub mod extract;
 pub mod feed;
+pub mod host_auth;
 pub mod observability;
 mod openapi_rules;
 pub mod outbound;
@@ -79,6 +80,7 @@ use tower_http::trace::TraceLayer;
 pub use async_trait::async_trait;
 pub use auth::{Authenticator, Claims, JwtAuthenticator};
 pub use error::ApiError;
+pub use host_auth::{FromExtensions, HostUser, RequestAuthenticator};
 pub use serve::{serve, serve_router};
 pub use state::{AppState, HttpConfig};
 

@@ -57,6 +57,10 @@ pub struct HttpConfig {
     /// a service account's credential, rotated by issuing a new one
     /// (`POST …/bots/{id}/tokens`) and revoking the old.
     pub bot_token_ttl: Duration,
+    /// Origins (`https://app.example`, scheme and authority exactly as browsers send them)
+    /// besides the request's own host from which a caller authenticated by the host's cookies
+    /// may change things or open a WebSocket (see [`crate::host_auth`]). Default: none.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -73,6 +77,7 @@ impl Default for HttpConfig {
             attachment_link_ttl: Duration::from_secs(10 * 60),
             mount_path: String::new(),
             bot_token_ttl: Duration::from_secs(90 * 24 * 3600),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -85,6 +90,9 @@ pub struct AppState {
     /// Turns tokens into users: bots' tokens against the store, the rest with the
     /// authenticator the state was made with.
     pub auth: Arc<dyn Authenticator>,
+    /// The host's own authentication of requests without a bearer token (cookies,
+    /// extensions), if any (see [`AppState::with_request_auth`]).
+    pub request_auth: Option<Arc<dyn crate::RequestAuthenticator>>,
     /// Transport limits.
     pub config: Arc<HttpConfig>,
     /// The Prometheus recorder `/metrics` renders, if installed (see [`AppState::with_metrics`]).
@@ -121,6 +129,7 @@ impl AppState {
         Self {
             chat,
             auth,
+            request_auth: None,
             config: Arc::new(config),
             metrics: None,
             accounts: None,
@@ -150,6 +159,16 @@ impl AppState {
     #[must_use]
     pub fn with_metrics_handle(mut self, handle: PrometheusHandle) -> Self {
         self.metrics = Some(handle);
+        self
+    }
+
+    /// Authenticates requests that carry no bearer token the host's way: from its session
+    /// cookie, or from what its middleware put in the extensions ([`crate::FromExtensions`]).
+    /// WebSocket upgrades too. Such callers are refused cross-site changes (see
+    /// [`crate::host_auth`] and [`HttpConfig::allowed_origins`]).
+    #[must_use]
+    pub fn with_request_auth(mut self, auth: Arc<dyn crate::RequestAuthenticator>) -> Self {
+        self.request_auth = Some(auth);
         self
     }
 

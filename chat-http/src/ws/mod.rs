@@ -211,11 +211,14 @@ impl Outbound {
     (status = 101, description = "switched to the WebSocket protocol; the frames are the `WsClientFrame` and `WsServerFrame` schemas"),
     (status = 400, description = "not a WebSocket handshake (a missing `Connection: upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Key` or version 13)", body = crate::error::ErrorEnvelope),
     (status = 401, description = "the `token` parameter is not a valid token", body = crate::error::ErrorEnvelope),
+    (status = 403, description = "a caller the host authenticated by its cookies, from an origin that is not allowed", body = crate::error::ErrorEnvelope),
     (status = 426, description = "the connection cannot be upgraded", body = crate::error::ErrorEnvelope)
 ))]
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<WsQuery>,
+    headers: axum::http::HeaderMap,
+    extensions: axum::http::Extensions,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let ws = match ws {
@@ -233,7 +236,10 @@ pub(crate) async fn upgrade(
             Ok(user) => Some(user),
             Err(e) => return ApiError(e).into_response(),
         },
-        None => None,
+        None => match host_caller(&state, &headers, &extensions).await {
+            Ok(user) => user,
+            Err(e) => return ApiError(e).into_response(),
+        },
     };
     let cfg = Arc::clone(&state.config);
     // Counted from the handshake, before the upgrade completes: a shutdown that begins in
@@ -248,6 +254,29 @@ pub(crate) async fn upgrade(
             connection(socket, state, user).await;
             drop(tracked);
         })
+}
+
+/// The caller the host's request authenticator finds in an upgrade (its cookies arrive with
+/// it), if it has one; a WebSocket of such a caller must come from an allowed origin (see
+/// [`crate::host_auth`]). `None`: the client authenticates with its first frame.
+async fn host_caller(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> chat_core::Result<Option<UserId>> {
+    let Some(host) = &state.request_auth else {
+        return Ok(None);
+    };
+    let Some(user) = host.caller(headers, extensions).await? else {
+        return Ok(None);
+    };
+    crate::host_auth::same_site(
+        &axum::http::Method::GET,
+        headers,
+        true,
+        &state.config.allowed_origins,
+    )?;
+    Ok(Some(user))
 }
 
 async fn connection(socket: WebSocket, state: AppState, user: Option<UserId>) {
