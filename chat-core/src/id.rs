@@ -114,6 +114,34 @@ uuid_id!(
     BotTokenId
 );
 
+impl UserId {
+    /// The chat user of one of the host's own users, by the host's id for them (an integer, a
+    /// username, an email): the same id on every call, on every instance, so the host keeps no
+    /// table of UUIDs. It is a name-based UUID (version 5) of `host_id` under `namespace`, a
+    /// name the host chooses for its user directory (its application's, say); the same host
+    /// id under another namespace is another user.
+    ///
+    /// Unlike the ids chat-engine makes, these are not time-ordered; nothing orders users by
+    /// id.
+    ///
+    /// ```
+    /// use chat_core::UserId;
+    /// let ada = UserId::from_host_id("my-app", 42);
+    /// assert_eq!(ada, UserId::from_host_id("my-app", "42"));
+    /// assert_ne!(ada, UserId::from_host_id("my-app", 43));
+    /// assert_ne!(ada, UserId::from_host_id("other-app", 42));
+    /// ```
+    #[must_use]
+    pub fn from_host_id(namespace: &str, host_id: impl fmt::Display) -> Self {
+        // The namespace is itself named under the URL namespace, so any string will do.
+        let space = Uuid::new_v5(
+            &Uuid::NAMESPACE_URL,
+            format!("chat-engine:host-users:{namespace}").as_bytes(),
+        );
+        Self(Uuid::new_v5(&space, host_id.to_string().as_bytes()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,7 @@
 //! - [`bot_token`]: bots' opaque, stored, revocable tokens.
 //! - [`account`]: optional sign-in accounts (email and password hash) for hosts without their
 //!   own identity.
+//! - [`host`]: what a host plugs in: its users' profiles and its say on who creates what.
 //! - [`permission`]: who may do what in a room.
 //! - [`rate_limit`]: send policies and the typing throttle.
 //! - [`fanout`]: the [`Broker`] trait and the in-process hub.
@@ -62,6 +63,7 @@ pub mod clock;
 pub mod error;
 pub mod event;
 pub mod fanout;
+pub mod host;
 pub mod id;
 pub mod limits;
 pub mod mention;
@@ -100,6 +102,7 @@ pub use fanout::{
     Broker, Delivery, InProcessBroker, ReadSignal, Subscription, TypingSignal, UserSignal,
     UserSignalKind,
 };
+pub use host::{AllowAll, HostPolicy, ProfileProvider};
 pub use id::{
     AttachmentId, BotTokenId, DeadLetterId, EventId, MessageId, RoomId, UserId, WebhookId,
 };

@@ -27,6 +27,7 @@ impl ChatService {
             ));
         }
         self.require_profile(actor).await?;
+        Self::host_allows(self.host_policy.may_create_event(actor).await?)?;
         let now = self.clock.now();
         let event = Event {
             id: EventId::new(),
@@ -116,6 +117,60 @@ impl ChatService {
         let member = self.store.put_event_member(member).await?;
         // Room memberships that outlived an earlier event membership are readable again.
         self.rooms_changed(user);
+        Ok(member)
+    }
+
+    /// Puts `user` into `event` with `role`, and into its main rooms (public, not archived),
+    /// for the host's own code: no member acts, the host decided (its sign-up, its team
+    /// roster). The user's profile comes from the [`ProfileProvider`](crate::ProfileProvider)
+    /// if the service has not met them. Calling it again changes nothing and answers the
+    /// membership as it is; a main room the user is banned from stays so.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an event that does not exist (or is a direct room's), and
+    /// (`user`) for a user without a profile; [`Error::Forbidden`] when granting `owner`.
+    pub async fn admit_to_event(
+        &self,
+        event: EventId,
+        user: UserId,
+        role: EventRole,
+    ) -> Result<EventMember> {
+        if role == EventRole::Owner {
+            return Err(Error::Forbidden {
+                reason: "an event has exactly one owner",
+            });
+        }
+        let found = self.store.get_event(event).await?;
+        if found.is_none_or(|e| e.is_direct()) {
+            return Err(Error::NotFound { what: "event" });
+        }
+        self.require_profile(user).await?;
+        let member = match self.store.get_event_member(event, user).await? {
+            Some(member) => member,
+            None => {
+                let member = EventMember {
+                    event_id: event,
+                    user_id: user,
+                    role,
+                    joined_at: self.clock.now(),
+                };
+                let member = self.store.put_event_member(member).await?;
+                self.rooms_changed(user);
+                member
+            }
+        };
+        for room in self.store.rooms_of_event(event).await? {
+            let main = room.kind == crate::room::RoomKind::Main
+                && room.visibility == crate::room::Visibility::Public
+                && !room.archived;
+            if !main {
+                continue;
+            }
+            match self.join_room(user, room.id).await {
+                Ok(_) | Err(Error::Forbidden { .. }) => {}
+                Err(other) => return Err(other),
+            }
+        }
         Ok(member)
     }
 

@@ -19,6 +19,7 @@ use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::error::{Error, Result};
 use crate::event::EventRole;
 use crate::fanout::{Broker, InProcessBroker, UserSignal, UserSignalKind};
+use crate::host::{AllowAll, HostPolicy, ProfileProvider};
 use crate::id::{EventId, RoomId, UserId};
 use crate::limits::Limits;
 use crate::metrics::SystemMetrics;
@@ -88,6 +89,10 @@ pub struct ChatService {
     outbound: OutboundPolicy,
     /// Who may register webhooks.
     webhook_registration: WebhookRegistration,
+    /// Where profiles of users the service has not met come from, if the host says.
+    profiles: Option<Arc<dyn ProfileProvider>>,
+    /// The host's say on who creates events, rooms and webhooks.
+    host_policy: Arc<dyn HostPolicy>,
 }
 
 /// Builds a [`ChatService`]; see [`ChatService::builder`].
@@ -104,9 +109,27 @@ pub struct ChatServiceBuilder {
     payload_kinds: PayloadKinds,
     outbound: OutboundPolicy,
     webhook_registration: WebhookRegistration,
+    profiles: Option<Arc<dyn ProfileProvider>>,
+    host_policy: Arc<dyn HostPolicy>,
 }
 
 impl ChatServiceBuilder {
+    /// Asks `provider` for the profile of a user the service has not met, instead of failing
+    /// with `NotFound` (see [`crate::host`]).
+    #[must_use]
+    pub fn profile_provider(mut self, provider: Arc<dyn ProfileProvider>) -> Self {
+        self.profiles = Some(provider);
+        self
+    }
+
+    /// The host's rules on who may create events, rooms and webhooks (default: [`AllowAll`],
+    /// the engine's own rules only).
+    #[must_use]
+    pub fn host_policy(mut self, policy: Arc<dyn HostPolicy>) -> Self {
+        self.host_policy = policy;
+        self
+    }
+
     /// Where URLs that users give (webhooks) may point (default:
     /// [`OutboundPolicy::public_only`]). Allow a network here for the host's own internal
     /// receivers.
@@ -224,6 +247,8 @@ impl ChatServiceBuilder {
             payload_kinds: self.payload_kinds,
             outbound: self.outbound,
             webhook_registration: self.webhook_registration,
+            profiles: self.profiles,
+            host_policy: self.host_policy,
         }
     }
 }
@@ -277,6 +302,8 @@ impl ChatService {
             payload_kinds: PayloadKinds::default(),
             outbound: OutboundPolicy::default(),
             webhook_registration: WebhookRegistration::default(),
+            profiles: None,
+            host_policy: Arc::new(AllowAll),
         }
     }
 
@@ -376,11 +403,39 @@ impl ChatService {
         }
     }
 
+    /// The user's profile; one the service has not met is asked of the host's
+    /// [`ProfileProvider`], if any, and kept.
     pub(super) async fn require_profile(&self, user: UserId) -> Result<User> {
+        if let Some(found) = self.store.get_user(user).await? {
+            return Ok(found);
+        }
+        let unknown = || Error::NotFound { what: "user" };
+        let provider = self.profiles.as_ref().ok_or_else(unknown)?;
+        let input = provider.profile(user).await?.ok_or_else(unknown)?;
+        let display_name = self.validated_display_name(&input)?;
+        let now = self.clock.now();
+        // Two first calls at once both store it; the second keeps the first's creation time.
         self.store
-            .get_user(user)
-            .await?
-            .ok_or(Error::NotFound { what: "user" })
+            .upsert_user(User {
+                id: user,
+                display_name,
+                avatar_url: input.avatar_url,
+                created_at: now,
+                updated_at: now,
+                is_bot: false,
+            })
+            .await
+    }
+
+    /// Refuses what the host's policy does not allow.
+    pub(super) fn host_allows(allowed: bool) -> Result<()> {
+        if allowed {
+            Ok(())
+        } else {
+            Err(Error::Forbidden {
+                reason: "the host does not allow this",
+            })
+        }
     }
 
     /// Checks that each of `people` shares an event with `actor` (a direct room is an event

@@ -43,6 +43,7 @@ impl ChatService {
                 reason: "a direct conversation has exactly one room",
             });
         }
+        Self::host_allows(self.host_policy.may_create_room(actor, event).await?)?;
         if input.kind != RoomKind::Topic && !role.is_admin() {
             return Err(Error::Forbidden {
                 reason: "event admin role required for this room kind",

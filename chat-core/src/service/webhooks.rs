@@ -81,6 +81,7 @@ impl ChatService {
                 });
             }
         }
+        Self::host_allows(self.host_policy.may_register_webhook(actor, event).await?)?;
         let url = self.outbound.check_url(url)?.to_string();
         let secret = format!(
             "whsec_{}{}",

@@ -98,6 +98,7 @@ macro_rules! for_each_conformance_case {
             webhooks_deliver_in_order_with_backoff_and_dead_letters
             webhook_registration_and_addresses_are_the_hosts_to_allow
             bots_are_marked_and_stay_in_their_rooms
+            a_host_provides_users_admits_them_and_sets_rules
             bot_tokens_are_listed_and_revoked_at_once
             polls_count_one_changeable_vote_per_member
             host_payload_kinds_validate_and_update
