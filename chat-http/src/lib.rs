@@ -46,6 +46,7 @@ pub mod accounts;
 pub mod attachments;
 pub mod auth;
 pub mod avatars;
+pub mod background;
 pub mod bots;
 pub mod direct;
 pub mod error;

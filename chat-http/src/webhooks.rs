@@ -177,31 +177,13 @@ impl Default for DispatcherConfig {
 }
 
 /// Runs webhook dispatch passes every `poll_every` until the task is aborted. Run one per
-/// deployment (see [`ChatService::dispatch_webhooks`]).
+/// deployment (see [`ChatService::dispatch_webhooks`]). A host that wants it stopped and
+/// waited for with its other background work uses [`crate::background::Background`].
 pub fn spawn_dispatcher(
     chat: Arc<ChatService>,
     config: DispatcherConfig,
 ) -> tokio::task::JoinHandle<()> {
-    let sender = HttpWebhookSender::new(config.timeout, chat.outbound_policy());
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(config.poll_every);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
-            match chat.dispatch_webhooks(&sender, &config.policy).await {
-                Ok(stats) if stats.failed > 0 => {
-                    tracing::warn!(
-                        delivered = stats.delivered,
-                        failed = stats.failed,
-                        dead = stats.dead,
-                        "webhook deliveries failed; they will be retried"
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "webhook dispatch failed; will retry"),
-            }
-        }
-    })
+    tokio::spawn(crate::background::dispatch_webhooks(chat, config))
 }
 
 /// Body of `POST /v1/events/{id}/webhooks`.

@@ -426,7 +426,44 @@ async fn webhooks_never_reach_inside_the_network(store: Arc<dyn Store>) {
     accepting.abort();
 }
 
+/// The background handle owns the dispatcher (and the collector): it delivers while running,
+/// and after `shutdown().await` returns nothing of it runs and nothing more is delivered.
+async fn background_work_stops_and_is_waited_for(store: Arc<dyn Store>) {
+    use chat_http::background::{Background, BackgroundConfig};
+    let app = unlimited(store);
+    let (owner, event, room) = app.world().await;
+    let receiver = Receiver::default();
+    let (port, server) = receiver.serve(0).await;
+    register(
+        &app,
+        &owner,
+        &event,
+        &format!("http://127.0.0.1:{port}/hook"),
+    )
+    .await;
+    let background = Background::start(
+        Arc::clone(&app.state.chat),
+        BackgroundConfig {
+            webhooks: Some(config(5)),
+            collect_uploads_every: Some(Duration::from_millis(20)),
+        },
+    );
+    assert_eq!(background.running(), 2);
+    say(&app, &owner, &room, "while running").await;
+    receiver.wait_for(1).await;
+    background.shutdown().await;
+    say(&app, &owner, &room, "after the shutdown").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        receiver.received().len(),
+        1,
+        "nothing is delivered after the shutdown"
+    );
+    server.abort();
+}
+
 support::on_both_stores!(
+    background_work_stops_and_is_waited_for,
     deliveries_survive_a_receiver_that_is_down,
     a_dispatcher_killed_mid_delivery_resumes,
     webhooks_never_reach_inside_the_network,

@@ -28,6 +28,8 @@ use chat_core::{
 };
 use chat_http::accounts::{Accounts, AccountsConfig};
 use chat_http::attachments::LinkKey;
+use chat_http::background::{Background, BackgroundConfig};
+use chat_http::webhooks::DispatcherConfig;
 use chat_http::{AppState, HttpConfig, JwtAuthenticator};
 use chat_store_memory::MemoryStore;
 use chat_store_postgres::{PgNotifyLink, PostgresOptions, PostgresStore};
@@ -291,7 +293,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
             .build(),
     );
-    spawn_upload_collector(Arc::clone(&chat));
     let jwt = Arc::new(JwtAuthenticator::new(secret.as_bytes()));
 
     let seed = if args.demo {
@@ -333,12 +334,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .with_metrics()
     .with_accounts(accounts);
 
-    if !args.no_webhook_dispatch {
-        chat_http::webhooks::spawn_dispatcher(
-            Arc::clone(&state.chat),
-            chat_http::webhooks::DispatcherConfig::default(),
-        );
-    }
+    // The webhook dispatcher and the upload collector, stopped and waited for at shutdown.
+    let background = Background::start(
+        Arc::clone(&state.chat),
+        BackgroundConfig {
+            webhooks: (!args.no_webhook_dispatch).then(DispatcherConfig::default),
+            collect_uploads_every: Some(COLLECT_EVERY),
+        },
+    );
     let listener = tokio::net::TcpListener::bind(args.bind).await?;
     let addr = listener.local_addr()?;
     serve_metrics(&args.metrics_bind, &state).await?;
@@ -353,29 +356,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "chat-engine listening on http://{addr}{base}/  (open it in a browser; API under {base}/v1)"
     );
     chat_http::serve_router(listener, app, state, shutdown_signal()).await?;
+    background.shutdown().await;
     Ok(())
-}
-
-/// Removes uploads never attached in time, and the bytes of deleted messages' attachments,
-/// every [`COLLECT_EVERY`].
-fn spawn_upload_collector(chat: Arc<ChatService>) {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(COLLECT_EVERY);
-        loop {
-            every.tick().await;
-            match chat.collect_uploads(1000).await {
-                Ok(c) if c.uploads + c.orphan_blobs > 0 => {
-                    tracing::info!(
-                        uploads = c.uploads,
-                        orphan_blobs = c.orphan_blobs,
-                        "collected uploads"
-                    );
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "collecting uploads failed; will retry"),
-            }
-        }
-    });
 }
 
 /// Serves `/metrics` on its own listener, unless `bind` is `off`. An address already in use
