@@ -108,6 +108,16 @@ impl ChatService {
         if self.store.get_event_member(event, user).await?.is_some() {
             return Err(Error::conflict("already a member of this event"));
         }
+        self.put_event_member_now(event, user, role).await
+    }
+
+    /// Makes `user` a member of `event` with `role` from now.
+    async fn put_event_member_now(
+        &self,
+        event: EventId,
+        user: UserId,
+        role: EventRole,
+    ) -> Result<EventMember> {
         let member = EventMember {
             event_id: event,
             user_id: user,
@@ -147,17 +157,7 @@ impl ChatService {
         self.require_profile(user).await?;
         let member = match self.store.get_event_member(event, user).await? {
             Some(member) => member,
-            None => {
-                let member = EventMember {
-                    event_id: event,
-                    user_id: user,
-                    role,
-                    joined_at: self.clock.now(),
-                };
-                let member = self.store.put_event_member(member).await?;
-                self.rooms_changed(user);
-                member
-            }
+            None => self.put_event_member_now(event, user, role).await?,
         };
         for room in self.store.rooms_of_event(event).await? {
             let main = room.kind == crate::room::RoomKind::Main

@@ -35,15 +35,20 @@ pub trait BrokerCluster: Send + Sync {
 
 /// One instance: a service over the shared store with its own broker.
 async fn instance(cluster: &dyn BrokerCluster) -> Arc<ChatService> {
-    Arc::new(
-        ChatService::builder(cluster.store())
-            .broker(cluster.broker().await)
-            .limits(Limits {
-                send_rate_max: 1_000_000,
-                ..Limits::default()
-            })
-            .build(),
-    )
+    Arc::new(unlimited(
+        ChatService::builder(cluster.store()).broker(cluster.broker().await),
+    ))
+}
+
+/// The service `builder` makes, with sends never rate limited (what these cases send is not
+/// about rate limits).
+fn unlimited(builder: crate::ChatServiceBuilder) -> ChatService {
+    builder
+        .limits(Limits {
+            send_rate_max: 1_000_000,
+            ..Limits::default()
+        })
+        .build()
 }
 
 /// A subscriber that does what a client does: takes changes in order, and on a resync reads
@@ -189,36 +194,38 @@ pub async fn a_change_no_broker_carried_is_recovered_from_the_store(cluster: &dy
     let mut follower = Follower::new(&receiver, users[0], room).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     // The same store, a broker nobody listens to: the change is committed, never announced.
-    let silent = ChatService::builder(cluster.store())
-        .limits(Limits {
-            send_rate_max: 1_000_000,
-            ..Limits::default()
-        })
-        .build();
-    let lost = silent
-        .send_message(users[1], room, text("lost".into()))
-        .await
-        .unwrap()
-        .message
-        .seq
-        .get();
-    let started = tokio::time::Instant::now();
-    let next = sender
-        .send_message(users[1], room, text("next".into()))
-        .await
-        .unwrap()
-        .message
-        .seq
-        .get();
-    assert_eq!(next, lost + 1);
-    follower.until(next, Duration::from_secs(5)).await;
+    let silent = unlimited(ChatService::builder(cluster.store()));
+    let took = unheard_then_next(&silent, &sender, &mut follower, users[1], room).await;
     if cluster.distributed() {
         assert!(
-            started.elapsed() < GAP_TIMEOUT,
-            "a relay reads a missed change at once, not after the gap timeout ({:?})",
-            started.elapsed()
+            took < GAP_TIMEOUT,
+            "a relay reads a missed change at once, not after the gap timeout ({took:?})"
         );
     }
+}
+
+/// `unheard` commits a change nobody is told of, then `next` commits one after it; returns how
+/// long `follower` took to have both, in order, from the second commit.
+async fn unheard_then_next(
+    unheard: &ChatService,
+    next: &ChatService,
+    follower: &mut Follower,
+    user: UserId,
+    room: RoomId,
+) -> Duration {
+    let seq = |sent: crate::Sent| sent.message.seq.get();
+    let lost = seq(unheard
+        .send_message(user, room, text("unheard".into()))
+        .await
+        .unwrap());
+    let started = tokio::time::Instant::now();
+    let after = seq(next
+        .send_message(user, room, text("next".into()))
+        .await
+        .unwrap());
+    assert_eq!(after, lost + 1);
+    follower.until(after, Duration::from_secs(5)).await;
+    started.elapsed()
 }
 
 /// A link to an engine that went down after the relay joined: joins are confirmed (they
@@ -244,49 +251,21 @@ impl crate::relay::RelayLink for EngineDown {
 /// for its own subscribers, in order, instead of leaving them to wait out the gap timeout.
 pub async fn a_gap_a_local_commit_reveals_is_filled_at_once(cluster: &dyn BrokerCluster) {
     let relay = crate::relay::Relay::new(cluster.store(), Arc::new(EngineDown));
-    let instance_a = ChatService::builder(cluster.store())
-        .broker(relay)
-        .limits(Limits {
-            send_rate_max: 1_000_000,
-            ..Limits::default()
-        })
-        .build();
+    let instance_a = unlimited(ChatService::builder(cluster.store()).broker(relay));
     let (room, users) = world(&instance_a, 1).await;
     let mut follower = Follower::new(&instance_a, users[0], room).await;
     // The join is confirmed at once; let the relay read the room's head.
     tokio::time::sleep(Duration::from_millis(100)).await;
     // Another instance, whose change nobody hears of while the engine is down.
-    let instance_b = ChatService::builder(cluster.store())
-        .limits(Limits {
-            send_rate_max: 1_000_000,
-            ..Limits::default()
-        })
-        .build();
-    let unheard = instance_b
-        .send_message(users[1], room, text("from B, unheard".into()))
-        .await
-        .unwrap()
-        .message
-        .seq
-        .get();
-    let started = tokio::time::Instant::now();
-    let next = instance_a
-        .send_message(users[1], room, text("from A".into()))
-        .await
-        .unwrap()
-        .message
-        .seq
-        .get();
-    assert_eq!(next, unheard + 1);
-    follower.until(next, Duration::from_secs(5)).await;
+    let instance_b = unlimited(ChatService::builder(cluster.store()));
+    let took = unheard_then_next(&instance_b, &instance_a, &mut follower, users[1], room).await;
     assert_eq!(
         follower.resyncs, 0,
         "filled by the relay, not left to a resync"
     );
     assert!(
-        started.elapsed() < GAP_TIMEOUT,
-        "filled at once, not after the gap timeout ({:?})",
-        started.elapsed()
+        took < GAP_TIMEOUT,
+        "filled at once, not after the gap timeout ({took:?})"
     );
 }
 
