@@ -307,7 +307,7 @@ mod tests {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "media"))]
 mod conformance {
     use std::sync::Arc;
 

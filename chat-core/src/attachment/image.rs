@@ -26,8 +26,8 @@ use img_parts::jpeg::{Jpeg, markers};
 use img_parts::png::Png;
 use img_parts::webp::WebP;
 
+pub use super::image_budget::ImageRefused;
 use super::image_budget::{ImageBudget, ImageHeader};
-use crate::error::Error;
 
 /// What the pipeline made of an image.
 #[derive(Debug, Clone)]
@@ -55,28 +55,6 @@ pub struct EncodedThumbnail {
     pub height: u32,
 }
 
-/// Why an image was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ImageRefused {
-    /// The bytes do not parse or decode as the sniffed format.
-    #[error("not a readable image: {0}")]
-    Unreadable(String),
-    /// The header declares more pixels or frames than the [`ImageBudget`] allows.
-    #[error("{0}")]
-    OverBudget(String),
-}
-
-impl From<ImageRefused> for Error {
-    /// Unreadable images are [`Error::Validation`] on `body`; images over the budget are
-    /// [`Error::PayloadTooLarge`].
-    fn from(refused: ImageRefused) -> Self {
-        match refused {
-            ImageRefused::Unreadable(_) => Error::validation("body", refused.to_string()),
-            ImageRefused::OverBudget(reason) => Error::PayloadTooLarge { reason },
-        }
-    }
-}
-
 /// The image format of an image content type.
 ///
 /// # Errors
@@ -87,7 +65,7 @@ pub fn format_of(content_type: &str) -> Result<ImageFormat, ImageRefused> {
 }
 
 /// Processes an image whose `header` the `budget` admitted (see
-/// [`read_header`](super::image_budget::read_header)), making a thumbnail at most `thumb_px`
+/// [`read_header`](super::image_header::read_header)), making a thumbnail at most `thumb_px`
 /// on its longer side.
 ///
 /// # Errors
@@ -230,7 +208,7 @@ pub fn strip_metadata(bytes: Bytes, format: ImageFormat) -> Result<Bytes, ImageR
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attachment::image_budget::read_header;
+    use crate::attachment::image_header::read_header;
     use crate::testing::fixtures::{animated_webp_bomb, gif_bomb, jpeg_bomb, jpeg_with_gps, png};
     use image::{Rgba, RgbaImage};
 

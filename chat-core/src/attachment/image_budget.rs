@@ -2,18 +2,16 @@
 //!
 //! A few bytes can declare a canvas of 65535×65535 pixels (17 GB decoded) or thousands of
 //! animation frames. Every image, as an attachment or as a profile picture, goes through
-//! [`read_header`] and [`ImageBudget::admit`] first: its declared size and frame count are read
+//! `image_header::read_header` and [`ImageBudget::admit`] first: its declared size and frame
+//! count are read
 //! with each format's own parser (which reads headers and chunk boundaries, never pixel data),
 //! and an image past the budget is refused with [`ImageRefused::OverBudget`] (413) without
 //! being decoded. What passes is decoded under [`ImageBudget::max_decode_bytes`] and
-//! [`ImageBudget::decode_timeout`] (see [`super::image`]).
+//! [`ImageBudget::decode_timeout`] (the `image` module, with the `media` feature).
 
-use std::io::Cursor;
 use std::time::Duration;
 
-use image::{ImageFormat, ImageReader};
-
-use super::image::ImageRefused;
+use crate::error::Error;
 
 /// How much image work one upload may cost. One value, in
 /// [`AttachmentPolicy::images`](super::AttachmentPolicy::images), rules attachments and
@@ -104,138 +102,31 @@ impl ImageBudget {
     }
 }
 
-/// Reads the declared size and frame count of `bytes` in `format` without decoding pixels.
-/// Counting stops once `max_frames` is passed, so a file of thousands of frames costs no more
-/// than one of `max_frames + 1`.
-///
-/// # Errors
-/// [`ImageRefused::Unreadable`] when the header does not parse.
-pub fn read_header(
-    bytes: &[u8],
-    format: ImageFormat,
-    max_frames: u32,
-) -> Result<ImageHeader, ImageRefused> {
-    let unreadable = |e: &dyn std::fmt::Display| ImageRefused::Unreadable(e.to_string());
-    let still = |(width, height): (u32, u32)| ImageHeader {
-        width,
-        height,
-        frames: 1,
-        largest_frame: u64::from(width) * u64::from(height),
-    };
-    match format {
-        ImageFormat::Gif => gif_header(bytes, max_frames),
-        ImageFormat::WebP => {
-            let decoder =
-                image_webp::WebPDecoder::new(Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
-            let mut header = still(decoder.dimensions());
-            header.frames = decoder.num_frames().max(1);
-            Ok(header)
-        }
-        ImageFormat::Png => {
-            let mut decoder = png::Decoder::new(Cursor::new(bytes));
-            let info = decoder.read_header_info().map_err(|e| unreadable(&e))?;
-            let mut header = still((info.width, info.height));
-            if let Some(animation) = info.animation_control {
-                header.frames = animation.num_frames.max(1);
-            }
-            Ok(header)
-        }
-        // JPEG has one frame; its header parser reads markers up to the first scan.
-        _ => ImageReader::with_format(Cursor::new(bytes), format)
-            .into_dimensions()
-            .map(still)
-            .map_err(|e| unreadable(&e)),
-    }
+/// Why an image was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageRefused {
+    /// The bytes do not parse or decode as the sniffed format.
+    #[error("not a readable image: {0}")]
+    Unreadable(String),
+    /// The header declares more pixels or frames than the [`ImageBudget`] allows.
+    #[error("{0}")]
+    OverBudget(String),
 }
 
-/// A GIF's screen and frames, read with LZW decoding turned off: each frame's descriptor is
-/// parsed and its compressed data skipped.
-fn gif_header(bytes: &[u8], max_frames: u32) -> Result<ImageHeader, ImageRefused> {
-    let unreadable = |e: gif::DecodingError| ImageRefused::Unreadable(e.to_string());
-    let mut options = gif::DecodeOptions::new();
-    options.skip_frame_decoding(true);
-    let mut decoder = options.read_info(Cursor::new(bytes)).map_err(unreadable)?;
-    let mut header = ImageHeader {
-        width: u32::from(decoder.width()),
-        height: u32::from(decoder.height()),
-        frames: 0,
-        largest_frame: 0,
-    };
-    // With decoding off, each call parses a frame's descriptor and skips its compressed data.
-    while let Some(frame) = decoder.read_next_frame().map_err(unreadable)? {
-        let pixels = u64::from(frame.width) * u64::from(frame.height);
-        header.largest_frame = header.largest_frame.max(pixels);
-        header.frames += 1;
-        if header.frames > max_frames {
-            break;
+impl From<ImageRefused> for Error {
+    /// Unreadable images are [`Error::Validation`] on `body`; images over the budget are
+    /// [`Error::PayloadTooLarge`].
+    fn from(refused: ImageRefused) -> Self {
+        match refused {
+            ImageRefused::Unreadable(_) => Error::validation("body", refused.to_string()),
+            ImageRefused::OverBudget(reason) => Error::PayloadTooLarge { reason },
         }
     }
-    header.frames = header.frames.max(1);
-    Ok(header)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::fixtures::{animated_webp_bomb, gif_bomb, jpeg_bomb, png_bomb, webp_bomb};
-
-    #[test]
-    fn bombs_are_read_from_their_headers_and_refused() {
-        let budget = ImageBudget::default();
-        for (name, bytes, format, (w, h)) in [
-            (
-                "jpeg",
-                jpeg_bomb(65535, 65535),
-                ImageFormat::Jpeg,
-                (65535, 65535),
-            ),
-            (
-                "png",
-                png_bomb(20_000, 20_000),
-                ImageFormat::Png,
-                (20_000, 20_000),
-            ),
-            (
-                "webp",
-                webp_bomb(16383, 16383),
-                ImageFormat::WebP,
-                (16383, 16383),
-            ),
-            (
-                "gif",
-                gif_bomb(65535, 65535, 3),
-                ImageFormat::Gif,
-                (65535, 65535),
-            ),
-            (
-                "animated webp",
-                animated_webp_bomb(65535, 65535, 10),
-                ImageFormat::WebP,
-                (65535, 65535),
-            ),
-        ] {
-            let header = read_header(&bytes, format, budget.max_frames).unwrap();
-            assert_eq!((header.width, header.height), (w, h), "{name}");
-            assert!(
-                matches!(budget.admit(&header), Err(ImageRefused::OverBudget(_))),
-                "{name}"
-            );
-        }
-    }
-
-    #[test]
-    fn frames_are_counted_without_decoding_and_capped() {
-        let budget = ImageBudget::default();
-        let header = read_header(&gif_bomb(10, 10, 2000), ImageFormat::Gif, 100).unwrap();
-        assert_eq!(header.frames, 101, "counting stops past the budget");
-        assert!(matches!(
-            budget.admit(&header),
-            Err(ImageRefused::OverBudget(_))
-        ));
-        let small = read_header(&gif_bomb(10, 10, 5), ImageFormat::Gif, 100).unwrap();
-        assert_eq!(small.frames, 5);
-        assert!(budget.admit(&small).is_ok());
-    }
 
     #[test]
     fn a_frame_larger_than_its_screen_counts() {

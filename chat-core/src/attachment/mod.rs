@@ -26,10 +26,15 @@ use crate::limits::Limits;
 use crate::message::Attachment;
 use crate::validation;
 
+#[cfg(feature = "media")]
 pub mod image;
 pub mod image_budget;
+#[cfg(feature = "media")]
 pub(crate) mod image_gate;
+#[cfg(feature = "media")]
+pub mod image_header;
 pub mod sniff;
+#[cfg(feature = "media")]
 pub(crate) mod workers;
 
 pub use image_budget::ImageBudget;

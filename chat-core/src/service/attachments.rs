@@ -15,7 +15,9 @@ use crate::attachment::{Upload, UploadInput, Variant, clean_file_name, is_image}
 use crate::blob::{self, ByteStream};
 use crate::error::{Error, Result};
 use crate::id::{AttachmentId, RoomId, UserId};
-use crate::message::{Attachment, Thumbnail};
+use crate::message::Attachment;
+#[cfg(feature = "media")]
+use crate::message::Thumbnail;
 
 /// What one run of [`ChatService::collect_uploads`] removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -79,6 +81,13 @@ impl ChatService {
                 reason: format!("files of type {sniffed} are not accepted"),
             });
         }
+        // Without image work, an image would be served with its metadata (a phone photo's GPS
+        // position among it): refused instead.
+        if is_image(sniffed) && !cfg!(feature = "media") {
+            return Err(Error::UnsupportedMediaType {
+                reason: format!("{sniffed} uploads need this server's image support"),
+            });
+        }
         if let Some(declared) = input.declared_type.as_deref().and_then(normalize_declared)
             && !declared_matches(&declared, sniffed)
         {
@@ -103,6 +112,7 @@ impl ChatService {
             });
         let size = self.blobs.put(&key, stream.boxed(), max).await?;
         let digest = std::mem::take(&mut *hasher.lock().unwrap_or_else(PoisonError::into_inner));
+        #[cfg_attr(not(feature = "media"), allow(unused_mut))]
         let mut attachment = Attachment {
             id,
             uploader: actor,
@@ -115,6 +125,7 @@ impl ChatService {
             thumbnail: None,
         };
         let stored = async {
+            #[cfg(feature = "media")]
             if is_image(sniffed) {
                 self.process_attachment_image(&mut attachment).await?;
             }
@@ -138,6 +149,7 @@ impl ChatService {
     }
 
     /// Strips the stored image's metadata, measures it and stores its thumbnail.
+    #[cfg(feature = "media")]
     async fn process_attachment_image(&self, attachment: &mut Attachment) -> Result<()> {
         let key = Variant::Original.key(attachment.id);
         let read_back = || async {

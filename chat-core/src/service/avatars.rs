@@ -93,6 +93,32 @@ impl ChatService {
                 reason: format!("a picture must be PNG, JPEG, GIF or WebP, not {sniffed}"),
             });
         }
+        let (bytes, content_type) = self.draw_avatar(actor, sniffed, raw).await?;
+        let extension = if content_type == "image/png" {
+            "png"
+        } else {
+            "jpg"
+        };
+        let digest = Sha256::digest(&bytes);
+        let key = BlobKey::new(format!("{PREFIX}{actor}-{digest:x}.{extension}"))?;
+        self.blobs
+            .put(&key, blob::once(bytes), self.limits.max_attachment_bytes)
+            .await?;
+        // Only the picture's field: the profile may have been renamed while it was drawn.
+        self.store
+            .set_avatar_url(actor, Some(link(&key)), self.clock.now())
+            .await?
+            .ok_or(Error::NotFound { what: "user" })
+    }
+
+    /// The picture drawn again at most [`AVATAR_PX`], and its type.
+    #[cfg(feature = "media")]
+    async fn draw_avatar(
+        &self,
+        actor: UserId,
+        sniffed: &'static str,
+        raw: bytes::Bytes,
+    ) -> Result<(bytes::Bytes, &'static str)> {
         let drawn = self
             .process_image(actor, sniffed, AVATAR_PX, || async { Ok(raw.clone()) })
             .await?
@@ -101,25 +127,22 @@ impl ChatService {
             .ok_or_else(|| Error::PayloadTooLarge {
                 reason: "the picture is too large to draw within the image budget".to_owned(),
             })?;
-        let extension = if drawn.content_type == "image/png" {
-            "png"
-        } else {
-            "jpg"
-        };
-        let digest = Sha256::digest(&drawn.bytes);
-        let key = BlobKey::new(format!("{PREFIX}{actor}-{digest:x}.{extension}"))?;
-        self.blobs
-            .put(
-                &key,
-                blob::once(drawn.bytes),
-                self.limits.max_attachment_bytes,
-            )
-            .await?;
-        // Only the picture's field: the profile may have been renamed while it was drawn.
-        self.store
-            .set_avatar_url(actor, Some(link(&key)), self.clock.now())
-            .await?
-            .ok_or(Error::NotFound { what: "user" })
+        Ok((drawn.bytes, drawn.content_type))
+    }
+
+    /// Without image work nothing can be drawn, and an undrawn upload would keep its
+    /// metadata: refused.
+    #[cfg(not(feature = "media"))]
+    #[allow(clippy::unused_async, reason = "the same signature as with media")]
+    async fn draw_avatar(
+        &self,
+        _: UserId,
+        _: &'static str,
+        _: bytes::Bytes,
+    ) -> Result<(bytes::Bytes, &'static str)> {
+        Err(Error::UnsupportedMediaType {
+            reason: "profile pictures need this server's image support".to_owned(),
+        })
     }
 
     /// Takes the picture out of the caller's profile (initials show instead).

@@ -9,8 +9,9 @@ use bytes::Bytes;
 
 use super::ChatService;
 use crate::attachment::image::{self, ProcessedImage};
-use crate::attachment::image_budget::{self, ImageHeader};
+use crate::attachment::image_budget::ImageHeader;
 use crate::attachment::image_gate::ImagePass;
+use crate::attachment::image_header;
 use crate::error::Result;
 use crate::id::UserId;
 
@@ -28,7 +29,7 @@ impl ChatService {
     fn judge_image(&self, raw: &[u8], content_type: &str) -> Result<JudgedImage> {
         let budget = &self.attachments.images;
         let format = image::format_of(content_type)?;
-        let header = image_budget::read_header(raw, format, budget.max_frames)?;
+        let header = image_header::read_header(raw, format, budget.max_frames)?;
         budget.admit(&header)?;
         Ok(JudgedImage { format, header })
     }

@@ -40,6 +40,7 @@ mod bots;
 mod direct;
 mod events;
 mod feed;
+#[cfg(feature = "media")]
 mod images;
 pub use avatars::{AVATAR_PX, AvatarImage};
 pub use bot_tokens::MAX_BOT_TOKEN_TTL;
@@ -80,8 +81,10 @@ pub struct ChatService {
     attachments: AttachmentPolicy,
     /// Bounds the images in work at once, per user and in total (see
     /// [`AttachmentPolicy::image_workers`] and [`crate::ImageBudget::per_user`]).
+    #[cfg(feature = "media")]
     image_gate: crate::attachment::image_gate::ImageGate,
     /// The threads images are decoded on.
+    #[cfg(feature = "media")]
     image_workers: crate::attachment::workers::Workers,
     /// The structured-message kinds accepted: polls and the host's.
     payload_kinds: PayloadKinds,
@@ -238,10 +241,12 @@ impl ChatServiceBuilder {
                 None if durable => Arc::new(crate::blob::NoBlobStore),
                 None => Arc::new(MemoryBlobStore::new()),
             },
+            #[cfg(feature = "media")]
             image_gate: crate::attachment::image_gate::ImageGate::new(
                 self.attachments.image_workers,
                 &self.attachments.images,
             ),
+            #[cfg(feature = "media")]
             image_workers: crate::attachment::workers::Workers::new(self.attachments.image_workers),
             attachments: self.attachments,
             payload_kinds: self.payload_kinds,
