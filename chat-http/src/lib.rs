@@ -110,26 +110,88 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The routes with their OpenAPI document, built together.
-fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// The optional parts of the API a router mounts (see [`router_with`]). Events, rooms,
+/// members, messages, reactions, direct rooms, search, unread counts, the WebSocket and the
+/// health checks are always there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "one switch per part, named as the host reads them"
+)]
+pub struct Parts {
+    /// Sign-up and sign-in (`/v1/auth/…`), for hosts without their own identity; they also
+    /// need [`AppState::with_accounts`].
+    pub accounts: bool,
+    /// Attachments (`/v1/rooms/{id}/uploads`, `/v1/attachments/…`) and profile pictures
+    /// (`/v1/me/avatar`, `/v1/avatars/…`).
+    pub files: bool,
+    /// Bots and their tokens (`/v1/events/{id}/bots…`).
+    pub bots: bool,
+    /// Poll votes and structured payloads (`/v1/messages/{id}/poll…`, `…/payload`).
+    pub polls: bool,
+    /// The change feed (`POST /v1/feed`).
+    pub feed: bool,
+    /// Webhook registration and dead letters (`/v1/events/{id}/webhooks…`).
+    pub webhooks: bool,
+    /// Presence (`GET /v1/presence`).
+    pub presence: bool,
+    /// The OpenAPI document (`/v1/openapi.json`), describing just the parts mounted.
+    pub openapi: bool,
+}
+
+impl Parts {
+    /// Every part.
+    pub const ALL: Self = Self {
+        accounts: true,
+        files: true,
+        bots: true,
+        polls: true,
+        feed: true,
+        webhooks: true,
+        presence: true,
+        openapi: true,
+    };
+
+    /// None of the optional parts.
+    pub const NONE: Self = Self {
+        accounts: false,
+        files: false,
+        bots: false,
+        polls: false,
+        feed: false,
+        webhooks: false,
+        presence: false,
+        openapi: false,
+    };
+}
+
+/// The routes of `parts` with their OpenAPI document, built together.
+fn documented(parts: Parts) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use utoipa::OpenApi;
     use utoipa_axum::router::OpenApiRouter;
     use utoipa_axum::routes;
+    let optional = [
+        (
+            parts.accounts,
+            accounts::routes as fn() -> OpenApiRouter<AppState>,
+        ),
+        (parts.files, attachments::routes),
+        (parts.files, avatars::routes),
+        (parts.bots, bots::routes),
+        (parts.polls, polls::routes),
+        (parts.feed, feed::routes),
+        (parts.webhooks, webhooks::routes),
+        (parts.presence, presence::routes),
+    ];
+    let v1 = optional
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .fold(rest::routes().merge(direct::routes()), |v1, (_, part)| {
+            v1.merge(part())
+        })
+        .routes(routes!(ws::upgrade));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest(
-            "/v1",
-            rest::routes()
-                .merge(accounts::routes())
-                .merge(attachments::routes())
-                .merge(avatars::routes())
-                .merge(bots::routes())
-                .merge(polls::routes())
-                .merge(direct::routes())
-                .merge(feed::routes())
-                .merge(webhooks::routes())
-                .merge(presence::routes())
-                .routes(routes!(ws::upgrade)),
-        )
+        .nest("/v1", v1)
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .split_for_parts()
@@ -147,7 +209,7 @@ pub fn openapi() -> serde_json::Value {
 /// page size and character rule the server enforces appears in the schemas.
 #[must_use]
 pub fn openapi_for(limits: &chat_core::Limits, config: &HttpConfig) -> serde_json::Value {
-    with_rules(documented().1, limits, config)
+    with_rules(documented(Parts::ALL).1, limits, config)
 }
 
 fn with_rules(
@@ -167,11 +229,19 @@ fn with_rules(
 /// [`metrics_router`] on a listener of their own, which operators keep on their monitoring
 /// network. Nothing mounted here can expose them by accident.
 pub fn router(state: AppState) -> Router {
+    router_with(state, Parts::ALL)
+}
+
+/// As [`router`], with only the optional [`Parts`] a host wants: the others are not routed
+/// (404 `no such route`) and not in the OpenAPI document.
+pub fn router_with(state: AppState, parts: Parts) -> Router {
     let body_limit = state.config.body_limit;
-    let (routes, api) = documented();
-    let api = axum::Json(with_rules(api, state.chat.limits(), &state.config));
+    let (mut routes, api) = documented(parts);
+    if parts.openapi {
+        let api = axum::Json(with_rules(api, state.chat.limits(), &state.config));
+        routes = routes.route("/v1/openapi.json", get(move || async move { api }));
+    }
     routes
-        .route("/v1/openapi.json", get(move || async move { api }))
         .fallback(|| async { error::error_response(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             error::error_response(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this route")

@@ -355,3 +355,56 @@ async fn a_nested_router_documents_its_prefix() {
     let (status, _) = app.call("GET", "/v1/me", Some(&token), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// A host that mounts only some parts gets only those routed and documented: the others are
+/// 404 `no such route` and absent from the served document; the core works.
+#[tokio::test]
+async fn a_router_mounts_and_documents_only_the_parts_asked_for() {
+    let mut app = App::new(Arc::new(MemoryStore::new()));
+    let parts = chat_http::Parts {
+        openapi: true,
+        presence: true,
+        ..chat_http::Parts::NONE
+    };
+    app.router = chat_http::router_with(app.state.clone(), parts);
+    let (owner, event, room) = app.world().await;
+    let (s, _) = app
+        .call(
+            "POST",
+            &format!("/v1/rooms/{room}/messages"),
+            Some(&owner),
+            Some(serde_json::json!({"text": "the core works"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, served) = app.call("GET", "/v1/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let paths = served["paths"].as_object().unwrap();
+    assert!(paths.contains_key("/v1/presence"));
+    assert!(paths.contains_key("/v1/rooms/{room_id}/messages"));
+    for absent in [
+        "/v1/auth/sign-in",
+        "/v1/events/{event_id}/webhooks",
+        "/v1/rooms/{room_id}/uploads",
+        "/v1/me/avatar",
+        "/v1/events/{event_id}/bots",
+        "/v1/feed",
+    ] {
+        assert!(!paths.contains_key(absent), "{absent} is documented");
+    }
+    for (method, uri) in [
+        ("POST", "/v1/auth/sign-in".to_owned()),
+        ("GET", format!("/v1/events/{event}/webhooks")),
+        ("POST", "/v1/feed".to_owned()),
+    ] {
+        let (s, body) = app.call(method, &uri, Some(&owner), None).await;
+        assert_eq!(
+            (s, body["error"]["message"].as_str()),
+            (StatusCode::NOT_FOUND, Some("no such route")),
+            "{method} {uri}"
+        );
+    }
+    app.router = chat_http::router_with(app.state.clone(), chat_http::Parts::NONE);
+    let (s, _) = app.call("GET", "/v1/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
