@@ -47,10 +47,17 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 async fn set_avatar(
     State(s): State<AppState>,
     Caller(me): Caller,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     body: Body,
 ) -> Result<ApiJson<User>, ApiError> {
     let body = Box::pin(body.into_data_stream().map_err(std::io::Error::other));
-    let prefix = format!("{}/v1/avatars/", s.config.mount_path);
+    // The declared mount path, or else the prefix this request came in under.
+    let mount = if s.config.mount_path.is_empty() {
+        crate::mount_prefix(uri.path(), "/v1/me/avatar").unwrap_or_default()
+    } else {
+        s.config.mount_path.as_str()
+    };
+    let prefix = format!("{mount}/v1/avatars/");
     let user = s
         .chat
         .set_avatar(me, body, move |key| format!("{prefix}{}", key.as_str()))

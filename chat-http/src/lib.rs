@@ -238,8 +238,30 @@ pub fn router_with(state: AppState, parts: Parts) -> Router {
     let body_limit = state.config.body_limit;
     let (mut routes, api) = documented(parts);
     if parts.openapi {
-        let api = axum::Json(with_rules(api, state.chat.limits(), &state.config));
-        routes = routes.route("/v1/openapi.json", get(move || async move { api }));
+        let api = std::sync::Arc::new(with_rules(api, state.chat.limits(), &state.config));
+        let declared = !state.config.mount_path.is_empty();
+        routes = routes.route(
+            "/v1/openapi.json",
+            get(
+                move |axum::extract::OriginalUri(uri): axum::extract::OriginalUri| {
+                    let api = std::sync::Arc::clone(&api);
+                    async move {
+                        // Nested without a declared mount path: the prefix the request came in
+                        // under is where the API is, so the document says so.
+                        match mount_prefix(uri.path(), "/v1/openapi.json") {
+                            Some(prefix) if !declared => {
+                                let mut api = (*api).clone();
+                                api["servers"] = serde_json::json!([
+                                    {"url": prefix, "description": "where the host mounts the API"}
+                                ]);
+                                axum::Json(api)
+                            }
+                            _ => axum::Json((*api).clone()),
+                        }
+                    }
+                },
+            ),
+        );
     }
     routes
         .fallback(|| async { error::error_response(StatusCode::NOT_FOUND, "not_found", "no such route") })
@@ -260,6 +282,12 @@ pub fn router_with(state: AppState, parts: Parts) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// The prefix a nested router was reached under: `/chat` for `/chat/v1/me` and the route
+/// `/v1/me`; `None` at the root.
+pub(crate) fn mount_prefix<'a>(original: &'a str, route: &str) -> Option<&'a str> {
+    original.strip_suffix(route).filter(|p| !p.is_empty())
 }
 
 /// `GET /metrics` only: the Prometheus text of [`AppState::with_metrics`] (404 without it).

@@ -48,10 +48,12 @@ pub struct HttpConfig {
     /// How long `/readyz` waits for the store before answering 503. Probes usually give up
     /// after a second; answering within it tells them "unavailable" instead of timing out.
     pub ready_timeout: Duration,
-    /// Where the host mounts the router, such as `/chat` for
-    /// `Router::new().nest("/chat", chat_http::router(state))`; empty when it is served at the
-    /// root. The OpenAPI document names it as its server, so generated clients call
-    /// `/chat/v1/…` rather than `/v1/…`. Routing itself does not read it: nesting does that.
+    /// Where clients reach the router, such as `/chat`, when that is not the path it is nested
+    /// under (a proxy in front strips or adds a prefix). Empty (the default): the prefix of
+    /// the request itself, so `Router::new().nest("/chat", chat_http::router(state))` needs no
+    /// setting. The OpenAPI document names it as its server, so generated clients call
+    /// `/chat/v1/…` rather than `/v1/…`, and profile pictures' URLs carry it. Routing itself
+    /// does not read it: nesting does that.
     pub mount_path: String,
     /// How long a bot's token from `POST /v1/events/{id}/bots` is valid (default 90 days):
     /// a service account's credential, rotated by issuing a new one

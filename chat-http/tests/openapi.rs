@@ -356,6 +356,33 @@ async fn a_nested_router_documents_its_prefix() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+/// A host that nests the router under `/chat` without saying so gets the prefix from the
+/// request: the served document's server is `/chat`, and a profile picture's URL carries it.
+#[tokio::test]
+async fn a_nested_router_finds_its_prefix_by_itself() {
+    let mut app = App::new(Arc::new(MemoryStore::new()));
+    let (user, _) = app.user("Ann").await;
+    let token = app.token(user);
+    app.router = axum::Router::new().nest("/chat", app.router.clone());
+    let (status, served) = app.call("GET", "/chat/v1/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(served["servers"][0]["url"], "/chat");
+    let (status, me) = app
+        .raw(
+            "PUT",
+            "/chat/v1/me/avatar",
+            &token,
+            "image/png",
+            chat_core::testing::fixtures::png(8, 8),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    let url = me["avatar_url"].as_str().unwrap();
+    assert!(url.starts_with("/chat/v1/avatars/avatar-"), "{url}");
+    let (status, _) = app.call("GET", url, None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 /// A host that mounts only some parts gets only those routed and documented: the others are
 /// 404 `no such route` and absent from the served document; the core works.
 #[tokio::test]
