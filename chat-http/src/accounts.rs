@@ -32,7 +32,7 @@ use tokio::sync::Semaphore;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::JwtAuthenticator;
+use crate::auth::TokenIssuer;
 use crate::error::{ApiError, ErrorEnvelope, error_response};
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -77,7 +77,7 @@ impl Default for AccountsConfig {
 
 /// Sign-up and sign-in: the token issuer, the hasher and the attempt limits.
 pub struct Accounts {
-    issuer: Arc<JwtAuthenticator>,
+    issuer: Arc<dyn TokenIssuer>,
     config: AccountsConfig,
     hashing: Semaphore,
     /// A hash of a random password, verified when the email is unknown so that the answer
@@ -95,12 +95,12 @@ impl fmt::Debug for Accounts {
 }
 
 impl Accounts {
-    /// Accounts that issue tokens with `issuer` (the same authenticator the router verifies
-    /// with).
+    /// Accounts that issue tokens with `issuer` (whose tokens the router's authenticator
+    /// verifies: a [`JwtAuthenticator`](crate::JwtAuthenticator), or the host's own).
     ///
     /// # Errors
     /// [`Error::Internal`] if the dummy hash cannot be computed (it never fails in practice).
-    pub fn new(issuer: Arc<JwtAuthenticator>, config: AccountsConfig) -> chat_core::Result<Self> {
+    pub fn new(issuer: Arc<dyn TokenIssuer>, config: AccountsConfig) -> chat_core::Result<Self> {
         let dummy_hash = hash_password(&uuid::Uuid::new_v4().to_string())?;
         Ok(Self {
             issuer,

@@ -64,6 +64,22 @@ impl Authenticator for WithBotTokens {
     }
 }
 
+/// Issues bearer tokens for users, for sign-in ([`crate::accounts`]): implemented by
+/// [`JwtAuthenticator`], and by any host whose tokens its own [`Authenticator`] verifies.
+pub trait TokenIssuer: fmt::Debug + Send + Sync + 'static {
+    /// A token that authenticates `user` for `ttl`.
+    ///
+    /// # Errors
+    /// Whatever stops the issuer (signing failed, say).
+    fn issue(&self, user: UserId, ttl: Duration) -> Result<String>;
+}
+
+impl TokenIssuer for JwtAuthenticator {
+    fn issue(&self, user: UserId, ttl: Duration) -> Result<String> {
+        JwtAuthenticator::issue(self, user, ttl)
+    }
+}
+
 /// The JWT claims chat-engine reads and writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {

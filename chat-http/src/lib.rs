@@ -79,7 +79,7 @@ use tower_http::trace::TraceLayer;
 /// The attribute [`Authenticator`] implementations need, re-exported so a host does not
 /// depend on `async-trait` itself.
 pub use async_trait::async_trait;
-pub use auth::{Authenticator, Claims, JwtAuthenticator};
+pub use auth::{Authenticator, Claims, JwtAuthenticator, TokenIssuer};
 pub use error::ApiError;
 pub use host_auth::{FromExtensions, HostUser, RequestAuthenticator};
 pub use serve::{serve, serve_router};

@@ -306,7 +306,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None
     };
     let accounts = Accounts::new(
-        Arc::clone(&jwt),
+        Arc::clone(&jwt) as Arc<dyn chat_http::TokenIssuer>,
         AccountsConfig {
             token_ttl: Duration::from_secs(args.token_ttl_hours * 3600),
             attempts_per_email: args.sign_in_rate,
