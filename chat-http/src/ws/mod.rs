@@ -91,10 +91,12 @@ use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 
+mod child_task;
 mod forward;
 mod frames;
 mod queue;
 
+use child_task::ChildTask;
 use forward::{forward, forward_presence, forward_unread};
 pub(crate) use frames::EventFrames;
 use frames::{ClientFrame, ConnectionStatus, ServerFrame, error_frame};
@@ -448,13 +450,13 @@ struct Connection<'a> {
     state: &'a AppState,
     user: UserId,
     out: Outbound,
-    subs: HashMap<RoomId, JoinHandle<()>>,
+    subs: HashMap<RoomId, ChildTask>,
     /// This connection's part in the user's presence; dropped with the connection.
     presence: chat_core::PresenceSession,
     /// The `presence_subscribe` task, if any.
-    presence_watch: Option<JoinHandle<()>>,
+    presence_watch: Option<ChildTask>,
     /// The `unread_subscribe` task, if any.
-    unread_feed: Option<JoinHandle<()>>,
+    unread_feed: Option<ChildTask>,
 }
 
 impl Connection<'_> {
@@ -521,15 +523,9 @@ impl Connection<'_> {
                     _ = closing.changed() => break,
                 }
             }
-            for task in self
-                .subs
-                .drain()
-                .map(|(_, task)| task)
-                .chain(self.presence_watch.take())
-                .chain(self.unread_feed.take())
-            {
-                task.abort();
-            }
+            // The child tasks end here, before the connection closes its queue (dropping a
+            // ChildTask aborts it), and on any other way out of this function, a panic included.
+            drop(self);
             read_failed
         }
     }
@@ -571,26 +567,22 @@ impl Connection<'_> {
                 true
             }
             ClientFrame::PresenceSubscribe { user_ids } => {
-                if let Some(task) = self.presence_watch.take() {
-                    task.abort();
-                }
+                self.presence_watch = None;
                 match chat.watch_presence(self.user, &user_ids).await {
                     Ok(watch) => {
                         self.presence_watch =
-                            Some(tokio::spawn(forward_presence(watch, self.out.clone())));
+                            Some(ChildTask::spawn(forward_presence(watch, self.out.clone())));
                         true
                     }
                     Err(e) => self.out.push(error_frame(&e, None, None)),
                 }
             }
             ClientFrame::UnreadSubscribe => {
-                if let Some(task) = self.unread_feed.take() {
-                    task.abort();
-                }
+                self.unread_feed = None;
                 match Arc::clone(chat).unread_feed(self.user).await {
                     Ok(feed) => {
                         self.unread_feed =
-                            Some(tokio::spawn(forward_unread(feed, self.out.clone())));
+                            Some(ChildTask::spawn(forward_unread(feed, self.out.clone())));
                         true
                     }
                     Err(e) => self.out.push(error_frame(&e, None, None)),
@@ -600,9 +592,7 @@ impl Connection<'_> {
                 Box::pin(self.subscribe(room_id, since_seq)).await
             }
             ClientFrame::Unsubscribe { room_id } => {
-                if let Some(task) = self.subs.remove(&room_id) {
-                    task.abort();
-                }
+                self.subs.remove(&room_id);
                 true
             }
             ClientFrame::Send { room_id, message } => {
@@ -639,9 +629,7 @@ impl Connection<'_> {
     /// Starts (or restarts) a subscription. The permission check runs here, so a refused
     /// subscribe holds nothing; an accepted one is a task of its own.
     async fn subscribe(&mut self, room_id: RoomId, since_seq: Option<RoomSeq>) -> bool {
-        if let Some(old) = self.subs.remove(&room_id) {
-            old.abort();
-        }
+        self.subs.remove(&room_id);
         let max = self.state.config.ws_max_subscriptions;
         if self.subs.len() >= max {
             // Subscriptions that ended (access revoked) no longer count.
@@ -663,7 +651,7 @@ impl Connection<'_> {
             Ok(sub) => sub,
             Err(e) => return self.out.push(error_frame(&e, None, Some(room_id))),
         };
-        let task = tokio::spawn(forward(
+        let task = ChildTask::spawn(forward(
             self.state.clone(),
             self.user,
             sub,
