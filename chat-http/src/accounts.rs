@@ -1,5 +1,5 @@
 //! Sign-up and sign-in with email and password, for deployments without their own identity
-//! provider (the example server is one). Both return the JWT that [`JwtAuthenticator`]
+//! provider (the example server is one). Both return the JWT that [`JwtAuthenticator`](crate::JwtAuthenticator)
 //! verifies, so every other route works unchanged.
 //!
 //! - Passwords are hashed with argon2id (OWASP's parameters: 19 MiB, two passes) on the
