@@ -51,7 +51,7 @@ use crate::change::RoomChange;
 use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::event::{Event, EventMember, EventRole, EventSummary};
-use crate::id::{AttachmentId, EventId, MessageId, RoomId, UserId, WebhookId};
+use crate::id::{AttachmentId, EventId, MessageId, RoomId, UserId};
 use crate::message::{Attachment, HistoryCursor, Message};
 use crate::metrics::SystemMetrics;
 use crate::payload::{Payload, PayloadUpdate};
@@ -59,7 +59,6 @@ use crate::permission::RoomAccess;
 use crate::rate_limit::{RateLimitPolicy, SendHistory};
 use crate::room::{Room, RoomMember, RoomPatch, RoomSeq};
 use crate::user::{MemberMatch, User};
-use crate::webhook::{DeadLetter, Webhook, WebhookPosition};
 
 /// User profiles.
 #[async_trait]
@@ -570,37 +569,8 @@ pub trait AttachmentStore: fmt::Debug + Send + Sync + 'static {
     async fn remove_uploads(&self, ids: &[AttachmentId]) -> Result<()>;
 }
 
-/// Outgoing webhooks, their delivery positions and dead letters (see [`crate::webhook`]).
-/// Removing a webhook removes its positions and dead letters; removing its event removes it.
-#[async_trait]
-pub trait WebhookStore: fmt::Debug + Send + Sync + 'static {
-    /// Records a new webhook.
-    ///
-    /// # Errors
-    /// [`Error::NotFound`](crate::Error::NotFound) (`event`) when its event does not exist.
-    async fn insert_webhook(&self, webhook: Webhook) -> Result<()>;
-
-    /// The webhooks of `event`, or of every event, oldest first.
-    async fn webhooks(&self, event: Option<EventId>) -> Result<Vec<Webhook>>;
-
-    /// Removes a webhook; false when there was none.
-    async fn delete_webhook(&self, id: WebhookId) -> Result<bool>;
-
-    /// The webhook's position in each room it has delivered to or tried.
-    async fn webhook_positions(&self, id: WebhookId) -> Result<Vec<WebhookPosition>>;
-
-    /// Records a position (replacing the room's previous one). Positions of a webhook that no
-    /// longer exists are dropped silently: a delivery may finish after its removal.
-    async fn put_webhook_position(&self, position: WebhookPosition) -> Result<()>;
-
-    /// Records a dead letter and moves the room's position past it, in one step.
-    async fn add_dead_letter(&self, letter: DeadLetter) -> Result<()>;
-
-    /// The webhook's dead letters, newest first, up to `limit`.
-    async fn dead_letters(&self, id: WebhookId, limit: u32) -> Result<Vec<DeadLetter>>;
-}
-
 pub use crate::bot_token::BotTokenStore;
+pub use crate::webhook::WebhookStore;
 
 /// Everything the [`ChatService`](crate::ChatService) needs. Implemented for every type that
 /// implements the eight area traits.

@@ -8,9 +8,13 @@
 //! failures it becomes a [`DeadLetter`] and the room moves on. The HTTP side (signing,
 //! sending) lives in `chat-http`.
 
+use std::fmt;
+
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::error::Result;
 use crate::id::{DeadLetterId, EventId, RoomId, UserId, WebhookId};
 use crate::room::RoomSeq;
 
@@ -186,6 +190,37 @@ impl DeliveryFailure {
     pub fn status(status: u16) -> Self {
         Self::Status(status / 100)
     }
+}
+
+/// Where webhooks, their delivery positions and dead letters are kept (part of
+/// [`Store`](crate::Store)).
+/// Removing a webhook removes its positions and dead letters; removing its event removes it.
+#[async_trait]
+pub trait WebhookStore: fmt::Debug + Send + Sync + 'static {
+    /// Records a new webhook.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`](crate::Error::NotFound) (`event`) when its event does not exist.
+    async fn insert_webhook(&self, webhook: Webhook) -> Result<()>;
+
+    /// The webhooks of `event`, or of every event, oldest first.
+    async fn webhooks(&self, event: Option<EventId>) -> Result<Vec<Webhook>>;
+
+    /// Removes a webhook; false when there was none.
+    async fn delete_webhook(&self, id: WebhookId) -> Result<bool>;
+
+    /// The webhook's position in each room it has delivered to or tried.
+    async fn webhook_positions(&self, id: WebhookId) -> Result<Vec<WebhookPosition>>;
+
+    /// Records a position (replacing the room's previous one). Positions of a webhook that no
+    /// longer exists are dropped silently: a delivery may finish after its removal.
+    async fn put_webhook_position(&self, position: WebhookPosition) -> Result<()>;
+
+    /// Records a dead letter and moves the room's position past it, in one step.
+    async fn add_dead_letter(&self, letter: DeadLetter) -> Result<()>;
+
+    /// The webhook's dead letters, newest first, up to `limit`.
+    async fn dead_letters(&self, id: WebhookId, limit: u32) -> Result<Vec<DeadLetter>>;
 }
 
 #[cfg(test)]

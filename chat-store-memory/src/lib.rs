@@ -32,6 +32,7 @@
 //! under the same lock.
 
 mod bot_tokens;
+mod profiles;
 mod state;
 mod webhooks;
 
@@ -40,11 +41,10 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use async_trait::async_trait;
 use chat_core::store::{AttachmentStore, NewDirectRoom};
 use chat_core::{
-    Account, AccountStore, Admission, Appended, AttachmentId, ChangeKind, Error, Event, EventId,
-    EventMember, EventStore, EventSummary, HistoryCursor, MemberMatch, Message, MessageId,
-    MessageStore, NewMessage, ProfileStore, Result, Room, RoomChange, RoomId, RoomMember,
-    RoomPatch, RoomSeq, RoomStanding, RoomStore, SendHistory, SystemMetrics, Timestamp, Upload,
-    User, UserId,
+    Admission, Appended, AttachmentId, ChangeKind, Error, Event, EventId, EventMember, EventStore,
+    EventSummary, HistoryCursor, MemberMatch, Message, MessageId, MessageStore, NewMessage, Result,
+    Room, RoomChange, RoomId, RoomMember, RoomPatch, RoomSeq, RoomStanding, RoomStore, SendHistory,
+    SystemMetrics, Timestamp, Upload, UserId,
 };
 use chat_core::{EventRole, PayloadUpdate, RoomRole, SearchTerms, Unread};
 
@@ -76,51 +76,6 @@ impl MemoryStore {
 
 const ROOM_NOT_FOUND: Error = Error::NotFound { what: "room" };
 const MESSAGE_NOT_FOUND: Error = Error::NotFound { what: "message" };
-
-#[async_trait]
-impl ProfileStore for MemoryStore {
-    async fn upsert_user(&self, user: User) -> Result<User> {
-        Ok(self.write().upsert_user(user))
-    }
-
-    async fn get_user(&self, id: UserId) -> Result<Option<User>> {
-        Ok(self.read().users.get(&id).cloned())
-    }
-
-    async fn set_avatar_url(
-        &self,
-        id: UserId,
-        avatar_url: Option<String>,
-        updated_at: Timestamp,
-    ) -> Result<Option<User>> {
-        let mut s = self.write();
-        Ok(s.users.get_mut(&id).map(|user| {
-            user.avatar_url = avatar_url;
-            user.updated_at = updated_at;
-            user.clone()
-        }))
-    }
-}
-
-#[async_trait]
-impl AccountStore for MemoryStore {
-    async fn create_account(&self, account: Account, profile: User) -> Result<User> {
-        let mut s = self.write();
-        if s.accounts.contains_key(&account.email) {
-            return Err(Error::conflict("an account with this email already exists"));
-        }
-        if s.accounts.values().any(|a| a.user_id == account.user_id) {
-            return Err(Error::conflict("this user already has an account"));
-        }
-        let user = s.upsert_user(profile);
-        s.accounts.insert(account.email.clone(), account);
-        Ok(user)
-    }
-
-    async fn account_by_email(&self, email: &str) -> Result<Option<Account>> {
-        Ok(self.read().accounts.get(email).cloned())
-    }
-}
 
 #[async_trait]
 impl EventStore for MemoryStore {
