@@ -172,6 +172,16 @@ pub struct Relay {
     store: Arc<dyn Store>,
     rooms: Mutex<HashMap<RoomId, Followed>>,
     me: Weak<Relay>,
+    /// Every task the relay starts (joins, fills, leaves, the presence beat and expiry):
+    /// cancelled by [`Relay::shutdown`] or when the relay is dropped.
+    tasks: tokio_util::task::TaskTracker,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 impl fmt::Debug for Relay {
@@ -198,6 +208,8 @@ impl Relay {
             store,
             rooms: Mutex::new(HashMap::new()),
             me: me.clone(),
+            tasks: tokio_util::task::TaskTracker::new(),
+            stop: tokio_util::sync::CancellationToken::new(),
         });
         let handler: Weak<dyn RelayHandler> = Arc::downgrade(&relay) as Weak<dyn RelayHandler>;
         link.attach(handler);
@@ -224,12 +236,12 @@ impl Relay {
             });
         }));
         let link = Arc::clone(&self.link);
-        tokio::spawn(async move {
+        self.spawn(async move {
             // Unconfirmed, it is retried by the link's reconnect; the beat below repeats all.
             let _ = link.join(SIGNAL_CHANNEL).await;
         });
         let me = Arc::downgrade(self);
-        tokio::spawn(async move {
+        self.spawn(async move {
             let mut beat = tokio::time::interval(PRESENCE_TTL / 3);
             beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -241,7 +253,7 @@ impl Relay {
         // Lapsed reports are expired the moment they lapse, not on the next beat: a watcher
         // (`presence_subscribe`) hears that an instance died when `GET /v1/presence` says it.
         let me = Arc::downgrade(self);
-        tokio::spawn(async move {
+        self.spawn(async move {
             loop {
                 let wait = {
                     let Some(relay) = me.upgrade() else { return };
@@ -253,6 +265,26 @@ impl Relay {
                 tokio::time::sleep(wait + std::time::Duration::from_millis(1)).await;
             }
         });
+    }
+
+    /// Runs `work` as one of the relay's tasks, until it ends or the relay shuts down.
+    fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.tasks
+            .spawn(self.stop.clone().run_until_cancelled_owned(work));
+    }
+
+    /// How many of the relay's tasks are running (the presence beat and expiry among them).
+    #[must_use]
+    pub fn running_tasks(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Stops every task the relay started and waits until each has. Links own their
+    /// connections; dropping the relay's last `Arc` also cancels its tasks.
+    pub async fn shutdown(&self) {
+        self.stop.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 
     fn report_all_presence(&self) {
@@ -351,7 +383,7 @@ impl Relay {
 
     fn spawn_join(&self, room: RoomId) {
         let Some(me) = self.me.upgrade() else { return };
-        tokio::spawn(async move {
+        self.spawn(async move {
             let result = match me.link.join(room).await {
                 Ok(()) => me.joined(room).await,
                 Err(e) => Err(e),
@@ -380,7 +412,7 @@ impl Relay {
             return;
         }
         let link = Arc::clone(&self.link);
-        tokio::spawn(async move {
+        self.spawn(async move {
             for room in gone {
                 link.leave(room).await;
             }
@@ -408,7 +440,7 @@ impl Broker for Relay {
         // instance's subscribers to wait for an echo that may never come.
         if gap && let Some(me) = self.me.upgrade() {
             let (room, through) = (change.room_id, change.seq);
-            tokio::spawn(async move {
+            self.spawn(async move {
                 let _ = me.fill(room, Some(through)).await;
             });
         }

@@ -208,11 +208,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         BrokerKind::Postgres
     });
-    let broker: Arc<dyn Broker> = match (broker_kind, &pool) {
-        (BrokerKind::Memory, _) => Arc::new(InProcessBroker::new()),
+    let relay: Option<Arc<Relay>> = match (broker_kind, &pool) {
+        (BrokerKind::Memory, _) => None,
         (BrokerKind::Postgres, Some(pool)) => {
             tracing::info!("live changes cross instances through PostgreSQL LISTEN/NOTIFY");
-            Relay::new(Arc::clone(&store), PgNotifyLink::new(pool.clone()))
+            Some(Relay::new(
+                Arc::clone(&store),
+                PgNotifyLink::new(pool.clone()),
+            ))
         }
         (BrokerKind::Postgres, None) => {
             return Err("--broker postgres needs --database-url".into());
@@ -224,8 +227,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
             tracing::info!(url = %args.nats_url, "live changes cross instances through NATS");
-            Relay::new(Arc::clone(&store), NatsLink::connect(&args.nats_url).await?)
+            Some(Relay::new(
+                Arc::clone(&store),
+                NatsLink::connect(&args.nats_url).await?,
+            ))
         }
+    };
+    let broker: Arc<dyn Broker> = match &relay {
+        Some(relay) => Arc::clone(relay) as Arc<dyn Broker>,
+        None => Arc::new(InProcessBroker::new()),
     };
     let secret = match args.jwt_secret {
         Some(s) if s.len() >= MIN_SECRET_BYTES => s,
@@ -357,6 +367,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     chat_http::serve_router(listener, app, state, shutdown_signal()).await?;
     background.shutdown().await;
+    if let Some(relay) = relay {
+        relay.shutdown().await;
+    }
     Ok(())
 }
 

@@ -269,6 +269,20 @@ pub async fn a_gap_a_local_commit_reveals_is_filled_at_once(cluster: &dyn Broker
     );
 }
 
+/// A relay's tasks (its presence beat and expiry, which would run forever, and its joins)
+/// belong to it: `shutdown` stops them all and returns once none is left.
+pub async fn a_relay_shuts_down_its_tasks(cluster: &dyn BrokerCluster) {
+    let relay = crate::relay::Relay::new(cluster.store(), Arc::new(EngineDown));
+    let chat = unlimited(ChatService::builder(cluster.store()).broker(Arc::clone(&relay) as _));
+    let (room, users) = world(&chat, 0).await;
+    let _follower = Follower::new(&chat, users[0], room).await;
+    assert!(relay.running_tasks() >= 2, "{}", relay.running_tasks());
+    tokio::time::timeout(Duration::from_secs(5), relay.shutdown())
+        .await
+        .expect("every task stops");
+    assert_eq!(relay.running_tasks(), 0);
+}
+
 /// When the engine connection drops, live delivery resumes by itself and nothing sent
 /// meanwhile is lost.
 pub async fn delivery_resumes_after_the_engine_connection_drops(cluster: &dyn BrokerCluster) {
@@ -499,6 +513,7 @@ macro_rules! for_each_broker_case {
             changes_reach_every_instance_in_order_exactly_once
             a_change_no_broker_carried_is_recovered_from_the_store
             a_gap_a_local_commit_reveals_is_filled_at_once
+            a_relay_shuts_down_its_tasks
             delivery_resumes_after_the_engine_connection_drops
             publishing_never_blocks
             changes_larger_than_a_payload_cross_instances
