@@ -140,6 +140,61 @@ impl UserId {
         );
         Self(Uuid::new_v5(&space, host_id.to_string().as_bytes()))
     }
+
+    /// The chat user of the host's user number `n` (an integer primary key), which
+    /// [`host_number`](Self::host_number) reads back: a host's
+    /// [`ProfileProvider`](crate::ProfileProvider) asked about a user then knows which row to
+    /// read, with no table of UUIDs on either side.
+    ///
+    /// The id is a UUID of version 8 (custom): 48 bits name `namespace` (the first bits of a
+    /// name-based UUID of it), and the 64 bits of `n` fill the bits a version 8 UUID leaves
+    /// free beside the version and variant. Anyone who knows the namespace can read the
+    /// number from the id, which is no secret: the host's ids are as visible as chat's.
+    ///
+    /// ```
+    /// use chat_core::UserId;
+    /// let ada = UserId::from_host_number("my-app", 42);
+    /// assert_eq!(ada.host_number("my-app"), Some(42));
+    /// assert_eq!(ada.host_number("other-app"), None);
+    /// assert_eq!(UserId::from_host_id("my-app", 42).host_number("my-app"), None);
+    /// ```
+    #[must_use]
+    pub fn from_host_number(namespace: &str, n: i64) -> Self {
+        let n = u128::from(n.cast_unsigned());
+        let id = namespace_bits(namespace)
+            | (0x8 << 76)
+            | (0b10 << 62)
+            | ((n >> 62) << 64)
+            | (n & LOW_62);
+        Self(Uuid::from_u128(id))
+    }
+
+    /// The host's user number this id was made from by
+    /// [`from_host_number`](Self::from_host_number) under `namespace`; `None` for any other id.
+    #[must_use]
+    pub fn host_number(&self, namespace: &str) -> Option<i64> {
+        let id = self.0.as_u128();
+        let layout = namespace_bits(namespace) | (0x8 << 76) | (0b10 << 62);
+        // Namespace, version, variant, and the unused high bits of the number's part.
+        let fixed = (u128::MAX << 80) | (0xF << 76) | (0b11 << 62) | (0x3FF << 66);
+        if id & fixed != layout {
+            return None;
+        }
+        let n = (((id >> 64) & 0b11) << 62) | (id & LOW_62);
+        Some(u64::try_from(n).ok()?.cast_signed())
+    }
+}
+
+/// The low 62 bits of a u128.
+const LOW_62: u128 = (1 << 62) - 1;
+
+/// The 48 leading bits that name a host's namespace in [`UserId::from_host_number`].
+fn namespace_bits(namespace: &str) -> u128 {
+    let named = Uuid::new_v5(
+        &Uuid::NAMESPACE_URL,
+        format!("chat-engine:host-numbers:{namespace}").as_bytes(),
+    );
+    (named.as_u128() >> 80) << 80
 }
 
 #[cfg(test)]
@@ -152,6 +207,22 @@ mod tests {
         let b = MessageId::new();
         assert_eq!(a.as_uuid().get_version_num(), 7);
         assert!(a < b);
+    }
+
+    #[test]
+    fn host_numbers_round_trip_and_stay_in_their_namespace() {
+        for n in [0, 1, 42, -1, i64::MAX, i64::MIN, 1 << 62, (1 << 62) - 1] {
+            let id = UserId::from_host_number("app", n);
+            assert_eq!(id.as_uuid().get_version_num(), 8, "{n}");
+            assert_eq!(id.as_uuid().get_variant(), uuid::Variant::RFC4122, "{n}");
+            assert_eq!(id.host_number("app"), Some(n), "{n}");
+            assert_eq!(id.host_number("other"), None, "{n}");
+        }
+        assert_ne!(
+            UserId::from_host_number("app", 1),
+            UserId::from_host_number("app", 2)
+        );
+        assert_eq!(UserId::new().host_number("app"), None);
     }
 
     #[test]

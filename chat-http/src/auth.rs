@@ -43,6 +43,19 @@ pub trait Authenticator: fmt::Debug + Send + Sync + 'static {
     async fn authenticate(&self, token: &str) -> Result<UserId>;
 }
 
+/// Accepts no bearer token of its own: for a host whose people sign in through its session
+/// ([`RequestAuthenticator`](crate::RequestAuthenticator)) and never carry a token. Bots'
+/// tokens still work (every [`AppState`](crate::AppState) checks them first).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoBearerTokens;
+
+#[async_trait]
+impl Authenticator for NoBearerTokens {
+    async fn authenticate(&self, _token: &str) -> Result<UserId> {
+        Err(Error::Unauthenticated)
+    }
+}
+
 /// The router's authenticator: bots' tokens (`cbt_…`, see [`chat_core::bot_token`]) are
 /// checked against the store, everything else goes to the host's authenticator. Every
 /// [`AppState`](crate::AppState) wraps its authenticator in one, so bots work whatever the

@@ -48,6 +48,8 @@ pub mod auth;
 pub mod avatars;
 pub mod background;
 pub mod bots;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod direct;
 pub mod error;
 pub mod extract;
@@ -79,7 +81,7 @@ use tower_http::trace::TraceLayer;
 /// The attribute [`Authenticator`] implementations need, re-exported so a host does not
 /// depend on `async-trait` itself.
 pub use async_trait::async_trait;
-pub use auth::{Authenticator, Claims, JwtAuthenticator, TokenIssuer};
+pub use auth::{Authenticator, Claims, JwtAuthenticator, NoBearerTokens, TokenIssuer};
 pub use error::ApiError;
 pub use host_auth::{FromExtensions, HostUser, RequestAuthenticator};
 pub use serve::{serve, serve_router};

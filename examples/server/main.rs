@@ -11,7 +11,6 @@
 //! Open the printed URL in two browser windows, sign in as two demo users (their passwords
 //! are printed at start-up) or sign up, and chat.
 
-mod client;
 mod demo;
 
 use std::net::SocketAddr;
@@ -29,6 +28,7 @@ use chat_core::{
 use chat_http::accounts::{Accounts, AccountsConfig};
 use chat_http::attachments::LinkKey;
 use chat_http::background::{Background, BackgroundConfig};
+use chat_http::client::{self, ClientConfig};
 use chat_http::webhooks::DispatcherConfig;
 use chat_http::{AppState, HttpConfig, JwtAuthenticator};
 use chat_store_memory::MemoryStore;
@@ -357,9 +357,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     serve_metrics(&args.metrics_bind, &state).await?;
     let api = chat_http::router(state.clone());
     let app = if args.base_path.is_empty() {
-        api.merge(client::routes())
+        api.merge(client::routes(&ClientConfig::default()))
     } else {
-        client::mount(&args.base_path, api)
+        client::mount(&args.base_path, api, &ClientConfig::default())
     };
     let base = &args.base_path;
     println!(

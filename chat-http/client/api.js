@@ -23,10 +23,16 @@ export function apiUrl(path) {
 }
 
 let token = null;
+let ambient = false;
 let onUnauthenticated = () => {};
 
 export function setToken(value) {
   token = value;
+}
+
+/** The host's cookie session signs every request in; there is no token. */
+export function setAmbientSession(on) {
+  ambient = on;
 }
 
 /** The Authorization header of the session, for requests made outside `call` (uploads). */
@@ -62,7 +68,7 @@ export async function call(method, path, body) {
   }
   if (!response.ok) {
     const err = new ApiError(response.status, parsed);
-    if (response.status === 401 && token && !path.startsWith('/auth/')) onUnauthenticated(err);
+    if (response.status === 401 && (token || ambient) && !path.startsWith('/auth/')) onUnauthenticated(err);
     throw err;
   }
   return parsed;

@@ -99,8 +99,9 @@ export class Live {
     }
     this.socket = socket;
     socket.onopen = () => {
-      // The token goes in the first frame, not the URL, so it never lands in access logs.
-      socket.send(JSON.stringify({ type: 'auth', token: this.token }));
+      // The token goes in the first frame, not the URL, so it never lands in access logs. A
+      // host's session needs none: its cookie came with the upgrade.
+      if (this.token) socket.send(JSON.stringify({ type: 'auth', token: this.token }));
       socket.send(JSON.stringify({ type: 'ping' }));
     };
     socket.onmessage = (msg) => this.receive(msg.data);
@@ -109,7 +110,7 @@ export class Live {
       this.socket = null;
       this.ready = false;
       clearInterval(this.pinger);
-      if (event.code === 1008 && /authentication/.test(event.reason)) {
+      if (event.code === 1008 && /auth/.test(event.reason)) {
         this.handlers.authFailed();
         return;
       }

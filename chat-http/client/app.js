@@ -3,11 +3,11 @@
 // dropped connection (retries reuse the same client_msg_id, so nothing posts twice), clear
 // error and rate-limit messages, and user text rendered only as text.
 
-import { api, setToken, whenUnauthenticated } from './api.js';
+import { api, setAmbientSession, setToken, whenUnauthenticated } from './api.js';
 import { Live } from './live.js';
 import { messageRow, dayKey, dayLabel } from './render.js';
 import { PillBox } from './mentions.js';
-import { $, state, button, describe, guard, notice } from './ui.js';
+import { $, state, button, describe, guard, notice, showError } from './ui.js';
 import './theme.js';
 import { cancelReply, fillQuote, jumpTo, openPicker, openThread, startReply } from './conversation.js';
 import {
@@ -20,6 +20,18 @@ import { closePollForm, isPoll } from './polls.js';
 import { keepTabStop } from './keyboard.js';
 import { closeProfile, renderMe } from './profile.js';
 const SESSION_KEY = 'chat-engine.session';
+
+// Who signs the user in: chat's own form ('chat'), or the host page this client is embedded in
+// ('host'), whose session cookie goes with every request. The server writes it into the page.
+const sessionTag = document.querySelector('meta[name="chat-engine-session"]');
+const HOST = sessionTag && sessionTag.content === 'host'
+  ? { signIn: sessionTag.dataset.signIn, signOut: sessionTag.dataset.signOut }
+  : null;
+
+/** The host's session has ended or never began: its sign-in page takes over. */
+function toHostSignIn() {
+  window.location.assign(HOST.signIn);
+}
 
 const STATUS_TEXT = { connecting: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…' };
 
@@ -69,6 +81,15 @@ $('auth-form').addEventListener('submit', async (e) => {
 
 $('sign-out').addEventListener('click', () => {
   stop();
+  if (HOST) {
+    // The host's own sign-out: a same-origin form post, as its sign-out form would make.
+    const form = document.createElement('form');
+    form.method = 'post';
+    form.action = HOST.signOut;
+    document.body.append(form);
+    form.submit();
+    return;
+  }
   showAuth();
 });
 
@@ -83,14 +104,16 @@ function stop() {
 
 whenUnauthenticated(() => {
   stop();
-  showAuth('Your session has ended. Please sign in again.');
+  if (HOST) toHostSignIn();
+  else showAuth('Your session has ended. Please sign in again.');
 });
 
 function start(session) {
   state.session = session;
   state.unreadKnown = false;
-  // Per tab, not per browser: two windows can be two people.
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  // Per tab, not per browser: two windows can be two people. (A host's session lives in its
+  // cookie, not here.)
+  if (!HOST) sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
   setToken(session.token);
   $('auth').hidden = true;
   $('app').hidden = false;
@@ -108,7 +131,8 @@ function start(session) {
     receipt: onReceipt,
     authFailed: () => {
       stop();
-      showAuth('Your session has ended. Please sign in again.');
+      if (HOST) toHostSignIn();
+      else showAuth('Your session has ended. Please sign in again.');
     },
   });
   state.live.start();
@@ -579,8 +603,17 @@ function confirmDelete(button, messageId) {
 // ----- boot -----
 
 setAuthMode(false);
-const saved = sessionStorage.getItem(SESSION_KEY);
-if (saved) {
+const saved = HOST ? null : sessionStorage.getItem(SESSION_KEY);
+if (HOST) {
+  setAmbientSession(true);
+  api.me().then(
+    (user) => start({ token: null, user }),
+    (err) => {
+      if (err.status === 401) toHostSignIn();
+      else showError(describe(err));
+    },
+  );
+} else if (saved) {
   try {
     const session = JSON.parse(saved);
     setToken(session.token);
