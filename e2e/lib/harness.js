@@ -15,6 +15,8 @@ export const PASSWORD = 'password123';
 // Fixed for a test run only, so a restarted server accepts the tokens the pages hold.
 const JWT_SECRET = 'e2e-only-secret-0123456789abcdef0123456789';
 
+export const HOST_APP_BIN = process.env.CHAT_HOST_APP_BIN || join(root, 'target', 'debug', 'host-app');
+
 /**
  * Starts the example server on 127.0.0.1 (port 0 unless `port` is given) and resolves once
  * it prints its URL. `args` are extra flags.
@@ -24,11 +26,22 @@ export async function startServer({ args = [], port = 0 } = {}) {
   // in-memory test into a PostgreSQL one.
   const env = { ...process.env, RUST_LOG: 'warn' };
   delete env.DATABASE_URL;
-  const child = spawn(
+  return startProcess(
     SERVER_BIN,
     ['--bind', `127.0.0.1:${port}`, '--jwt-secret', JWT_SECRET, '--demo-password', PASSWORD, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'], env },
+    env,
   );
+}
+
+/** Starts `examples/host-app` on 127.0.0.1:0 over `databaseUrl`, keeping files in `files`. */
+export async function startHostApp({ databaseUrl, files }) {
+  const env = { ...process.env, RUST_LOG: 'warn', DATABASE_URL: databaseUrl };
+  return startProcess(HOST_APP_BIN, ['--bind', '127.0.0.1:0', '--files', files], env);
+}
+
+/** Spawns a server and resolves once it prints `listening on http://…`. */
+async function startProcess(bin, args, env) {
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   let output = '';
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30000);
@@ -67,7 +80,9 @@ export function freshDatabase() {
   psql(`CREATE DATABASE ${name}`);
   const url = new URL(base);
   url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  const query = (sql) =>
+    execFileSync('psql', [url.toString(), '-v', 'ON_ERROR_STOP=1', '-qAtc', sql], { stdio: 'pipe' }).toString().trim();
+  return { url: url.toString(), query, drop: () => psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
 /** Debian's chromium, headless, with a fresh profile directory. */

@@ -10,7 +10,10 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::http::{Extensions, HeaderMap};
 use chat_blob_fs::FsBlobStore;
-use chat_core::{ChatService, EventId, EventRole, NewEvent, ProfileInput, ProfileProvider, UserId};
+use chat_core::{
+    ChatService, EventId, EventRole, NewEvent, NewRoom, ProfileInput, ProfileProvider, RoomKind,
+    UserId, Visibility,
+};
 use chat_http::background::{Background, BackgroundConfig};
 use chat_http::client::{self, ClientConfig, ClientSession};
 use chat_http::{AppState, HttpConfig, NoBearerTokens, Parts, RequestAuthenticator};
@@ -137,6 +140,12 @@ async fn team_event(chat: &ChatService, db: &PgPool) -> chat_core::Result<EventI
             },
         )
         .await?;
+    let main = NewRoom {
+        name: "Main".into(),
+        kind: RoomKind::Main,
+        visibility: Visibility::Public,
+    };
+    chat.create_room(chat_user(owner.0), event.id, main).await?;
     // Two instances starting at once: the first to store its event wins, and the other's
     // stays empty.
     let (id,): (String,) = sqlx::query_as(
