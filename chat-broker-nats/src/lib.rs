@@ -29,6 +29,9 @@
 //!   is connected again the relay checks every followed room against the store.
 //! - A change over the server's `max_payload` (1 MiB by default; chat changes are far
 //!   smaller) travels as a wake-up, read from the store by the receivers.
+//! - **The link owns its tasks** (the publisher, one receiver per joined room, reconnect
+//!   checks): [`Relay::shutdown`](chat_core::relay::Relay::shutdown) stops them, waits, and
+//!   closes the connection; dropping the link stops them too.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -39,7 +42,8 @@ use chat_core::relay::{RelayEnvelope, RelayHandler, RelayLink};
 use chat_core::{Error, Result, RoomId};
 use futures::StreamExt;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::task::TaskTracker;
 
 /// The subject prefix; a room's subject is `chat.room.<room id>`.
 pub const SUBJECT_PREFIX: &str = "chat.room.";
@@ -62,7 +66,11 @@ pub struct NatsLink {
     queue: mpsc::Sender<Outgoing>,
     queue_rx: Mutex<Option<mpsc::Receiver<Outgoing>>>,
     handler: Arc<OnceLock<Weak<dyn RelayHandler>>>,
-    rooms: Mutex<HashMap<RoomId, JoinHandle<()>>>,
+    /// Each joined room's receiver, cancelled by `leave`.
+    rooms: Mutex<HashMap<RoomId, CancellationToken>>,
+    tasks: TaskTracker,
+    /// Cancels every task when the link drops, whoever held it last.
+    stop: DropGuard,
 }
 
 impl NatsLink {
@@ -73,9 +81,13 @@ impl NatsLink {
     pub async fn connect(url: &str) -> Result<Arc<Self>> {
         let handler: Arc<OnceLock<Weak<dyn RelayHandler>>> = Arc::new(OnceLock::new());
         let on_event = Arc::clone(&handler);
+        let tasks = TaskTracker::new();
+        let stop = CancellationToken::new();
+        let (event_tasks, event_stop) = (tasks.clone(), stop.clone());
         let client = ConnectOptions::new()
             .event_callback(move |event| {
                 let handler = Arc::clone(&on_event);
+                let (tasks, stop) = (event_tasks.clone(), event_stop.clone());
                 async move {
                     match event {
                         // Connected is only reported after a disconnection: the first
@@ -83,7 +95,8 @@ impl NatsLink {
                         Event::Connected => {
                             if let Some(h) = handler.get().and_then(Weak::upgrade) {
                                 // On a task of its own: the callback must stay short.
-                                tokio::spawn(async move { h.reconnected().await });
+                                let check = async move { h.reconnected().await };
+                                tasks.spawn(stop.run_until_cancelled_owned(check));
                             }
                         }
                         Event::Disconnected => tracing::warn!("NATS connection lost; reconnecting"),
@@ -103,7 +116,15 @@ impl NatsLink {
             queue_rx: Mutex::new(Some(queue_rx)),
             handler,
             rooms: Mutex::new(HashMap::new()),
+            tasks,
+            stop: stop.drop_guard(),
         }))
+    }
+
+    /// How many of the link's tasks are running.
+    #[must_use]
+    pub fn running_tasks(&self) -> usize {
+        self.tasks.len()
     }
 
     /// The client, for tests and operations (such as forcing a reconnect).
@@ -112,7 +133,7 @@ impl NatsLink {
         &self.client
     }
 
-    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<RoomId, JoinHandle<()>>> {
+    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<RoomId, CancellationToken>> {
         self.rooms
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -139,7 +160,9 @@ impl RelayLink for NatsLink {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take()
         {
-            tokio::spawn(publish_loop(self.client.clone(), rx));
+            let publish = publish_loop(self.client.clone(), rx);
+            self.tasks
+                .spawn(self.stop.token().clone().run_until_cancelled_owned(publish));
         }
     }
 
@@ -184,7 +207,8 @@ impl RelayLink for NatsLink {
             .await
             .map_err(|e| unavailable(Box::new(e)))?;
         let handler = self.handler.get().cloned();
-        let task = tokio::spawn(async move {
+        let receiving = self.stop.token().child_token();
+        let receive = async move {
             while let Some(message) = subscriber.next().await {
                 let Some(h) = handler.as_ref().and_then(Weak::upgrade) else {
                     return;
@@ -194,17 +218,29 @@ impl RelayLink for NatsLink {
                     Err(e) => tracing::warn!(error = %e, "unreadable NATS message"),
                 }
             }
-        });
-        if let Some(old) = self.rooms().insert(room, task) {
-            old.abort();
+        };
+        self.tasks
+            .spawn(receiving.clone().run_until_cancelled_owned(receive));
+        if let Some(old) = self.rooms().insert(room, receiving) {
+            old.cancel();
         }
         Ok(())
     }
 
     async fn leave(&self, room: RoomId) {
         // Dropping the subscriber with its task unsubscribes.
-        if let Some(task) = self.rooms().remove(&room) {
-            task.abort();
+        if let Some(receiving) = self.rooms().remove(&room) {
+            receiving.cancel();
         }
+    }
+
+    async fn shutdown(&self) {
+        self.stop.token().cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+        self.rooms().clear();
+        // What was published reaches the server; then the connection closes.
+        let _ = self.client.flush().await;
+        let _ = self.client.drain().await;
     }
 }

@@ -172,6 +172,12 @@ pub trait Broker: fmt::Debug + Send + Sync + 'static {
     /// Listens for signals addressed to `user`. A listener that lags is told so
     /// ([`broadcast::error::RecvError::Lagged`]) and should reload what it shows.
     fn user_signals(&self, user: UserId) -> broadcast::Receiver<UserSignal>;
+
+    /// Stops the broker's own tasks (a relay's, and its link's) and waits until each has; see
+    /// [`ChatService::shutdown`](crate::ChatService::shutdown). Default: it has none.
+    fn shutdown(&self) -> futures::future::BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// The in-process fan-out hub: one bounded broadcast ring per room with subscribers.

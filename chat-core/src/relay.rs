@@ -143,6 +143,10 @@ pub trait RelayLink: fmt::Debug + Send + Sync + 'static {
 
     /// Stops receiving the room's envelopes.
     async fn leave(&self, room: RoomId);
+
+    /// Stops the link's own tasks (its connection's send and receive loops) and waits until
+    /// each has; called by [`Relay::shutdown`]. Nothing is sent or received after it.
+    async fn shutdown(&self) {}
 }
 
 /// What a [`RelayLink`] reports.
@@ -279,12 +283,13 @@ impl Relay {
         self.tasks.len()
     }
 
-    /// Stops every task the relay started and waits until each has. Links own their
-    /// connections; dropping the relay's last `Arc` also cancels its tasks.
+    /// Stops every task the relay started, then its link's ([`RelayLink::shutdown`]), and
+    /// waits until each has. Dropping the relay's last `Arc` also cancels its own tasks.
     pub async fn shutdown(&self) {
         self.stop.cancel();
         self.tasks.close();
         self.tasks.wait().await;
+        self.link.shutdown().await;
     }
 
     fn report_all_presence(&self) {
@@ -502,6 +507,11 @@ impl Broker for Relay {
         user: crate::id::UserId,
     ) -> tokio::sync::broadcast::Receiver<UserSignal> {
         self.hub.user_signals(user)
+    }
+
+    fn shutdown(&self) -> futures::future::BoxFuture<'_, ()> {
+        // The inherent method: the relay's tasks, then its link's.
+        Box::pin(Relay::shutdown(self))
     }
 }
 

@@ -375,6 +375,12 @@ impl Admission {
 /// Messages, the change log, search and counts.
 #[async_trait]
 pub trait MessageStore: fmt::Debug + Send + Sync + 'static {
+    /// Stops the store's own background work (a committer of batched sends, say) and waits
+    /// until it has; sends already queued are answered first. Called by
+    /// [`ChatService::shutdown`](crate::ChatService::shutdown) once nothing more is sent; a
+    /// later send starts the work again. Default: there is none.
+    async fn shutdown(&self) {}
+
     /// Atomically: authorises the send through `admission` (reading the author's
     /// [`RoomStanding`] at `created_at`); replays a known `(author, client_msg_id)`; otherwise
     /// admits the send through `admission` (reading the author's newest

@@ -1,6 +1,8 @@
 //! The background work a host runs beside the router, owned by one handle: the webhook
-//! dispatcher and the upload collector. [`Background::shutdown`] stops them and waits until
-//! they have.
+//! dispatcher and the upload collector it starts, and the service's own (through
+//! [`ChatService::shutdown`]: a relay with its link's loops, presence beat and gap fills, and
+//! the store's committer of batched sends). [`Background::shutdown`] stops them all and waits
+//! until they have; call it once the server has stopped serving.
 //!
 //! ```no_run
 //! # async fn run(chat: std::sync::Arc<chat_core::ChatService>) {
@@ -48,6 +50,7 @@ impl Default for BackgroundConfig {
 /// The running background work; see the module docs.
 #[derive(Debug)]
 pub struct Background {
+    chat: Arc<ChatService>,
     tasks: TaskTracker,
     stop: CancellationToken,
 }
@@ -66,20 +69,22 @@ impl Background {
             tasks.spawn(stop.clone().run_until_cancelled_owned(work));
         }
         if let Some(every) = config.collect_uploads_every {
-            let work = collect_uploads(chat, every);
+            let work = collect_uploads(Arc::clone(&chat), every);
             tasks.spawn(stop.clone().run_until_cancelled_owned(work));
         }
         tasks.close();
-        Self { tasks, stop }
+        Self { chat, tasks, stop }
     }
 
-    /// Stops every task and waits until each has.
+    /// Stops the tasks it started, then the service's ([`ChatService::shutdown`]), and waits
+    /// until each has.
     pub async fn shutdown(self) {
         self.stop.cancel();
         self.tasks.wait().await;
+        self.chat.shutdown().await;
     }
 
-    /// How many tasks are running.
+    /// How many of the tasks it started are running.
     #[must_use]
     pub fn running(&self) -> usize {
         self.tasks.len()

@@ -17,16 +17,13 @@
 //! A 2xx answer is a delivery; anything else, or no answer within the timeout, is a failure
 //! that is retried with exponential backoff.
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chat_core::webhook::{DeadLetter, Webhook, WebhookPolicy};
-use chat_core::{
-    ChatService, DeliveryFailure, EventId, OutboundPolicy, RoomChange, WebhookId, WebhookSender,
-};
+use chat_core::{DeliveryFailure, EventId, OutboundPolicy, RoomChange, WebhookId, WebhookSender};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -174,16 +171,6 @@ impl Default for DispatcherConfig {
             policy: WebhookPolicy::default(),
         }
     }
-}
-
-/// Runs webhook dispatch passes every `poll_every` until the task is aborted. Run one per
-/// deployment (see [`ChatService::dispatch_webhooks`]). A host that wants it stopped and
-/// waited for with its other background work uses [`crate::background::Background`].
-pub fn spawn_dispatcher(
-    chat: Arc<ChatService>,
-    config: DispatcherConfig,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(crate::background::dispatch_webhooks(chat, config))
 }
 
 /// Body of `POST /v1/events/{id}/webhooks`.

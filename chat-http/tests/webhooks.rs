@@ -19,7 +19,8 @@ use axum::routing::post;
 use chat_core::ChatService;
 use chat_core::Store;
 use chat_core::webhook::WebhookPolicy;
-use chat_http::webhooks::{Delivery, DispatcherConfig, spawn_dispatcher, verify};
+use chat_http::background::{Background, BackgroundConfig};
+use chat_http::webhooks::{Delivery, DispatcherConfig, verify};
 use serde_json::{Value, json};
 use support::{AdmitAll, App, code};
 
@@ -123,6 +124,17 @@ fn config(max_attempts: u32) -> DispatcherConfig {
     }
 }
 
+/// The dispatcher alone, owned by a background handle.
+fn dispatcher(chat: Arc<chat_core::ChatService>, config: DispatcherConfig) -> Background {
+    Background::start(
+        chat,
+        BackgroundConfig {
+            webhooks: Some(config),
+            collect_uploads_every: None,
+        },
+    )
+}
+
 fn now() -> i64 {
     i64::try_from(
         SystemTime::now()
@@ -198,7 +210,7 @@ async fn deliveries_survive_a_receiver_that_is_down(store: Arc<dyn Store>) {
     )
     .await;
     let secret = hook["secret"].as_str().unwrap().to_owned();
-    let dispatcher = spawn_dispatcher(Arc::clone(&app.state.chat), config(5));
+    let dispatcher = dispatcher(Arc::clone(&app.state.chat), config(5));
 
     for text in ["one", "two", "three"] {
         say(&app, &owner, &room, text).await;
@@ -278,7 +290,7 @@ async fn deliveries_survive_a_receiver_that_is_down(store: Arc<dyn Store>) {
     say(&app, &owner, &room, "seven").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(receiver.distinct().len(), 6);
-    dispatcher.abort();
+    dispatcher.shutdown().await;
     server.abort();
 }
 
@@ -303,16 +315,16 @@ async fn a_dispatcher_killed_mid_delivery_resumes(store: Arc<dyn Store>) {
     }
 
     // Killed while deliveries are in flight...
-    let first = spawn_dispatcher(Arc::clone(&app.state.chat), config(5));
+    let first = dispatcher(Arc::clone(&app.state.chat), config(5));
     receiver.wait_for(4).await;
-    first.abort();
-    let _ = first.await;
+    // Cancelled wherever it is, mid-delivery included, as a crash would stop it.
+    first.shutdown().await;
     let before = receiver.received().len();
     assert!(before < sent.len(), "killed before the end ({before})");
 
     // ...and a new service on the same store takes over: a restarted server.
     let restarted = unlimited(store);
-    let second = spawn_dispatcher(Arc::clone(&restarted.state.chat), config(5));
+    let second = dispatcher(Arc::clone(&restarted.state.chat), config(5));
     let got = texts(&receiver.wait_for(sent.len()).await, &secret);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let got = if got.len() < receiver.received().len() {
@@ -330,7 +342,7 @@ async fn a_dispatcher_killed_mid_delivery_resumes(store: Arc<dyn Store>) {
     }
     assert_eq!(firsts, sent);
     assert!(got.len() <= sent.len() + 1, "{got:?}");
-    second.abort();
+    second.shutdown().await;
     server.abort();
 }
 
@@ -413,7 +425,7 @@ async fn webhooks_never_reach_inside_the_network(store: Arc<dyn Store>) {
     )
     .await;
     say(&public, &owner, &room, "to nobody inside").await;
-    let dispatcher = spawn_dispatcher(Arc::clone(&public.state.chat), config(2));
+    let dispatcher = dispatcher(Arc::clone(&public.state.chat), config(2));
     let letters_path = format!(
         "/v1/events/{event}/webhooks/{}/dead-letters",
         hook["id"].as_str().unwrap()
@@ -428,7 +440,7 @@ async fn webhooks_never_reach_inside_the_network(store: Arc<dyn Store>) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(letters[0]["last_error"], "address not allowed");
-    dispatcher.abort();
+    dispatcher.shutdown().await;
     assert_eq!(
         accepted.load(Ordering::SeqCst),
         0,

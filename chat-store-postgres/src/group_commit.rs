@@ -75,6 +75,8 @@ struct Queued {
 pub(crate) struct GroupCommit {
     queue: Mutex<Option<mpsc::Sender<Queued>>>,
     counts: Arc<Counts>,
+    /// The committer, for `shutdown` to wait for.
+    committer: tokio_util::task::TaskTracker,
 }
 
 /// What the committer has done, for [`GroupCommitStats`].
@@ -146,9 +148,26 @@ impl GroupCommit {
             return queue.clone();
         }
         let (queue, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool.clone(), receiver, Arc::clone(&self.counts)));
+        self.committer
+            .spawn(run(pool.clone(), receiver, Arc::clone(&self.counts)));
         *slot = Some(queue.clone());
         queue
+    }
+
+    /// Closes the queue and waits until the committer has answered what was queued and ended.
+    /// A later send starts a new one.
+    pub(crate) async fn shutdown(&self) {
+        let queue = self
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        // The committer ends once every sender is gone: this one, and those of sends still
+        // queueing (they drop theirs as soon as they are queued).
+        drop(queue);
+        self.committer.close();
+        self.committer.wait().await;
+        self.committer.reopen();
     }
 
     fn forget(&self, dead: &mpsc::Sender<Queued>) {

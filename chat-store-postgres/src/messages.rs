@@ -316,6 +316,10 @@ impl PostgresStore {
 
 #[async_trait]
 impl MessageStore for PostgresStore {
+    async fn shutdown(&self) {
+        self.sends.shutdown().await;
+    }
+
     async fn append_message(&self, msg: NewMessage, admission: Admission) -> Result<Appended> {
         // Plain sends go in the next group commit (see `group_commit`); a reply locks its
         // parent and a send with attachments claims them, in a transaction of its own.

@@ -15,6 +15,10 @@
 //!   receivers read the change from the store.
 //! - **Reconnects by itself.** When the LISTEN connection fails, a new one is made (with
 //!   backoff), and the relay checks every followed room against the store.
+//! - **Owns its tasks.** The sender and the listener run until
+//!   [`Relay::shutdown`](chat_core::relay::Relay::shutdown) (which waits for them) or until the
+//!   link drops. Envelopes still queued then are not sent: other instances catch up from the
+//!   store, as after any lost notification.
 
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
@@ -25,6 +29,8 @@ use chat_core::{Error, Result, RoomId};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::{mpsc, watch};
+use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::task::TaskTracker;
 
 /// The notification channel.
 pub const CHANNEL: &str = "chat_relay";
@@ -50,6 +56,9 @@ pub struct PgNotifyLink {
     queue_rx: std::sync::Mutex<Option<mpsc::Receiver<String>>>,
     listening: watch::Sender<bool>,
     handler: OnceLock<Weak<dyn RelayHandler>>,
+    tasks: TaskTracker,
+    /// Cancels the tasks when the link drops, whoever held it last.
+    stop: DropGuard,
 }
 
 impl PgNotifyLink {
@@ -65,7 +74,21 @@ impl PgNotifyLink {
             queue_rx: std::sync::Mutex::new(Some(queue_rx)),
             listening: watch::channel(false).0,
             handler: OnceLock::new(),
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new().drop_guard(),
         })
+    }
+
+    /// Runs `work` as one of the link's tasks, until it ends or the link shuts down.
+    fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        let stop = self.stop.token().clone();
+        self.tasks.spawn(stop.run_until_cancelled_owned(work));
+    }
+
+    /// How many of the link's tasks are running.
+    #[must_use]
+    pub fn running_tasks(&self) -> usize {
+        self.tasks.len()
     }
 }
 
@@ -153,9 +176,9 @@ impl RelayLink for PgNotifyLink {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take()
         {
-            tokio::spawn(send_loop(self.pool.clone(), rx));
+            self.spawn(send_loop(self.pool.clone(), rx));
         }
-        tokio::spawn(listen_loop(
+        self.spawn(listen_loop(
             self.pool.clone(),
             handler,
             self.listening.clone(),
@@ -184,4 +207,11 @@ impl RelayLink for PgNotifyLink {
     }
 
     async fn leave(&self, _room: RoomId) {}
+
+    async fn shutdown(&self) {
+        self.stop.token().cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+        self.listening.send_replace(false);
+    }
 }

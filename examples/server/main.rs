@@ -366,10 +366,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "chat-engine listening on http://{addr}{base}/  (open it in a browser; API under {base}/v1)"
     );
     chat_http::serve_router(listener, app, state, shutdown_signal()).await?;
+    // The dispatcher and collector, then the relay (and its link) and the store's committer.
     background.shutdown().await;
-    if let Some(relay) = relay {
-        relay.shutdown().await;
-    }
     Ok(())
 }
 

@@ -331,6 +331,16 @@ impl ChatService {
         &self.broker
     }
 
+    /// Stops the service's background work and waits until it has: the broker's (a relay,
+    /// its link's loops, presence beat and gap fills) and then the store's (a committer of
+    /// batched sends). Call it once the server has stopped taking requests; the host's
+    /// background handle does (chat-http's `Background`). Nothing of the service runs after it,
+    /// unless it is used again.
+    pub async fn shutdown(&self) {
+        self.broker.shutdown().await;
+        self.store.shutdown().await;
+    }
+
     /// Where attachment bytes live.
     #[must_use]
     pub fn blobs(&self) -> &Arc<dyn BlobStore> {
