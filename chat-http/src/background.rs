@@ -24,6 +24,7 @@ use chat_core::ChatService;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+#[cfg(feature = "webhooks")]
 use crate::webhooks::{DispatcherConfig, HttpWebhookSender};
 
 /// What runs in the background.
@@ -31,7 +32,8 @@ use crate::webhooks::{DispatcherConfig, HttpWebhookSender};
 pub struct BackgroundConfig {
     /// Deliver webhooks from this instance, so (`None` on all instances but one: two
     /// dispatchers would each deliver every change). Default: on, with
-    /// [`DispatcherConfig::default`].
+    /// [`DispatcherConfig::default`]. Feature `webhooks`.
+    #[cfg(feature = "webhooks")]
     pub webhooks: Option<DispatcherConfig>,
     /// Collect unattached uploads past their time and the bytes of deleted messages'
     /// attachments this often (`None`: never). Default: every 10 minutes.
@@ -41,6 +43,7 @@ pub struct BackgroundConfig {
 impl Default for BackgroundConfig {
     fn default() -> Self {
         Self {
+            #[cfg(feature = "webhooks")]
             webhooks: Some(DispatcherConfig::default()),
             collect_uploads_every: Some(Duration::from_secs(10 * 60)),
         }
@@ -64,6 +67,7 @@ impl Background {
     pub fn start(chat: Arc<ChatService>, config: BackgroundConfig) -> Self {
         let tasks = TaskTracker::new();
         let stop = CancellationToken::new();
+        #[cfg(feature = "webhooks")]
         if let Some(dispatch) = config.webhooks {
             let work = dispatch_webhooks(Arc::clone(&chat), dispatch);
             tasks.spawn(stop.clone().run_until_cancelled_owned(work));
@@ -92,7 +96,8 @@ impl Background {
 }
 
 /// Dispatch passes every `config.poll_every`, for as long as the future is polled.
-pub(crate) async fn dispatch_webhooks(chat: Arc<ChatService>, config: DispatcherConfig) {
+#[cfg(feature = "webhooks")]
+async fn dispatch_webhooks(chat: Arc<ChatService>, config: DispatcherConfig) {
     let sender = HttpWebhookSender::new(config.timeout, chat.outbound_policy());
     let mut every = tokio::time::interval(config.poll_every);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -20,16 +20,22 @@
 //!
 //! # Layout
 //!
-//! - [`auth`]: the [`Authenticator`] trait and [`JwtAuthenticator`].
+//! - [`auth`]: the [`Authenticator`] and [`TokenIssuer`] traits, and [`NoBearerTokens`].
+//! - [`jwt`]: [`JwtAuthenticator`], the HS256 reference (feature `jwt`).
+//! - [`host_auth`]: callers the host authenticates (its session cookie, its middleware).
+//! - [`client`]: the browser client, served under the host's prefix (feature `client`).
+//! - [`background`]: the one handle that stops every background task and waits.
 //! - [`attachments`]: streamed uploads, and downloads safe to open in a browser (signed
 //!   links, ranges, `nosniff`, a sandboxing CSP).
 //! - [`bots`]: service accounts for bots (`POST /v1/events/{id}/bots`).
 //! - [`polls`]: votes, closing polls, and payload updates of structured messages.
 //! - [`direct`]: direct rooms of a set of people (`POST /v1/dms`).
 //! - [`feed`]: the change feed for hosts and bots (`POST /v1/feed`, with a long poll).
-//! - [`webhooks`]: outgoing webhooks: registration, signed deliveries, the dispatcher.
+//! - [`webhooks`]: outgoing webhooks: registration, signed deliveries, the dispatcher
+//!   (feature `webhooks`, with [`outbound`], the address rules of outgoing requests).
 //! - [`presence`]: who is online (`GET /v1/presence`; live over the WebSocket).
-//! - [`accounts`]: optional email-and-password sign-up and sign-in that issue those JWTs.
+//! - [`accounts`]: optional email-and-password sign-up and sign-in that issue bearer tokens
+//!   (feature `accounts`).
 //! - [`error`]: errors as `{"error": {...}}` responses with the design's status codes.
 //! - [`extract`]: extractors whose rejections are such errors, and the authenticated [`Caller`](extract::Caller).
 //! - [`rest`]: the `/v1` handlers and their request bodies.
@@ -37,11 +43,29 @@
 //! - `openapi_rules`: the enforced limits and the WebSocket frames, written into the OpenAPI
 //!   document.
 //! - `unread_body`: `Connection: close` on responses that leave the request body unread.
-//! - [`observability`]: Prometheus metrics and request timing.
+//! - [`observability`]: metrics and request timing; the Prometheus exporter behind the
+//!   feature `prometheus`.
+//!
+//! # Features
+//!
+//! All on by default; a host turns off what it does not use (`default-features = false`), and
+//! compiles none of its dependencies:
+//!
+//! | feature | what | brings |
+//! |---|---|---|
+//! | `media` | image uploads and profile pictures (chat-core's `media`) | image decoders |
+//! | `client` | the browser client | nothing |
+//! | `accounts` | email-and-password sign-up and sign-in | argon2 |
+//! | `webhooks` | outgoing webhooks and their dispatcher | reqwest, rustls |
+//! | `prometheus` | `/metrics` in the Prometheus format | metrics-exporter-prometheus |
+//! | `jwt` | [`JwtAuthenticator`] | jsonwebtoken |
+//!
+//! A [`Parts`] switch whose feature is off mounts nothing (and says so in the log).
 //! - [`state`]: [`AppState`] and the transport limits ([`HttpConfig`]).
 //! - `serve`: [`serve`] and [`serve_router`], the accept loop with graceful shutdown.
 //! - [`request_limits`]: URI and header bounds, answered in JSON.
 
+#[cfg(feature = "accounts")]
 pub mod accounts;
 pub mod attachments;
 pub mod auth;
@@ -55,8 +79,11 @@ pub mod error;
 pub mod extract;
 pub mod feed;
 pub mod host_auth;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 pub mod observability;
 mod openapi_rules;
+#[cfg(feature = "webhooks")]
 pub mod outbound;
 pub mod polls;
 pub mod presence;
@@ -65,6 +92,7 @@ pub mod rest;
 mod serve;
 pub mod state;
 mod unread_body;
+#[cfg(feature = "webhooks")]
 pub mod webhooks;
 mod ws;
 
@@ -81,9 +109,11 @@ use tower_http::trace::TraceLayer;
 /// The attribute [`Authenticator`] implementations need, re-exported so a host does not
 /// depend on `async-trait` itself.
 pub use async_trait::async_trait;
-pub use auth::{Authenticator, Claims, JwtAuthenticator, NoBearerTokens, TokenIssuer};
+pub use auth::{Authenticator, NoBearerTokens, TokenIssuer};
 pub use error::ApiError;
 pub use host_auth::{FromExtensions, HostUser, RequestAuthenticator};
+#[cfg(feature = "jwt")]
+pub use jwt::{Claims, JwtAuthenticator};
 pub use serve::{serve, serve_router};
 pub use state::{AppState, HttpConfig};
 
@@ -174,17 +204,27 @@ fn documented(parts: Parts) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     use utoipa_axum::routes;
     let optional = [
         (
-            parts.accounts,
-            accounts::routes as fn() -> OpenApiRouter<AppState>,
+            parts.files,
+            attachments::routes as fn() -> OpenApiRouter<AppState>,
         ),
-        (parts.files, attachments::routes),
         (parts.files, avatars::routes),
         (parts.bots, bots::routes),
         (parts.polls, polls::routes),
         (parts.feed, feed::routes),
-        (parts.webhooks, webhooks::routes),
         (parts.presence, presence::routes),
+        #[cfg(feature = "accounts")]
+        (parts.accounts, accounts::routes),
+        #[cfg(feature = "webhooks")]
+        (parts.webhooks, webhooks::routes),
     ];
+    #[cfg(not(feature = "accounts"))]
+    if parts.accounts {
+        tracing::warn!("Parts::accounts is on, but chat-http was built without `accounts`");
+    }
+    #[cfg(not(feature = "webhooks"))]
+    if parts.webhooks {
+        tracing::warn!("Parts::webhooks is on, but chat-http was built without `webhooks`");
+    }
     let v1 = optional
         .into_iter()
         .filter(|(on, _)| *on)
@@ -292,7 +332,8 @@ pub(crate) fn mount_prefix<'a>(original: &'a str, route: &str) -> Option<&'a str
     original.strip_suffix(route).filter(|p| !p.is_empty())
 }
 
-/// `GET /metrics` only: the Prometheus text of [`AppState::with_metrics`] (404 without it).
+/// `GET /metrics` only: the Prometheus text of [`AppState::with_metrics`] (404 without it;
+/// feature `prometheus`).
 /// Serve it on its own listener, such as `127.0.0.1:9464`:
 ///
 /// ```no_run
@@ -301,6 +342,7 @@ pub(crate) fn mount_prefix<'a>(original: &'a str, route: &str) -> Option<&'a str
 /// axum::serve(listener, chat_http::metrics_router(state)).await
 /// # }
 /// ```
+#[cfg(feature = "prometheus")]
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(observability::render))

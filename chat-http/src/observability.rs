@@ -1,6 +1,6 @@
-//! Prometheus metrics. Handlers record through the `metrics` facade; [`install`] sets up the
-//! Prometheus recorder whose rendering [`metrics_router`](crate::metrics_router) serves at
-//! `/metrics`, on a listener apart from the public API.
+//! Metrics. Handlers record through the `metrics` facade, to whatever recorder the process
+//! has. With the feature `prometheus`, `install` sets up the Prometheus recorder whose
+//! rendering `metrics_router` serves at `/metrics`, on a listener apart from the public API.
 //!
 //! | metric | kind | what |
 //! |---|---|---|
@@ -13,18 +13,19 @@
 //! | `chat_ws_slow_closes_total` | counter | connections closed because their outbound queue filled |
 //! | `chat_ws_replayed_total` | counter | changes replayed from the store to resuming subscribers |
 
+#[cfg(feature = "prometheus")]
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+#[cfg(feature = "prometheus")]
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::state::AppState;
-
 /// Latency buckets in seconds: fine below 10 ms, where this server's requests live, up to 5 s.
+#[cfg(feature = "prometheus")]
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
@@ -33,6 +34,7 @@ const LATENCY_BUCKETS: &[f64] = &[
 /// `None` when the host installed a `metrics` recorder of its own first: chat-engine's
 /// metrics then go to the host's recorder, and the host serves them (a host with its own
 /// Prometheus recorder can hand its handle to [`AppState::with_metrics_handle`](crate::AppState::with_metrics_handle)).
+#[cfg(feature = "prometheus")]
 pub fn install() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
@@ -66,7 +68,11 @@ pub(crate) async fn track(req: Request<Body>, next: Next) -> Response {
 }
 
 /// `GET /metrics`: the Prometheus text format, or 404 when no recorder was installed.
-pub(crate) async fn render(State(state): State<AppState>) -> Response {
+#[cfg(feature = "prometheus")]
+pub(crate) async fn render(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+) -> Response {
+    use axum::response::IntoResponse;
     match &state.metrics {
         Some(handle) => handle.render().into_response(),
         None => crate::error::error_response(

@@ -10,6 +10,7 @@
 use chat_core::Limits;
 use serde_json::{Map, Value, json};
 
+#[cfg(feature = "accounts")]
 use crate::accounts::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 use crate::state::HttpConfig;
 
@@ -55,6 +56,7 @@ pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
         "avatar_url",
         json!({"maxLength": limits.max_avatar_url_bytes, "pattern": "^https?://\\S+$"}),
     );
+    #[cfg(feature = "accounts")]
     constrain(
         &mut schemas["SignUp"],
         "password",

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_core::ChatService;
+#[cfg(feature = "prometheus")]
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
 
+#[cfg(feature = "accounts")]
 use crate::accounts::Accounts;
 use crate::attachments::LinkKey;
 use crate::auth::Authenticator;
@@ -98,8 +100,10 @@ pub struct AppState {
     /// Transport limits.
     pub config: Arc<HttpConfig>,
     /// The Prometheus recorder `/metrics` renders, if installed (see [`AppState::with_metrics`]).
+    #[cfg(feature = "prometheus")]
     pub metrics: Option<PrometheusHandle>,
     /// Sign-up and sign-in, if offered (see [`AppState::with_accounts`]).
+    #[cfg(feature = "accounts")]
     pub accounts: Option<Arc<Accounts>>,
     /// Signs attachment links (see [`AppState::with_link_key`]).
     pub(crate) link_key: LinkKey,
@@ -133,7 +137,9 @@ impl AppState {
             auth,
             request_auth: None,
             config: Arc::new(config),
+            #[cfg(feature = "prometheus")]
             metrics: None,
+            #[cfg(feature = "accounts")]
             accounts: None,
             link_key: LinkKey::random(),
             event_frames: Arc::default(),
@@ -146,6 +152,7 @@ impl AppState {
     /// panics: when the host installed a recorder first, chat-engine's metrics go to that one
     /// and `/metrics` answers 404 (use [`with_metrics_handle`](Self::with_metrics_handle) to
     /// serve a Prometheus recorder of the host's).
+    #[cfg(feature = "prometheus")]
     #[must_use]
     pub fn with_metrics(mut self) -> Self {
         self.metrics = crate::observability::install();
@@ -158,6 +165,7 @@ impl AppState {
     }
 
     /// Serves `/metrics` from a Prometheus recorder the host installed itself.
+    #[cfg(feature = "prometheus")]
     #[must_use]
     pub fn with_metrics_handle(mut self, handle: PrometheusHandle) -> Self {
         self.metrics = Some(handle);
@@ -175,6 +183,7 @@ impl AppState {
     }
 
     /// Offers sign-up and sign-in at `/v1/auth/…` (see [`crate::accounts`]).
+    #[cfg(feature = "accounts")]
     #[must_use]
     pub fn with_accounts(mut self, accounts: Accounts) -> Self {
         self.accounts = Some(Arc::new(accounts));

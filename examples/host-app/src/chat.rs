@@ -72,14 +72,8 @@ impl Chat {
             HttpConfig::default(),
         )
         .with_request_auth(Arc::new(AppSession));
-        let background = Background::start(
-            chat,
-            BackgroundConfig {
-                // No webhooks here: this app does not mount them.
-                webhooks: None,
-                ..BackgroundConfig::default()
-            },
-        );
+        // The upload collector (chat-http is built without webhooks here, so no dispatcher).
+        let background = Background::start(chat, BackgroundConfig::default());
         Ok((Self { state, team }, background))
     }
 
