@@ -250,6 +250,13 @@ impl PostgresStore {
         self.sends.stats()
     }
 
+    /// The schema named with the pool ([`with_schema`](Self::with_schema), or the
+    /// [`PostgresOptions`] it was connected with).
+    #[must_use]
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
     /// The pool.
     #[must_use]
     pub fn pool(&self) -> &PgPool {

@@ -1,8 +1,10 @@
 //! [`PgNotifyLink`]: fan-out between instances over PostgreSQL LISTEN/NOTIFY, with nothing to
 //! run beyond the database.
 //!
-//! - **One channel, one LISTEN connection per instance.** Every envelope goes to the channel
-//!   `chat_relay`; the relay keeps the rooms it follows and drops the rest. One connection per
+//! - **One channel per install, one LISTEN connection per instance.** Every envelope goes to
+//!   the channel of the store's schema, `<schema>_relay` (`chat_relay` by default, see
+//!   [`PgNotifyLink::for_store`]), so two installs in one database (two schemas) never hear
+//!   each other; the relay keeps the rooms it follows and drops the rest. One connection per
 //!   instance, whatever the number of rooms or clients.
 //! - **NOTIFY after commit, in batches.** The relay sends after the change is committed; a
 //!   sender task gathers what is queued and sends it in one statement
@@ -32,7 +34,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tokio_util::task::TaskTracker;
 
-/// The notification channel.
+/// The notification channel of the default schema ([`crate::DEFAULT_SCHEMA`]), and of
+/// [`PgNotifyLink::new`].
 pub const CHANNEL: &str = "chat_relay";
 
 /// PostgreSQL refuses payloads of 8,000 bytes or more.
@@ -52,6 +55,7 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct PgNotifyLink {
     pool: PgPool,
+    channel: String,
     queue: mpsc::Sender<String>,
     queue_rx: std::sync::Mutex<Option<mpsc::Receiver<String>>>,
     listening: watch::Sender<bool>,
@@ -65,11 +69,34 @@ impl PgNotifyLink {
     /// A link over `pool`: notifications are sent through it, and the LISTEN connection is
     /// opened with its settings. Start it by giving it to
     /// [`Relay::new`](chat_core::relay::Relay::new) (inside a tokio runtime).
+    /// The channel is [`CHANNEL`]; prefer [`for_store`](Self::for_store), which keeps one
+    /// install's notifications to itself.
     #[must_use]
     pub fn new(pool: PgPool) -> Arc<Self> {
+        Self::on_channel(pool, CHANNEL.to_owned())
+    }
+
+    /// A link for the instances of `store`'s install: over its pool, on the channel of its
+    /// schema (`<schema>_relay`; [`CHANNEL`] for the default schema or a pool without one).
+    #[must_use]
+    pub fn for_store(store: &crate::PostgresStore) -> Arc<Self> {
+        let channel = store
+            .schema()
+            .map_or_else(|| CHANNEL.to_owned(), |schema| format!("{schema}_relay"));
+        Self::on_channel(store.pool().clone(), channel)
+    }
+
+    /// The channel this link sends and listens on.
+    #[must_use]
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    fn on_channel(pool: PgPool, channel: String) -> Arc<Self> {
         let (queue, queue_rx) = mpsc::channel(SEND_QUEUE);
         Arc::new(Self {
             pool,
+            channel,
             queue,
             queue_rx: std::sync::Mutex::new(Some(queue_rx)),
             listening: watch::channel(false).0,
@@ -105,11 +132,11 @@ fn payload(envelope: &RelayEnvelope) -> Option<String> {
     serde_json::to_string(&wake_up).ok()
 }
 
-async fn send_loop(pool: PgPool, mut rx: mpsc::Receiver<String>) {
+async fn send_loop(pool: PgPool, channel: String, mut rx: mpsc::Receiver<String>) {
     let mut batch = Vec::with_capacity(SEND_BATCH);
     while rx.recv_many(&mut batch, SEND_BATCH).await > 0 {
         let sent = sqlx::query("SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p")
-            .bind(CHANNEL)
+            .bind(&channel)
             .bind(&batch)
             .execute(&pool)
             .await;
@@ -123,6 +150,7 @@ async fn send_loop(pool: PgPool, mut rx: mpsc::Receiver<String>) {
 
 async fn listen_loop(
     pool: PgPool,
+    channel: String,
     handler: Weak<dyn RelayHandler>,
     listening: watch::Sender<bool>,
 ) {
@@ -138,7 +166,7 @@ async fn listen_loop(
                 continue;
             }
         };
-        if let Err(e) = listener.listen(CHANNEL).await {
+        if let Err(e) = listener.listen(&channel).await {
             tracing::warn!(error = %e, "LISTEN failed; retrying");
             tokio::time::sleep(backoff).await;
             continue;
@@ -176,10 +204,11 @@ impl RelayLink for PgNotifyLink {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take()
         {
-            self.spawn(send_loop(self.pool.clone(), rx));
+            self.spawn(send_loop(self.pool.clone(), self.channel.clone(), rx));
         }
         self.spawn(listen_loop(
             self.pool.clone(),
+            self.channel.clone(),
             handler,
             self.listening.clone(),
         ));

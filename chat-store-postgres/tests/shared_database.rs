@@ -126,3 +126,93 @@ async fn a_hosts_tables_and_migrations_are_untouched() {
     drop(h);
     db.cleanup().await;
 }
+
+/// Two installs of chat in one database (two schemas) each relay on their own channel: one's
+/// changes never reach the other's instances.
+#[tokio::test]
+async fn two_installs_in_one_database_do_not_hear_each_other() {
+    use chat_core::relay::Relay;
+    use chat_core::{ChatService, NewEvent, NewRoom, ProfileInput, RoomKind, UserId, Visibility};
+    use chat_store_postgres::PgNotifyLink;
+    use sqlx::postgres::PgListener;
+
+    let Some(db) = common::TestDb::empty(8).await else {
+        return;
+    };
+    let connect = db.pool.connect_options().as_ref().clone();
+    let install = |schema: &str| PostgresOptions {
+        schema: schema.into(),
+        ..PostgresOptions::default()
+    };
+    let a = PostgresStore::connect_with_options(connect.clone(), &install("team_a"))
+        .await
+        .unwrap();
+    let b = PostgresStore::connect_with_options(connect.clone(), &install("team_b"))
+        .await
+        .unwrap();
+    a.migrate().await.unwrap();
+    b.migrate().await.unwrap();
+    let (link_a, link_b) = (PgNotifyLink::for_store(&a), PgNotifyLink::for_store(&b));
+    assert_eq!(link_a.channel(), "team_a_relay");
+    assert_eq!(link_b.channel(), "team_b_relay");
+
+    // What travels on each channel, heard by a listener of its own.
+    let mut hear_a = PgListener::connect_with(&db.pool).await.unwrap();
+    hear_a.listen("team_a_relay").await.unwrap();
+    let mut hear_b = PgListener::connect_with(&db.pool).await.unwrap();
+    hear_b.listen("team_b_relay").await.unwrap();
+
+    let a: Arc<dyn Store> = Arc::new(a);
+    let relay_a = Relay::new(Arc::clone(&a), link_a);
+    let chat_a = ChatService::builder(a).broker(relay_a.clone()).build();
+    let b: Arc<dyn Store> = Arc::new(b);
+    let relay_b = Relay::new(Arc::clone(&b), link_b);
+    let _chat_b = ChatService::builder(b).broker(relay_b.clone()).build();
+
+    let ada = UserId::new();
+    let profile = ProfileInput {
+        display_name: "Ada".into(),
+        avatar_url: None,
+    };
+    chat_a.upsert_profile(ada, profile).await.unwrap();
+    let event = NewEvent {
+        name: "Team A".into(),
+        kind: String::new(),
+    };
+    let event = chat_a.create_event(ada, event).await.unwrap();
+    let main = NewRoom {
+        name: "Main".into(),
+        kind: RoomKind::Main,
+        visibility: Visibility::Public,
+    };
+    let room = chat_a.create_room(ada, event.id, main).await.unwrap();
+    chat_a
+        .send_message(ada, room.id, text("for team A only"))
+        .await
+        .unwrap();
+
+    // Team A's channel carries the message; team B's carries nothing of it (a presence beat
+    // of B's own relay may pass; nothing names A's room).
+    let within = std::time::Duration::from_secs(5);
+    let room_id = room.id.to_string();
+    loop {
+        let heard = tokio::time::timeout(within, hear_a.recv()).await;
+        let note = heard.expect("team A's change on its channel").unwrap();
+        if note.payload().contains(&room_id) {
+            break;
+        }
+    }
+    let quiet = std::time::Duration::from_millis(500);
+    while let Ok(note) = tokio::time::timeout(quiet, hear_b.recv()).await {
+        let note = note.unwrap();
+        assert!(
+            !note.payload().contains(&room_id) && !note.payload().contains(&ada.to_string()),
+            "team B heard team A: {}",
+            note.payload()
+        );
+    }
+    relay_a.shutdown().await;
+    relay_b.shutdown().await;
+    drop((hear_a, hear_b));
+    db.cleanup().await;
+}

@@ -184,7 +184,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     init_logging(args.json_logs);
 
-    let (store, pool): (Arc<dyn Store>, Option<sqlx::PgPool>) = match &args.database_url {
+    // The store, and with PostgreSQL the NOTIFY link of its schema.
+    let (store, pg): (Arc<dyn Store>, Option<Arc<PgNotifyLink>>) = match &args.database_url {
         Some(url) => {
             let options = PostgresOptions {
                 max_connections: args.db_max_connections,
@@ -194,28 +195,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let store = PostgresStore::connect_with(url, &options).await?;
             store.migrate().await?;
             tracing::info!("using PostgreSQL (migrations applied)");
-            let pool = store.pool().clone();
-            (Arc::new(store), Some(pool))
+            let link = PgNotifyLink::for_store(&store);
+            (Arc::new(store), Some(link))
         }
         None => {
             tracing::info!("using the in-memory store: data lasts as long as this process");
             (Arc::new(MemoryStore::new()), None)
         }
     };
-    let in_memory = pool.is_none();
+    let in_memory = pg.is_none();
     let broker_kind = args.broker.unwrap_or(if in_memory {
         BrokerKind::Memory
     } else {
         BrokerKind::Postgres
     });
-    let relay: Option<Arc<Relay>> = match (broker_kind, &pool) {
+    let relay: Option<Arc<Relay>> = match (broker_kind, &pg) {
         (BrokerKind::Memory, _) => None,
-        (BrokerKind::Postgres, Some(pool)) => {
-            tracing::info!("live changes cross instances through PostgreSQL LISTEN/NOTIFY");
-            Some(Relay::new(
-                Arc::clone(&store),
-                PgNotifyLink::new(pool.clone()),
-            ))
+        (BrokerKind::Postgres, Some(link)) => {
+            tracing::info!(
+                channel = link.channel(),
+                "live changes cross instances through PostgreSQL LISTEN/NOTIFY"
+            );
+            Some(Relay::new(Arc::clone(&store), Arc::clone(link) as Arc<_>))
         }
         (BrokerKind::Postgres, None) => {
             return Err("--broker postgres needs --database-url".into());
