@@ -97,9 +97,6 @@ async fn blobs_larger_than_a_part_go_up_in_parts() {
 
     let other = chat_core::BlobKey::new("too-big").unwrap();
     let refused = blobs.put(&other, chunks(), 8 << 20).await;
-    assert!(matches!(
-        refused,
-        Err(chat_core::Error::PayloadTooLarge { .. })
-    ));
+    assert!(matches!(refused, Err(chat_core::Error::TooLarge { .. })));
     assert_eq!(blobs.size(&other).await.unwrap(), None);
 }

@@ -84,7 +84,7 @@ pub struct BlobInfo {
 /// - [`put`](Self::put) reads the stream to its end and stores it under the key, replacing
 ///   any blob there. It never holds more than a bounded buffer of it in memory. The moment
 ///   the stream passes `max_bytes` it stops reading and answers
-///   [`Error::PayloadTooLarge`]; a stream that fails answers its error as
+///   [`Error::TooLarge`]; a stream that fails answers its error as
 ///   [`Error::Validation`] on field `body`. Either way nothing new is stored under the key: a
 ///   reader sees the old blob or none, never a part.
 /// - [`get`](Self::get) streams the bytes in `range`, clamped to the blob's size.
@@ -96,7 +96,7 @@ pub trait BlobStore: fmt::Debug + Send + Sync + 'static {
     /// Stores `body` under `key`; returns its size.
     ///
     /// # Errors
-    /// [`Error::PayloadTooLarge`] past `max_bytes`; [`Error::Validation`] (field `body`) when
+    /// [`Error::TooLarge`] past `max_bytes`; [`Error::Validation`] (field `body`) when
     /// the stream fails; [`Error::Unavailable`] when the backend does.
     async fn put(&self, key: &BlobKey, body: ByteStream<'_>, max_bytes: u64) -> Result<u64>;
 
@@ -122,7 +122,7 @@ pub trait BlobStore: fmt::Debug + Send + Sync + 'static {
 /// pipeline, which decodes whole images of at most the attachment limit.
 ///
 /// # Errors
-/// [`Error::PayloadTooLarge`] past `max_bytes`; [`Error::Validation`] (field `body`) when the
+/// [`Error::TooLarge`] past `max_bytes`; [`Error::Validation`] (field `body`) when the
 /// stream fails.
 pub async fn collect_bounded(mut body: ByteStream<'_>, max_bytes: u64) -> Result<Bytes> {
     let mut buf = BytesMut::new();
@@ -139,7 +139,7 @@ pub async fn collect_bounded(mut body: ByteStream<'_>, max_bytes: u64) -> Result
 /// The error [`BlobStore::put`] answers for a stream that passes `max_bytes`.
 #[must_use]
 pub fn too_large(max_bytes: u64) -> Error {
-    Error::PayloadTooLarge {
+    Error::TooLarge {
         reason: format!("file exceeds {max_bytes} bytes"),
     }
 }

@@ -1,5 +1,6 @@
 //! The one error type of chat-engine. Every variant has a stable machine-readable
-//! [`code`](Error::code) and an HTTP status, so every transport reports failures the same way.
+//! [`code`](Error::code), so every transport reports failures the same way; each transport maps
+//! the variants to its own terms (chat-http to HTTP statuses).
 
 use std::time::Duration;
 
@@ -45,15 +46,15 @@ pub enum Error {
         /// What it conflicts with.
         reason: String,
     },
-    /// A body or frame exceeds its size limit.
-    #[error("payload too large: {reason}")]
-    PayloadTooLarge {
+    /// An input (a message, a file, an image's pixels) exceeds its size limit.
+    #[error("too large: {reason}")]
+    TooLarge {
         /// Which limit was exceeded.
         reason: String,
     },
-    /// The request's content type is not one this endpoint accepts.
-    #[error("unsupported media type: {reason}")]
-    UnsupportedMediaType {
+    /// The input's type (a file's, as its bytes show it) is not one accepted here.
+    #[error("unsupported type: {reason}")]
+    UnsupportedType {
         /// What was expected.
         reason: String,
     },
@@ -118,28 +119,11 @@ impl Error {
             Self::Forbidden { .. } => "forbidden",
             Self::NotFound { .. } => "not_found",
             Self::Conflict { .. } => "conflict",
-            Self::PayloadTooLarge { .. } => "payload_too_large",
-            Self::UnsupportedMediaType { .. } => "unsupported_media_type",
+            Self::TooLarge { .. } => "payload_too_large",
+            Self::UnsupportedType { .. } => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable { .. } => "unavailable",
             Self::Internal { .. } => "internal",
-        }
-    }
-
-    /// The HTTP status this error maps to.
-    #[must_use]
-    pub fn http_status(&self) -> u16 {
-        match self {
-            Self::Validation { .. } => 400,
-            Self::Unauthenticated => 401,
-            Self::Forbidden { .. } => 403,
-            Self::NotFound { .. } => 404,
-            Self::Conflict { .. } => 409,
-            Self::PayloadTooLarge { .. } => 413,
-            Self::UnsupportedMediaType { .. } => 415,
-            Self::RateLimited { .. } => 429,
-            Self::Unavailable { .. } => 503,
-            Self::Internal { .. } => 500,
         }
     }
 
@@ -166,44 +150,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_and_statuses_follow_the_design_table() {
-        let cases: Vec<(Error, &str, u16)> = vec![
-            (Error::validation("text", "too long"), "validation", 400),
-            (Error::Unauthenticated, "unauthenticated", 401),
-            (Error::Forbidden { reason: "x" }, "forbidden", 403),
-            (Error::NotFound { what: "room" }, "not_found", 404),
-            (Error::conflict("x"), "conflict", 409),
+    fn codes_follow_the_design_table() {
+        let cases: Vec<(Error, &str)> = vec![
+            (Error::validation("text", "too long"), "validation"),
+            (Error::Unauthenticated, "unauthenticated"),
+            (Error::Forbidden { reason: "x" }, "forbidden"),
+            (Error::NotFound { what: "room" }, "not_found"),
+            (Error::conflict("x"), "conflict"),
+            (Error::TooLarge { reason: "x".into() }, "payload_too_large"),
             (
-                Error::PayloadTooLarge { reason: "x".into() },
-                "payload_too_large",
-                413,
-            ),
-            (
-                Error::UnsupportedMediaType { reason: "x".into() },
+                Error::UnsupportedType { reason: "x".into() },
                 "unsupported_media_type",
-                415,
             ),
             (
                 Error::RateLimited {
                     retry_after: Duration::from_secs(1),
                 },
                 "rate_limited",
-                429,
             ),
             (
                 Error::unavailable(std::io::Error::other("db")),
                 "unavailable",
-                503,
             ),
-            (
-                Error::internal(std::io::Error::other("bug")),
-                "internal",
-                500,
-            ),
+            (Error::internal(std::io::Error::other("bug")), "internal"),
         ];
-        for (err, code, status) in cases {
+        for (err, code) in cases {
             assert_eq!(err.code(), code);
-            assert_eq!(err.http_status(), status);
         }
     }
 

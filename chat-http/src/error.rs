@@ -81,14 +81,32 @@ pub(crate) fn error_response(status: StatusCode, code: &'static str, message: &s
     (status, Json(ErrorEnvelope { error: body })).into_response()
 }
 
+/// The HTTP status of each error (the design's table). The core's errors are the transport's
+/// to map: chat-core knows nothing of HTTP.
+#[must_use]
+pub fn status_of(err: &Error) -> StatusCode {
+    match err {
+        Error::Validation { .. } => StatusCode::BAD_REQUEST,
+        Error::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+        Error::NotFound { .. } => StatusCode::NOT_FOUND,
+        Error::Conflict { .. } => StatusCode::CONFLICT,
+        Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::UnsupportedType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        // Internal, and any variant a later core adds before this table knows it.
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 /// The `Retry-After` of a 503.
 const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let err = self.0;
-        let status =
-            StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = status_of(&err);
         if status.is_server_error() {
             // The request span carries the request id; the source chain goes to the log only.
             tracing::error!(error = %err, source = ?std::error::Error::source(&err), "request failed");
@@ -119,7 +137,7 @@ impl IntoResponse for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         Self(match r {
-            JsonRejection::MissingJsonContentType(_) => Error::UnsupportedMediaType {
+            JsonRejection::MissingJsonContentType(_) => Error::UnsupportedType {
                 reason: "expected Content-Type: application/json".into(),
             },
             JsonRejection::JsonSyntaxError(e) => {
@@ -128,7 +146,7 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonDataError(e) => Error::validation("body", e.body_text()),
             JsonRejection::BytesRejection(e) => {
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    Error::PayloadTooLarge {
+                    Error::TooLarge {
                         reason: "request body exceeds the limit".into(),
                     }
                 } else {
@@ -149,5 +167,36 @@ impl From<PathRejection> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
         Self(Error::validation("query", r.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn statuses_follow_the_design_table() {
+        let cases = [
+            (Error::validation("text", "too long"), 400),
+            (Error::Unauthenticated, 401),
+            (Error::Forbidden { reason: "x" }, 403),
+            (Error::NotFound { what: "room" }, 404),
+            (Error::conflict("x"), 409),
+            (Error::TooLarge { reason: "x".into() }, 413),
+            (Error::UnsupportedType { reason: "x".into() }, 415),
+            (
+                Error::RateLimited {
+                    retry_after: Duration::from_secs(1),
+                },
+                429,
+            ),
+            (Error::unavailable(std::io::Error::other("db")), 503),
+            (Error::internal(std::io::Error::other("bug")), 500),
+        ];
+        for (err, status) in cases {
+            assert_eq!(status_of(&err).as_u16(), status, "{err:?}");
+        }
     }
 }

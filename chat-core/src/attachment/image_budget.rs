@@ -115,11 +115,11 @@ pub enum ImageRefused {
 
 impl From<ImageRefused> for Error {
     /// Unreadable images are [`Error::Validation`] on `body`; images over the budget are
-    /// [`Error::PayloadTooLarge`].
+    /// [`Error::TooLarge`].
     fn from(refused: ImageRefused) -> Self {
         match refused {
             ImageRefused::Unreadable(_) => Error::validation("body", refused.to_string()),
-            ImageRefused::OverBudget(reason) => Error::PayloadTooLarge { reason },
+            ImageRefused::OverBudget(reason) => Error::TooLarge { reason },
         }
     }
 }

@@ -39,9 +39,9 @@ impl ChatService {
     ///
     /// # Errors
     /// [`Error::NotFound`] for a hidden room; [`Error::Forbidden`] when the caller may not
-    /// post there; [`Error::PayloadTooLarge`] the moment the body passes
+    /// post there; [`Error::TooLarge`] the moment the body passes
     /// [`Limits::max_attachment_bytes`](crate::Limits::max_attachment_bytes);
-    /// [`Error::UnsupportedMediaType`] when the sniffed type is not allowed or contradicts
+    /// [`Error::UnsupportedType`] when the sniffed type is not allowed or contradicts
     /// the declared one; [`Error::Validation`] for a bad file name (`file_name`), an empty or
     /// interrupted body (`body`), or an image that does not decode (`body`).
     pub async fn upload(
@@ -77,21 +77,21 @@ impl ChatService {
         }
         let sniffed = sniff(&prefix, complete);
         if !self.attachments.allowed_types.contains(sniffed) {
-            return Err(Error::UnsupportedMediaType {
+            return Err(Error::UnsupportedType {
                 reason: format!("files of type {sniffed} are not accepted"),
             });
         }
         // Without image work, an image would be served with its metadata (a phone photo's GPS
         // position among it): refused instead.
         if is_image(sniffed) && !cfg!(feature = "media") {
-            return Err(Error::UnsupportedMediaType {
+            return Err(Error::UnsupportedType {
                 reason: format!("{sniffed} uploads need this server's image support"),
             });
         }
         if let Some(declared) = input.declared_type.as_deref().and_then(normalize_declared)
             && !declared_matches(&declared, sniffed)
         {
-            return Err(Error::UnsupportedMediaType {
+            return Err(Error::UnsupportedType {
                 reason: format!("declared as {declared}, but the content is {sniffed}"),
             });
         }

@@ -66,10 +66,10 @@ impl ChatService {
     /// URL `link` makes of its key (the transport knows where it serves pictures).
     ///
     /// # Errors
-    /// [`Error::PayloadTooLarge`] past [`Limits::max_attachment_bytes`](crate::Limits);
-    /// [`Error::UnsupportedMediaType`] unless the bytes are PNG, JPEG, GIF or WebP;
+    /// [`Error::TooLarge`] past [`Limits::max_attachment_bytes`](crate::Limits);
+    /// [`Error::UnsupportedType`] unless the bytes are PNG, JPEG, GIF or WebP;
     /// [`Error::Validation`] (`body`) for an empty body or an image that does not decode;
-    /// [`Error::PayloadTooLarge`] for a picture past the
+    /// [`Error::TooLarge`] for a picture past the
     /// [`ImageBudget`](crate::ImageBudget) (its header is judged before anything is decoded,
     /// and a picture that cannot be drawn within the budget's memory or time is refused);
     /// [`Error::RateLimited`] when the caller's earlier images are still in work past the
@@ -89,7 +89,7 @@ impl ChatService {
         }
         let sniffed = sniff(&raw, true);
         if !ACCEPTED.contains(&sniffed) {
-            return Err(Error::UnsupportedMediaType {
+            return Err(Error::UnsupportedType {
                 reason: format!("a picture must be PNG, JPEG, GIF or WebP, not {sniffed}"),
             });
         }
@@ -124,7 +124,7 @@ impl ChatService {
             .await?
             .0
             .thumbnail
-            .ok_or_else(|| Error::PayloadTooLarge {
+            .ok_or_else(|| Error::TooLarge {
                 reason: "the picture is too large to draw within the image budget".to_owned(),
             })?;
         Ok((drawn.bytes, drawn.content_type))
@@ -140,7 +140,7 @@ impl ChatService {
         _: &'static str,
         _: bytes::Bytes,
     ) -> Result<(bytes::Bytes, &'static str)> {
-        Err(Error::UnsupportedMediaType {
+        Err(Error::UnsupportedType {
             reason: "profile pictures need this server's image support".to_owned(),
         })
     }

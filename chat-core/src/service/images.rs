@@ -21,10 +21,10 @@ impl ChatService {
     /// queue for a worker, so a bomb is refused at once whatever else is in work.
     ///
     /// # Errors
-    /// [`Error::PayloadTooLarge`] when the header declares more pixels or frames than the
+    /// [`Error::TooLarge`] when the header declares more pixels or frames than the
     /// budget; [`Error::Validation`] (`body`) when it is not a readable image header.
     ///
-    /// [`Error::PayloadTooLarge`]: crate::Error::PayloadTooLarge
+    /// [`Error::TooLarge`]: crate::Error::TooLarge
     /// [`Error::Validation`]: crate::Error::Validation
     fn judge_image(&self, raw: &[u8], content_type: &str) -> Result<JudgedImage> {
         let budget = &self.attachments.images;

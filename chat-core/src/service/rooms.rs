@@ -26,7 +26,7 @@ impl ChatService {
         if input.kind == RoomKind::Direct {
             return Err(Error::validation(
                 "kind",
-                "direct rooms are opened with open_direct_room (POST /v1/dms)",
+                "direct rooms are not created: they are opened between their members",
             ));
         }
         let role = self

@@ -104,7 +104,7 @@ pub async fn blob_round_trip_in_uneven_chunks(blobs: Arc<dyn BlobStore>) {
     assert!(read_all(blobs.as_ref(), &empty, 0..10).await.is_empty());
 }
 
-/// Exactly the limit is stored; one byte more is refused with `PayloadTooLarge` and stores
+/// Exactly the limit is stored; one byte more is refused with `TooLarge` and stores
 /// nothing (an older blob under the key stays whole); an endless stream is refused too, which
 /// shows the store stops reading at the limit.
 pub async fn blob_limit_is_enforced_while_streaming(blobs: Arc<dyn BlobStore>) {
@@ -118,7 +118,7 @@ pub async fn blob_limit_is_enforced_while_streaming(blobs: Arc<dyn BlobStore>) {
     let over = pattern(at_limit.len() + 1, 3);
     assert_err!(
         blobs.put(&k, chunked(&over), limit).await,
-        Error::PayloadTooLarge { .. }
+        Error::TooLarge { .. }
     );
     assert!(
         read_all(blobs.as_ref(), &k, 0..u64::MAX).await == at_limit,
@@ -127,7 +127,7 @@ pub async fn blob_limit_is_enforced_while_streaming(blobs: Arc<dyn BlobStore>) {
     let fresh = key("limit-fresh");
     assert_err!(
         blobs.put(&fresh, chunked(&over), limit).await,
-        Error::PayloadTooLarge { .. }
+        Error::TooLarge { .. }
     );
     assert_eq!(blobs.size(&fresh).await.expect("size"), None);
 
@@ -135,7 +135,7 @@ pub async fn blob_limit_is_enforced_while_streaming(blobs: Arc<dyn BlobStore>) {
     let put = tokio::time::timeout(Duration::from_secs(30), blobs.put(&fresh, endless, limit))
         .await
         .expect("put must stop reading an endless stream at the limit");
-    assert_err!(put, Error::PayloadTooLarge { .. });
+    assert_err!(put, Error::TooLarge { .. });
     assert_eq!(blobs.size(&fresh).await.expect("size"), None);
 }
 

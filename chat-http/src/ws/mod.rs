@@ -484,7 +484,7 @@ impl Connection<'_> {
             }
             WsMessage::Ping(_) | WsMessage::Pong(_) => return true,
             WsMessage::Binary(_) => {
-                let err = Error::UnsupportedMediaType {
+                let err = Error::UnsupportedType {
                     reason: "send JSON text frames".into(),
                 };
                 return self.out.push(error_frame(&err, None, None));

@@ -77,7 +77,7 @@ pub async fn uploads_are_sniffed_and_checked(store: Arc<dyn Store>) {
 
     assert_err!(
         try_upload(&h, owner, room, "big.pdf", None, pdf(limit + 1)).await,
-        Error::PayloadTooLarge { .. }
+        Error::TooLarge { .. }
     );
     let svg = b"<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>";
     let refused: [(&str, Option<&str>, Vec<u8>); 5] = [
@@ -90,7 +90,7 @@ pub async fn uploads_are_sniffed_and_checked(store: Arc<dyn Store>) {
     for (name, declared, bytes) in refused {
         assert_err!(
             try_upload(&h, owner, room, name, declared, bytes).await,
-            Error::UnsupportedMediaType { .. }
+            Error::UnsupportedType { .. }
         );
     }
     assert_err!(
@@ -431,7 +431,7 @@ pub async fn profile_pictures_are_redrawn_and_kept(store: Arc<dyn Store>) {
         h.chat
             .set_avatar(owner, blob::once(pdf(100).into()), link)
             .await,
-        Error::UnsupportedMediaType { .. }
+        Error::UnsupportedType { .. }
     );
     assert_err!(
         h.chat
@@ -452,7 +452,7 @@ pub async fn profile_pictures_are_redrawn_and_kept(store: Arc<dyn Store>) {
         h.chat
             .set_avatar(owner, blob::once(too_big.into()), link)
             .await,
-        Error::PayloadTooLarge { .. }
+        Error::TooLarge { .. }
     );
     assert_eq!(h.chat.get_profile(owner, owner).await.unwrap(), profile);
     assert_err!(

@@ -22,7 +22,7 @@ fn bombs() -> [(&'static str, Vec<u8>); 6] {
 }
 
 /// A JPEG, PNG, WebP or GIF that declares more pixels or frames than the
-/// [`ImageBudget`](crate::ImageBudget) allows is refused with `PayloadTooLarge`, as an upload
+/// [`ImageBudget`](crate::ImageBudget) allows is refused with `TooLarge`, as an upload
 /// and as a profile picture, without being decoded; nothing is stored and the profile keeps
 /// its picture.
 pub async fn image_bombs_are_refused_from_their_headers(store: Arc<dyn Store>) {
@@ -49,7 +49,7 @@ pub async fn image_bombs_are_refused_from_their_headers(store: Arc<dyn Store>) {
             )
             .await;
         assert!(
-            matches!(upload, Err(Error::PayloadTooLarge { .. })),
+            matches!(upload, Err(Error::TooLarge { .. })),
             "{name} as an attachment: {upload:?}"
         );
         let avatar = h
@@ -57,7 +57,7 @@ pub async fn image_bombs_are_refused_from_their_headers(store: Arc<dyn Store>) {
             .set_avatar(owner, blob::once(bytes.into()), link)
             .await;
         assert!(
-            matches!(avatar, Err(Error::PayloadTooLarge { .. })),
+            matches!(avatar, Err(Error::TooLarge { .. })),
             "{name} as a profile picture: {avatar:?}"
         );
     }
