@@ -352,7 +352,7 @@ async fn search_rows(
                             let req = SearchRequest {
                                 query: query.into(),
                                 room_id: room,
-                                limit: Some(50),
+                                limit: chat_engine::PageSize::of(50),
                             };
                             chat.search(reader, req).await.unwrap();
                         }

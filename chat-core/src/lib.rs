@@ -70,6 +70,7 @@ pub mod mention;
 pub mod message;
 pub mod metrics;
 pub mod outbound;
+pub mod page;
 pub mod payload;
 pub mod permission;
 pub mod poll;
@@ -113,6 +114,7 @@ pub use message::{
 };
 pub use metrics::SystemMetrics;
 pub use outbound::OutboundPolicy;
+pub use page::PageSize;
 pub use payload::{Payload, PayloadKind, PayloadKinds, PayloadUpdate};
 pub use poll::{POLL_KIND, Poll, PollKind};
 pub use presence::{Presence, PresenceBoard, PresenceSession, PresenceStatus};

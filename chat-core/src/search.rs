@@ -227,7 +227,7 @@ pub struct SearchRequest {
     pub room_id: Option<RoomId>,
     /// Most results (default 50, at most 100).
     #[serde(default)]
-    pub limit: Option<i64>,
+    pub limit: crate::PageSize,
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::limits::Limits;
+use crate::page::PageSize;
 
 /// The first control character in `s` (Unicode's `Cc` class: U+0000–U+001F and
 /// U+007F–U+009F), skipping `\n`, `\r` and `\t` when `allow_line_breaks`. Those are refused
@@ -170,13 +171,12 @@ pub fn validate_client_msg_id(id: &str, limits: &Limits) -> Result<()> {
 /// accepted as is.
 ///
 /// # Errors
-/// [`Error::Validation`] on field `limit` for 0, negative or larger-than-maximum sizes.
-pub fn validate_page_size(requested: Option<i64>, limits: &Limits) -> Result<u32> {
-    match requested {
+/// [`Error::Validation`] on field `limit` for 0 (or a negative size, see
+/// [`PageSize::requested`]) or a larger-than-maximum size.
+pub fn validate_page_size(requested: PageSize, limits: &Limits) -> Result<u32> {
+    match requested.get() {
         None => Ok(limits.default_page_size),
-        Some(n) if n >= 1 && n <= i64::from(limits.max_page_size) => {
-            Ok(u32::try_from(n).unwrap_or(limits.default_page_size))
-        }
+        Some(n) if n >= 1 && n <= limits.max_page_size => Ok(n),
         Some(_) => Err(Error::validation(
             "limit",
             format!("must be between 1 and {}", limits.max_page_size),
@@ -329,11 +329,11 @@ mod tests {
     #[test]
     fn page_sizes() {
         let l = Limits::default();
-        assert_eq!(validate_page_size(None, &l).unwrap(), 50);
-        assert_eq!(validate_page_size(Some(100), &l).unwrap(), 100);
+        assert_eq!(validate_page_size(PageSize::DEFAULT, &l).unwrap(), 50);
+        assert_eq!(validate_page_size(PageSize::of(100), &l).unwrap(), 100);
         for bad in [0, -1, 101, i64::MAX, i64::MIN] {
             assert_eq!(
-                field_of(validate_page_size(Some(bad), &l).unwrap_err()),
+                field_of(validate_page_size(PageSize::requested(bad), &l).unwrap_err()),
                 "limit"
             );
         }

@@ -127,6 +127,12 @@ fn bearer_token(value: &str) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The page size of a request's `limit` (a signed integer on the wire: a negative or huge one is
+/// refused by the service, naming `limit`).
+pub(crate) fn page_size(limit: Option<i64>) -> chat_core::PageSize {
+    limit.map_or(chat_core::PageSize::DEFAULT, chat_core::PageSize::requested)
+}
+
 #[cfg(test)]
 mod tests {
     use super::bearer_token;

@@ -65,14 +65,17 @@ async fn feed(
     };
     // Read first: only an empty answer waits, and only then are the rooms listened to (the
     // follower reads again after listening, so nothing committed in between is missed).
-    let page = s.chat.read_feed(me, &cursor, body.limit).await?;
+    let page = s
+        .chat
+        .read_feed(me, &cursor, crate::extract::page_size(body.limit))
+        .await?;
     if body.wait_ms == 0 || !page.changes.is_empty() {
         return Ok(ApiJson(page));
     }
     let mut follower = s
         .chat
         .clone()
-        .follow_feed(me, page.cursor, body.limit)
+        .follow_feed(me, page.cursor, crate::extract::page_size(body.limit))
         .await?;
     match tokio::time::timeout(Duration::from_millis(body.wait_ms), follower.next()).await {
         Ok(Some(page)) => Ok(ApiJson(page?)),

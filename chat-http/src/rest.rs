@@ -88,7 +88,11 @@ async fn my_mentions(
     Caller(me): Caller,
     ApiQuery(q): ApiQuery<MentionsQuery>,
 ) -> ApiResult<MentionPage> {
-    Ok(ApiJson(s.chat.mention_feed(me, q.before, q.limit).await?))
+    Ok(ApiJson(
+        s.chat
+            .mention_feed(me, q.before, crate::extract::page_size(q.limit))
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/users/{user_id}", tag = "profiles", params(("user_id" = UserId, Path)), responses((status = 200, body = User, description = "the profile of a user who shares an event with the caller"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
@@ -343,7 +347,9 @@ async fn lookup_members(
     ApiQuery(q): ApiQuery<LookupQuery>,
 ) -> ApiResult<Vec<MemberMatch>> {
     Ok(ApiJson(
-        s.chat.lookup_members(me, room, &q.prefix, q.limit).await?,
+        s.chat
+            .lookup_members(me, room, &q.prefix, crate::extract::page_size(q.limit))
+            .await?,
     ))
 }
 
@@ -456,7 +462,12 @@ async fn history(
         (None, None, Some(around)) => {
             return Ok(ApiJson(
                 s.chat
-                    .history_around(me, room, RoomSeq(around), q.limit)
+                    .history_around(
+                        me,
+                        room,
+                        RoomSeq(around),
+                        crate::extract::page_size(q.limit),
+                    )
                     .await?,
             ));
         }
@@ -470,7 +481,11 @@ async fn history(
             )));
         }
     };
-    Ok(ApiJson(s.chat.history(me, room, cursor, q.limit).await?))
+    Ok(ApiJson(
+        s.chat
+            .history(me, room, cursor, crate::extract::page_size(q.limit))
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/messages/{message_id}", tag = "messages", params(("message_id" = MessageId, Path)), responses((status = 200, body = Message, description = "the message (a tombstone if deleted), with its reply count"), (status = "default", body = ErrorEnvelope, description = "an error; not_found for anyone who may not read its room")), security(("bearer" = [])))]
@@ -500,7 +515,11 @@ async fn replies(
     ApiQuery(q): ApiQuery<RepliesQuery>,
 ) -> ApiResult<HistoryPage> {
     let after = RoomSeq(q.after.unwrap_or(0));
-    Ok(ApiJson(s.chat.replies(me, id, after, q.limit).await?))
+    Ok(ApiJson(
+        s.chat
+            .replies(me, id, after, crate::extract::page_size(q.limit))
+            .await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/rooms/{room_id}/messages", tag = "messages", params(("room_id" = RoomId, Path)), request_body = SendMessage, responses((status = 201, body = Sent, description = "the new message"), (status = 200, body = Sent, description = "a retried `client_msg_id`: the original message, nothing stored"), (status = 200, body = Sent, description = "a replayed client_msg_id: the original message"), (status = "default", body = ErrorEnvelope, description = "an error; see the error codes")), security(("bearer" = [])))]
@@ -541,7 +560,14 @@ async fn changes(
     ApiQuery(q): ApiQuery<ChangesQuery>,
 ) -> ApiResult<ChangePage> {
     Ok(ApiJson(
-        s.chat.changes(me, room, RoomSeq(q.after), q.limit).await?,
+        s.chat
+            .changes(
+                me,
+                room,
+                RoomSeq(q.after),
+                crate::extract::page_size(q.limit),
+            )
+            .await?,
     ))
 }
 
@@ -610,7 +636,7 @@ async fn search(
     let request = SearchRequest {
         query: q.q,
         room_id: q.room_id,
-        limit: q.limit,
+        limit: crate::extract::page_size(q.limit),
     };
     Ok(ApiJson(s.chat.search(me, request).await?))
 }

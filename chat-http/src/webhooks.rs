@@ -232,7 +232,9 @@ async fn dead_letters(
     ApiQuery(q): ApiQuery<DeadLetterQuery>,
 ) -> Result<ApiJson<Vec<DeadLetter>>, ApiError> {
     Ok(ApiJson(
-        s.chat.dead_letters(me, event, hook, q.limit).await?,
+        s.chat
+            .dead_letters(me, event, hook, crate::extract::page_size(q.limit))
+            .await?,
     ))
 }
 

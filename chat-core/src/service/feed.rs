@@ -32,6 +32,7 @@ use crate::change::RoomChange;
 use crate::error::{Error, Result};
 use crate::fanout::{Delivery, UserSignal, UserSignalKind};
 use crate::id::{RoomId, UserId};
+use crate::page::PageSize;
 use crate::room::RoomSeq;
 use crate::validation;
 
@@ -116,9 +117,9 @@ impl ChatService {
         &self,
         actor: UserId,
         cursor: &FeedCursor,
-        limit: Option<i64>,
+        limit: impl Into<PageSize>,
     ) -> Result<FeedPage> {
-        let limit = validation::validate_page_size(limit, &self.limits)? as usize;
+        let limit = validation::validate_page_size(limit.into(), &self.limits)? as usize;
         let readable = self.store.readable_rooms(actor).await?;
         let mut behind = Vec::new();
         for &(room, last) in &readable {
@@ -200,8 +201,9 @@ impl ChatService {
         self: Arc<Self>,
         actor: UserId,
         cursor: FeedCursor,
-        limit: Option<i64>,
+        limit: impl Into<PageSize>,
     ) -> Result<FeedFollower> {
+        let limit = limit.into();
         validation::validate_page_size(limit, &self.limits)?;
         // Listen before reading anything, so that no change is missed in between.
         let signals = self.broker.user_signals(actor);
@@ -225,7 +227,7 @@ pub struct FeedFollower {
     chat: Arc<ChatService>,
     actor: UserId,
     cursor: FeedCursor,
-    limit: Option<i64>,
+    limit: PageSize,
     signals: broadcast::Receiver<UserSignal>,
     /// The rooms listened to, each with the handle that stops listening.
     rooms: HashMap<RoomId, AbortHandle>,

@@ -5,6 +5,7 @@ use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::fanout::{ReadSignal, UserSignal, UserSignalKind};
 use crate::id::{RoomId, UserId};
+use crate::page::PageSize;
 use crate::permission::{Standing, require_member_change};
 use crate::room::{Receipt, RoomMember, RoomRole, RoomSeq};
 use crate::user::MemberMatch;
@@ -169,7 +170,7 @@ impl ChatService {
         actor: UserId,
         room: RoomId,
         prefix: &str,
-        limit: Option<i64>,
+        limit: impl Into<PageSize>,
     ) -> Result<Vec<MemberMatch>> {
         if prefix.chars().count() > self.limits.max_display_name_chars
             || prefix.contains(char::is_control)
@@ -179,7 +180,7 @@ impl ChatService {
                 "too long or contains control characters",
             ));
         }
-        let limit = validation::validate_page_size(limit, &self.limits)?;
+        let limit = validation::validate_page_size(limit.into(), &self.limits)?;
         self.room_context(actor, room)
             .await?
             .access()

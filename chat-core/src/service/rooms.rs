@@ -6,6 +6,7 @@ use super::ChatService;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::id::{EventId, MessageId, RoomId, UserId};
+use crate::page::PageSize;
 use crate::permission::RoomAccess;
 use crate::room::{
     NewRoom, Room, RoomFilter, RoomKind, RoomMember, RoomPatch, RoomRole, RoomSeq, RoomView, Unread,
@@ -152,9 +153,9 @@ impl ChatService {
         &self,
         actor: UserId,
         before: Option<MessageId>,
-        limit: Option<i64>,
+        limit: impl Into<PageSize>,
     ) -> Result<crate::message::MentionPage> {
-        let limit = validation::validate_page_size(limit, &self.limits)?;
+        let limit = validation::validate_page_size(limit.into(), &self.limits)?;
         let readable: Vec<RoomId> = self
             .readable_rooms(actor)
             .await?

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::fanout::{Subscription, TypingSignal};
 use crate::id::{MessageId, RoomId, UserId};
 use crate::message::{HistoryCursor, HistoryPage, Message};
+use crate::page::PageSize;
 use crate::room::{Room, RoomSeq};
 use crate::validation;
 
@@ -19,9 +20,9 @@ impl ChatService {
         actor: UserId,
         room: RoomId,
         cursor: HistoryCursor,
-        limit: Option<i64>,
+        limit: impl Into<PageSize>,
     ) -> Result<HistoryPage> {
-        let limit = validation::validate_page_size(limit, &self.limits)?;
+        let limit = validation::validate_page_size(limit.into(), &self.limits)?;
         self.room_context(actor, room)
             .await?
             .access()
@@ -43,9 +44,9 @@ impl ChatService {
         actor: UserId,
         room: RoomId,
         seq: RoomSeq,
-        limit: Option<i64>,
+        limit: impl Into<PageSize>,
     ) -> Result<HistoryPage> {
-        let limit = validation::validate_page_size(limit, &self.limits)?;
+        let limit = validation::validate_page_size(limit.into(), &self.limits)?;
         let ctx = self.room_context(actor, room).await?;
         ctx.access().require_read()?;
         require_seen("around", seq, &ctx.room)?;
@@ -95,9 +96,9 @@ impl ChatService {
         actor: UserId,
         id: MessageId,
         after: RoomSeq,
-        limit: Option<i64>,
+        limit: impl Into<PageSize>,
     ) -> Result<HistoryPage> {
-        let limit = validation::validate_page_size(limit, &self.limits)?;
+        let limit = validation::validate_page_size(limit.into(), &self.limits)?;
         self.get_message(actor, id).await?;
         let messages = self.store.replies(id, after, limit + 1).await?;
         Ok(page_of(messages, limit))
@@ -113,9 +114,9 @@ impl ChatService {
         actor: UserId,
         room: RoomId,
         after: RoomSeq,
-        limit: Option<i64>,
+        limit: impl Into<PageSize>,
     ) -> Result<ChangePage> {
-        let limit = validation::validate_page_size(limit, &self.limits)?;
+        let limit = validation::validate_page_size(limit.into(), &self.limits)?;
         let ctx = self.room_context(actor, room).await?;
         ctx.access().require_read()?;
         require_seen("after", after, &ctx.room)?;

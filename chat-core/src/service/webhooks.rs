@@ -9,6 +9,7 @@ use super::ChatService;
 use crate::change::RoomChange;
 use crate::error::{Error, Result};
 use crate::id::{DeadLetterId, EventId, UserId, WebhookId};
+use crate::page::PageSize;
 use crate::permission::require_event_admin;
 use crate::room::{RoomKind, RoomSeq};
 use crate::webhook::{
@@ -146,9 +147,9 @@ impl ChatService {
         actor: UserId,
         event: EventId,
         id: WebhookId,
-        limit: Option<i64>,
+        limit: impl Into<PageSize>,
     ) -> Result<Vec<DeadLetter>> {
-        let limit = crate::validation::validate_page_size(limit, &self.limits)?;
+        let limit = crate::validation::validate_page_size(limit.into(), &self.limits)?;
         self.event_webhook(actor, event, id).await?;
         self.store.dead_letters(id, limit).await
     }

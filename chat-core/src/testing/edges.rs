@@ -147,7 +147,7 @@ pub async fn deleted_and_replaced_text_is_gone_from_every_read_path(store: Arc<d
                 SearchRequest {
                     query: word.into(),
                     room_id: None,
-                    limit: None,
+                    limit: crate::PageSize::DEFAULT,
                 },
             )
             .await

@@ -59,10 +59,7 @@ async fn replay(
     out: &Outbound,
 ) -> Result<RoomSeq, Error> {
     loop {
-        let page = state
-            .chat
-            .changes(user, room, after, Some(REPLAY_PAGE))
-            .await?;
+        let page = state.chat.changes(user, room, after, REPLAY_PAGE).await?;
         for change in &page.changes {
             if !out.push_paced(ServerFrame::Event(change).encode()).await {
                 return Err(Error::Unavailable {

@@ -114,7 +114,7 @@ const WRITE_BATCH: usize = 64;
 pub(crate) const REPLAY_WINDOW: usize = 64;
 
 /// Changes read from the store per replay page (the core's largest page).
-pub(super) const REPLAY_PAGE: i64 = 100;
+pub(super) const REPLAY_PAGE: u32 = 100;
 
 /// Query of `GET /v1/ws`. Browsers cannot set headers on a WebSocket, so the token may come
 /// here, or in a first `auth` frame.

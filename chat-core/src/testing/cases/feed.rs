@@ -13,11 +13,11 @@ async fn drain(
     h: &Harness,
     user: UserId,
     mut cursor: FeedCursor,
-    limit: i64,
+    limit: u32,
 ) -> (Vec<RoomChange>, FeedCursor) {
     let mut all = Vec::new();
     for _ in 0..100 {
-        let page = h.chat.read_feed(user, &cursor, Some(limit)).await.unwrap();
+        let page = h.chat.read_feed(user, &cursor, limit).await.unwrap();
         assert!(page.changes.len() <= usize::try_from(limit).unwrap());
         cursor = page.cursor;
         if page.changes.is_empty() {

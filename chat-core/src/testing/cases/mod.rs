@@ -65,6 +65,6 @@ pub(super) fn search(query: &str, room: Option<crate::RoomId>) -> SearchRequest 
     SearchRequest {
         query: query.into(),
         room_id: room,
-        limit: None,
+        limit: crate::PageSize::DEFAULT,
     }
 }

@@ -78,7 +78,7 @@ pub async fn search_respects_permissions_and_deletions(store: Arc<dyn Store>) {
     let limited = SearchRequest {
         query: "pizza".into(),
         room_id: None,
-        limit: Some(1),
+        limit: crate::PageSize::of(1),
     };
     assert_eq!(h.chat.search(owner, limited).await.unwrap().len(), 1);
 
@@ -91,7 +91,7 @@ pub async fn search_respects_permissions_and_deletions(store: Arc<dyn Store>) {
     let bad_limit = SearchRequest {
         query: "pizza".into(),
         room_id: None,
-        limit: Some(-5),
+        limit: crate::PageSize::requested(-5),
     };
     assert_err!(
         h.chat.search(alice, bad_limit).await,

@@ -54,7 +54,12 @@ pub async fn history_pages_in_both_directions(store: Arc<dyn Store>) {
     for bad in [0, -1, 101, i64::MAX] {
         assert_err!(
             h.chat
-                .history(owner, room, HistoryCursor::LATEST, Some(bad))
+                .history(
+                    owner,
+                    room,
+                    HistoryCursor::LATEST,
+                    crate::PageSize::requested(bad)
+                )
                 .await,
             Error::Validation { .. }
         );
