@@ -115,7 +115,7 @@ pub use message::{
 pub use metrics::SystemMetrics;
 pub use outbound::OutboundPolicy;
 pub use page::PageSize;
-pub use payload::{Payload, PayloadKind, PayloadKinds, PayloadUpdate};
+pub use payload::{Payload, PayloadKind, PayloadKinds};
 pub use poll::{POLL_KIND, Poll, PollKind};
 pub use presence::{Presence, PresenceBoard, PresenceSession, PresenceStatus};
 pub use rate_limit::{RateLimitPolicy, SendHistory, SlidingWindow, SlowMode, TypingThrottle};
@@ -129,8 +129,9 @@ pub use service::{
     FeedFollower, FeedPage, PresenceWatch, UnreadFeed, UnreadUpdate, WebhookSender,
 };
 pub use store::{
-    AccountStore, Admission, Appended, AttachmentStore, BotTokenStore, EventStore, MessageStore,
-    NewDirectRoom, NewMessage, ProfileStore, RoomStanding, RoomStore, Store, WebhookStore,
+    AccountStore, Admission, Appended, AttachmentStore, AuthorSnapshot, BotTokenStore, EventStore,
+    MessageStore, NewDirectRoom, NewMessage, PayloadUpdate, ProfileStore, RoomStanding, RoomStore,
+    Store, WebhookStore,
 };
 pub use user::{MemberMatch, ProfileInput, User};
 pub use webhook::{DeliveryFailure, WebhookRegistration};

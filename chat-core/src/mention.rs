@@ -34,9 +34,6 @@ use crate::id::UserId;
 /// a failed parse attempt; it is well above the default display-name limit of 64.
 pub const MAX_NAME_CHARS: usize = 256;
 
-/// The most distinct mentions [`mentioned_user_ids`] returns by default (the design's limit).
-pub const DEFAULT_MAX_MENTIONS: usize = 50;
-
 /// One mention found in a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mention {

@@ -22,8 +22,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::message::Message;
-use crate::poll::{POLL_KIND, PollKind};
 
 /// A message's typed content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,18 +72,11 @@ pub trait PayloadKind: fmt::Debug + Send + Sync + 'static {
     fn validate(&self, data: Value, text: &str) -> Result<Value>;
 }
 
-/// The payload kinds a service accepts: [`POLL_KIND`] and those the host registered.
-#[derive(Debug, Clone)]
+/// The payload kinds a service accepts: the built-in [`poll`](crate::poll), which the service
+/// registers, and those the host registered.
+#[derive(Debug, Clone, Default)]
 pub struct PayloadKinds {
     kinds: BTreeMap<String, Arc<dyn PayloadKind>>,
-}
-
-impl Default for PayloadKinds {
-    fn default() -> Self {
-        let mut kinds: BTreeMap<String, Arc<dyn PayloadKind>> = BTreeMap::new();
-        kinds.insert(POLL_KIND.to_owned(), Arc::new(PollKind::default()));
-        Self { kinds }
-    }
 }
 
 impl PayloadKinds {
@@ -197,12 +188,6 @@ fn truncated(s: &str) -> String {
     s.chars().take(64).collect()
 }
 
-/// How [`MessageStore::update_payload`](crate::MessageStore::update_payload) changes a
-/// payload: given the message as stored, locked against other writers until the change is
-/// committed, it returns the payload to store, `None` to change nothing, or the error to
-/// answer with (nothing is stored then).
-pub type PayloadUpdate<'a> = dyn Fn(&Message) -> Result<Option<Payload>> + Send + Sync + 'a;
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -242,7 +227,6 @@ mod tests {
             "Note",
             "1note",
             "no te",
-            "poll",
             "note",
             &"a".repeat(65),
         ] {

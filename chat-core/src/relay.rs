@@ -307,12 +307,6 @@ impl Relay {
         &self.hub
     }
 
-    /// How many rooms this instance follows on the engine.
-    #[must_use]
-    pub fn followed_rooms(&self) -> usize {
-        self.rooms_lock().len()
-    }
-
     fn rooms_lock(&self) -> std::sync::MutexGuard<'_, HashMap<RoomId, Followed>> {
         self.rooms
             .lock()

@@ -54,7 +54,7 @@ use crate::event::{Event, EventMember, EventRole, EventSummary};
 use crate::id::{AttachmentId, EventId, MessageId, RoomId, UserId};
 use crate::message::{Attachment, HistoryCursor, Message};
 use crate::metrics::SystemMetrics;
-use crate::payload::{Payload, PayloadUpdate};
+use crate::payload::Payload;
 use crate::permission::RoomAccess;
 use crate::rate_limit::{RateLimitPolicy, SendHistory};
 use crate::room::{Room, RoomMember, RoomPatch, RoomSeq};
@@ -282,23 +282,30 @@ pub struct NewMessage {
     pub created_at: Timestamp,
 }
 
+/// The author of a message as the store reads them when it stores it: their profile then (the
+/// message keeps it), and whether they are a bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorSnapshot {
+    /// Their display name.
+    pub display_name: String,
+    /// Their picture.
+    pub avatar_url: Option<String>,
+    /// A bot's messages are marked AI-generated, whichever call sent them.
+    pub is_bot: bool,
+}
+
 impl NewMessage {
-    /// The message this becomes once stored under `seq`, with the author's profile as it was
-    /// at send time.
+    /// The message this becomes once stored under `seq`, by `author` as they were at send
+    /// time.
     #[must_use]
-    pub fn into_message(
-        self,
-        seq: RoomSeq,
-        author_name: String,
-        author_avatar: Option<String>,
-    ) -> Message {
+    pub fn into_message(self, seq: RoomSeq, author: AuthorSnapshot) -> Message {
         Message {
             id: self.id,
             room_id: self.room_id,
             seq,
             author_id: self.author_id,
-            author_name,
-            author_avatar,
+            author_name: author.display_name,
+            author_avatar: author.avatar_url,
             text: self.text,
             mentions: self.mentions,
             attachments: self.attachments,
@@ -312,7 +319,7 @@ impl NewMessage {
             edited_at: None,
             is_deleted: false,
             deleted_at: None,
-            is_ai_generated: self.is_ai_generated,
+            is_ai_generated: self.is_ai_generated || author.is_bot,
             created_at: self.created_at,
         }
     }
@@ -371,6 +378,11 @@ impl Admission {
             .map_err(|retry_after| crate::Error::RateLimited { retry_after })
     }
 }
+
+/// How [`MessageStore::update_payload`] changes a payload: given the message as stored, locked
+/// against other writers until the change is committed, it returns the payload to store,
+/// `None` to change nothing, or the error to answer with (nothing is stored then).
+pub type PayloadUpdate<'a> = dyn Fn(&Message) -> Result<Option<Payload>> + Send + Sync + 'a;
 
 /// Messages, the change log, search and counts.
 #[async_trait]

@@ -14,8 +14,6 @@
 //! origin), a `Content-Disposition` with a safe file name (RFC 6266: inline for images,
 //! attachment for everything else), an `ETag` from the content hash, and single byte ranges.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, OriginalUri, Request, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -103,10 +101,9 @@ fn variant_name(variant: Variant) -> &'static str {
     }
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+/// Seconds since the epoch by the service's clock: links expire on the service's time.
+fn unix_now(s: &AppState) -> i64 {
+    s.chat.now().unix_millis().div_euclid(1000)
 }
 
 /// Query of a raw upload.
@@ -295,7 +292,7 @@ async fn links(
     let me = caller_of(&Method::GET, &headers, &extensions, &s).await?;
     let upload = s.chat.attachment(me, id).await?;
     let ttl = s.config.attachment_link_ttl;
-    let expires = unix_now().saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
+    let expires = unix_now(&s).saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
     // The path this request came in on, as the client sees it (the router may be nested
     // under a prefix), without `/links`.
     let base = uri
@@ -334,7 +331,7 @@ async fn serve(
             if !s.link_key.verify(id, variant, expires, &sig) {
                 return Err(Error::NotFound { what: "attachment" }.into());
             }
-            if expires < unix_now() {
+            if expires < unix_now(s) {
                 return Err(Error::Forbidden {
                     reason: "this link has expired; ask for a new one",
                 }

@@ -98,7 +98,11 @@ impl Background {
 /// Dispatch passes every `config.poll_every`, for as long as the future is polled.
 #[cfg(feature = "webhooks")]
 async fn dispatch_webhooks(chat: Arc<ChatService>, config: DispatcherConfig) {
-    let sender = HttpWebhookSender::new(config.timeout, chat.outbound_policy());
+    let sender = HttpWebhookSender::new(
+        config.timeout,
+        chat.outbound_policy(),
+        Arc::clone(chat.clock()),
+    );
     let mut every = tokio::time::interval(config.poll_every);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -17,13 +17,16 @@
 //! A 2xx answer is a delivery; anything else, or no answer within the timeout, is a failure
 //! that is retried with exponential backoff.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chat_core::webhook::{DeadLetter, Webhook, WebhookPolicy};
-use chat_core::{DeliveryFailure, EventId, OutboundPolicy, RoomChange, WebhookId, WebhookSender};
+use chat_core::{
+    Clock, DeliveryFailure, EventId, OutboundPolicy, RoomChange, WebhookId, WebhookSender,
+};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -92,29 +95,27 @@ pub fn verify(secret: &str, header: &str, body: &[u8], now: i64, tolerance_secs:
             .is_ok()
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// Sends deliveries over HTTP(S), signed.
 #[derive(Debug, Clone)]
 pub struct HttpWebhookSender {
     client: reqwest::Client,
+    /// Signatures carry the service's time.
+    clock: Arc<dyn Clock>,
 }
 
 impl HttpWebhookSender {
     /// A sender whose requests give up after `timeout` and connect only where `policy`
-    /// permits (see [`crate::outbound`]). Redirects are not followed: a webhook URL is
-    /// registered as it is meant.
+    /// permits (see [`crate::outbound`]), signing with `clock`'s time (the service's,
+    /// [`ChatService::clock`](chat_core::ChatService::clock)). Redirects are not followed: a
+    /// webhook URL is registered as it is meant.
     ///
     /// # Panics
     /// If the TLS backend cannot start (it does not, with the bundled roots).
     #[must_use]
-    pub fn new(timeout: Duration, policy: &OutboundPolicy) -> Self {
+    pub fn new(timeout: Duration, policy: &OutboundPolicy, clock: Arc<dyn Clock>) -> Self {
         Self {
             client: outbound::client(policy, timeout, "chat-engine-webhooks"),
+            clock,
         }
     }
 }
@@ -128,7 +129,8 @@ impl WebhookSender for HttpWebhookSender {
             change: change.clone(),
         })
         .map_err(|_| DeliveryFailure::Other)?;
-        let signature = sign(&webhook.secret, unix_now(), &body);
+        let now = self.clock.now().unix_millis().div_euclid(1000);
+        let signature = sign(&webhook.secret, now, &body);
         let response = self
             .client
             .post(&webhook.url)

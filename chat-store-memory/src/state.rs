@@ -5,9 +5,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use chat_core::{
-    Account, AttachmentId, ChangeKind, Event, EventId, EventMember, Message, MessageChange,
-    MessageId, NewMessage, Room, RoomChange, RoomId, RoomMember, RoomSeq, RoomStanding,
-    SearchTerms, SystemMetrics, Timestamp, UNREAD_CAP, Unread, Upload, User, UserId, search,
+    Account, AttachmentId, AuthorSnapshot, ChangeKind, Event, EventId, EventMember, Message,
+    MessageChange, MessageId, NewMessage, Room, RoomChange, RoomId, RoomMember, RoomSeq,
+    RoomStanding, SearchTerms, SystemMetrics, Timestamp, UNREAD_CAP, Unread, Upload, User, UserId,
+    search,
 };
 
 /// key → room → the messages with that key (a token, or a token prefix).
@@ -301,12 +302,16 @@ impl State {
     /// if the room or the author does not exist.
     pub(crate) fn insert_message(&mut self, msg: NewMessage) -> Option<RoomChange> {
         let author = self.users.get(&msg.author_id)?;
-        let (author_name, author_avatar) = (author.display_name.clone(), author.avatar_url.clone());
+        let author = AuthorSnapshot {
+            display_name: author.display_name.clone(),
+            avatar_url: author.avatar_url.clone(),
+            is_bot: author.is_bot,
+        };
         let r = self.rooms.get_mut(&msg.room_id)?;
         let seq = r.advance();
         r.room.last_message_at = Some(msg.created_at);
         r.last_send.insert(msg.author_id, msg.created_at);
-        let message = msg.into_message(seq, author_name, author_avatar);
+        let message = msg.into_message(seq, author);
         r.messages.insert(seq, message.clone());
         if let Some(parent) = message.reply_to {
             r.replies.entry(parent).or_default().insert(seq);

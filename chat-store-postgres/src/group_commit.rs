@@ -37,8 +37,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chat_core::{
-    Admission, Appended, ChangeKind, Error, Message, MessageChange, MessageId, NewMessage, Result,
-    RoomChange, RoomId, RoomSeq, RoomStanding, SendHistory, Timestamp, UserId, search,
+    Admission, Appended, AuthorSnapshot, ChangeKind, Error, Message, MessageChange, MessageId,
+    NewMessage, Result, RoomChange, RoomId, RoomSeq, RoomStanding, SendHistory, Timestamp, UserId,
+    search,
 };
 use serde_json::json;
 use sqlx::postgres::PgPool;
@@ -660,10 +661,13 @@ fn answers(
                     .get(&send.msg.id.as_uuid())
                     .copied()
                     .ok_or_else(|| Error::internal("an admitted send was not stored"))?;
-                let mut msg = send.msg.clone();
-                msg.is_ai_generated |= by_bot;
                 let seq = RoomSeq(u64::try_from(seq).unwrap_or(0));
-                let message = msg.into_message(seq, author_name, author_avatar);
+                let author = AuthorSnapshot {
+                    display_name: author_name,
+                    avatar_url: author_avatar,
+                    is_bot: by_bot,
+                };
+                let message = send.msg.clone().into_message(seq, author);
                 made.push(Some(message.clone()));
                 Ok(Appended::Created {
                     posted: RoomChange {

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_core::{
-    Admission, Appended, ChangeKind, Error, HistoryCursor, Message, MessageChange, MessageId,
-    MessageStore, NewMessage, PayloadUpdate, Result, RoomChange, RoomId, RoomSeq, SearchTerms,
-    SendHistory, SystemMetrics, Timestamp, UNREAD_CAP, Unread, UserId, search,
+    Admission, Appended, AuthorSnapshot, ChangeKind, Error, HistoryCursor, Message, MessageChange,
+    MessageId, MessageStore, NewMessage, PayloadUpdate, Result, RoomChange, RoomId, RoomSeq,
+    SearchTerms, SendHistory, SystemMetrics, Timestamp, UNREAD_CAP, Unread, UserId, search,
 };
 use sqlx::types::Json;
 use sqlx::{Connection, PgConnection, Row};
@@ -222,10 +222,7 @@ impl PostgresStore {
             return Ok(Appended::Replayed(row.into()));
         }
         let author_avatar: Option<String> = facts.try_get("author_avatar").map_err(db_err)?;
-        // A bot's messages are marked whichever call sent them.
         let author_is_bot: Option<bool> = facts.try_get("author_is_bot").map_err(db_err)?;
-        let mut msg = msg;
-        msg.is_ai_generated |= author_is_bot.unwrap_or(false);
         let mut recent: Vec<OffsetDateTime> = facts.try_get("recent").map_err(db_err)?;
         recent.reverse();
         let recent: Vec<Timestamp> = recent.into_iter().map(Timestamp::from).collect();
@@ -238,7 +235,12 @@ impl PostgresStore {
             last_send_in_room: last_in_room.map(Timestamp::from),
         })?;
 
-        let message = msg.into_message(RoomSeq::ZERO, author_name, author_avatar);
+        let author = AuthorSnapshot {
+            display_name: author_name,
+            avatar_url: author_avatar,
+            is_bot: author_is_bot.unwrap_or(false),
+        };
+        let message = msg.into_message(RoomSeq::ZERO, author);
         if let Some(parent) = message.reply_to {
             // Locked with BEGIN; a parent that does not exist is refused here.
             message_for_update(&mut tx, parent).await?;

@@ -98,6 +98,15 @@ pub struct ChatService {
     host_policy: Arc<dyn HostPolicy>,
 }
 
+/// The payload kinds every service accepts: polls.
+fn built_in_kinds() -> PayloadKinds {
+    let mut kinds = PayloadKinds::default();
+    let poll: Arc<dyn crate::PayloadKind> = Arc::new(crate::poll::PollKind::default());
+    // A valid name, registered first: this cannot fail.
+    let _ = kinds.register(crate::poll::POLL_KIND, poll);
+    kinds
+}
+
 /// Builds a [`ChatService`]; see [`ChatService::builder`].
 #[derive(Debug)]
 pub struct ChatServiceBuilder {
@@ -304,7 +313,7 @@ impl ChatService {
             server_admins: HashSet::new(),
             blobs: None,
             attachments: AttachmentPolicy::default(),
-            payload_kinds: PayloadKinds::default(),
+            payload_kinds: built_in_kinds(),
             outbound: OutboundPolicy::default(),
             webhook_registration: WebhookRegistration::default(),
             profiles: None,
@@ -363,6 +372,13 @@ impl ChatService {
     #[must_use]
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// The service's clock, for the work a transport does on its behalf (signing webhook
+    /// deliveries, expiring links) on the same time as the service.
+    #[must_use]
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// Fans a committed change out; a membership change also tells the member that their
@@ -515,10 +531,18 @@ impl ChatService {
         }
         self.store.system_metrics(self.clock.now()).await
     }
+}
 
-    /// Whether `user` is a server admin.
-    #[must_use]
-    pub fn is_server_admin(&self, user: UserId) -> bool {
-        self.server_admins.contains(&user)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polls_are_built_in_and_their_name_taken() {
+        let mut kinds = built_in_kinds();
+        assert!(kinds.contains(crate::poll::POLL_KIND));
+        let again: Arc<dyn crate::PayloadKind> = Arc::new(crate::poll::PollKind::default());
+        let taken = kinds.register(crate::poll::POLL_KIND, again).unwrap_err();
+        assert_eq!(taken.validation_field(), "kind");
     }
 }

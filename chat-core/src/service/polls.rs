@@ -109,7 +109,7 @@ impl ChatService {
     async fn apply_payload_update(
         &self,
         message: Message,
-        update: &crate::payload::PayloadUpdate<'_>,
+        update: &crate::store::PayloadUpdate<'_>,
     ) -> Result<Message> {
         if message.is_deleted {
             return Err(Error::conflict("message is deleted"));

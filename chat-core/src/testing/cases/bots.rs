@@ -73,6 +73,23 @@ pub async fn bots_are_marked_and_stay_in_their_rooms(store: Arc<dyn Store>) {
     let stored = h.chat.get_message(member, sent.id).await.unwrap();
     assert!(stored.is_ai_generated);
     assert!(!h.send(member, main, "a person").await.is_ai_generated);
+    // A person's message written by a model (a host's assistant posting for them) is marked
+    // by the call that sends it, and stays theirs.
+    let drafted = h
+        .chat
+        .send_ai_message(member, main, text("drafted for you"))
+        .await
+        .unwrap()
+        .message;
+    assert!(drafted.is_ai_generated);
+    assert_eq!(drafted.author_id, member);
+    assert!(
+        h.chat
+            .get_message(owner, drafted.id)
+            .await
+            .unwrap()
+            .is_ai_generated
+    );
 
     // Still a bot after a profile update; admins may put it in more rooms.
     h.chat
