@@ -222,14 +222,7 @@ mod tests {
     #[test]
     fn kind_names_are_checked_and_unique() {
         let mut kinds = kinds();
-        for bad in [
-            "",
-            "Note",
-            "1note",
-            "no te",
-            "note",
-            &"a".repeat(65),
-        ] {
+        for bad in ["", "Note", "1note", "no te", "note", &"a".repeat(65)] {
             assert_eq!(
                 field(kinds.register(bad, Arc::new(Anything)).unwrap_err()),
                 "kind"
