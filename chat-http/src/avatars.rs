@@ -35,7 +35,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     put,
     path = "/me/avatar",
     tag = "profiles",
-    request_body(description = "the picture itself: PNG, JPEG, GIF or WebP", content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"))),
+    request_body(description = "the picture itself: PNG, JPEG, GIF or WebP, told apart by its bytes (whatever `Content-Type` says, `image/png` or `application/octet-stream` alike)", content((Vec<u8> = "application/octet-stream"))),
     responses(
         (status = 200, body = User, description = "the profile, its `avatar_url` naming the redrawn picture"),
         (status = 413, body = ErrorEnvelope, description = "the picture passes the attachment limit (5 MiB by default)"),

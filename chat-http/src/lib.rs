@@ -42,6 +42,8 @@
 //! - `ws`: the WebSocket protocol and connection loop.
 //! - `openapi_rules`: the enforced limits and the WebSocket frames, written into the OpenAPI
 //!   document.
+//! - `openapi_shapes`: the document's shapes in forms client generators turn into code (files,
+//!   room changes); `clients/run` generates a Python and a TypeScript client and runs them.
 //! - `unread_body`: `Connection: close` on responses that leave the request body unread.
 //! - [`observability`]: metrics and request timing; the Prometheus exporter behind the
 //!   feature `prometheus`.
@@ -83,6 +85,7 @@ pub mod host_auth;
 pub mod jwt;
 pub mod observability;
 mod openapi_rules;
+mod openapi_shapes;
 #[cfg(feature = "webhooks")]
 pub mod outbound;
 pub mod polls;
@@ -261,6 +264,7 @@ fn with_rules(
 ) -> serde_json::Value {
     // Serializing the document's own types cannot fail.
     let mut api = serde_json::to_value(api).unwrap_or_default();
+    openapi_shapes::apply(&mut api);
     openapi_rules::apply(&mut api, limits, config);
     api
 }

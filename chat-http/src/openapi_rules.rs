@@ -75,11 +75,13 @@ pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
         "client_msg_id",
         json!({"minLength": 1, "maxLength": limits.max_client_msg_id_chars, "pattern": "^[!-~]+$"}),
     );
-    // Text may be empty or blank only beside an attachment.
-    schemas["SendMessage"]["anyOf"] = json!([
-        {"required": ["text"], "properties": {"text": {"pattern": "\\S"}}},
-        {"required": ["attachment_ids"], "properties": {"attachment_ids": {"minItems": 1}}}
-    ]);
+    // Text may be empty or blank only beside an attachment or a payload. As `if`/`then`,
+    // which validators check and client generators leave alone (an `anyOf` of partial objects
+    // makes them split the model).
+    schemas["SendMessage"]["if"] =
+        json!({"properties": {"attachment_ids": {"maxItems": 0}, "payload": {"type": "null"}}});
+    schemas["SendMessage"]["then"] =
+        json!({"required": ["text"], "properties": {"text": {"pattern": "\\S"}}});
     let paths = &mut api["paths"];
     for (path, method) in [
         ("/v1/rooms/{room_id}/messages", "get"),
@@ -173,7 +175,18 @@ fn frame(kind: &str, description: &str, properties: Value, required: &[&str]) ->
         "properties": props, "required": required})
 }
 
-fn one_of(description: String, frames: Vec<Value>) -> Value {
+/// The frames of one direction, each titled after it (`WsClientSend`): generators name the
+/// frame's model and its inline enums by title, so a title shared by both directions or with
+/// a component (`presence`, `PresenceStatus`) would clash.
+fn one_of(direction: &str, description: String, mut frames: Vec<Value>) -> Value {
+    for frame in &mut frames {
+        if let Some(kind) = frame["title"].as_str() {
+            frame["title"] = json!(format!(
+                "Ws{direction}{}",
+                crate::openapi_shapes::camel(kind)
+            ));
+        }
+    }
     json!({"description": description, "oneOf": frames, "discriminator": {"propertyName": "type"}})
 }
 
@@ -195,6 +208,7 @@ fn client_frames(limits: &Limits) -> Value {
         props
     };
     one_of(
+        "Client",
         "A frame the client sends on /v1/ws (JSON text). Without a `token` query parameter the \
          first frame must be `auth`, within the auth timeout, or the connection is closed with \
          1008."
@@ -286,6 +300,7 @@ fn server_frames(config: &HttpConfig) -> Value {
         "client_msg_id": {"type": "string"}, "room_id": room
     });
     one_of(
+        "Server",
         format!(
             "A frame the server sends on /v1/ws (JSON text). The server also pings every {} s \
              and closes a connection that shows no sign of life for two intervals. Close codes: \

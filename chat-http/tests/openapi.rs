@@ -215,10 +215,48 @@ async fn the_document_states_the_enforced_limits() {
     }
     assert_eq!(schema("RoomPatch", "slow_mode_secs")["maximum"], 21_600);
     assert_eq!(schema("SendMessage", "attachment_ids")["maxItems"], 10);
-    assert!(
-        doc["components"]["schemas"]["SendMessage"]["anyOf"].is_array(),
-        "empty text needs an attachment"
-    );
+    // Shapes generators turn into code (see chat-http's openapi_shapes): files are binary
+    // strings, and every room change is a whole object with its kind.
+    for (path, method, media_type) in [
+        ("/v1/me/avatar", "put", "application/octet-stream"),
+        ("/v1/rooms/{room_id}/uploads", "post", "application/octet-stream"),
+    ] {
+        let body = &doc["paths"][path][method]["requestBody"];
+        assert_eq!(body["required"], true, "{path}");
+        assert_eq!(
+            body["content"][media_type]["schema"],
+            serde_json::json!({"type": "string", "format": "binary"}),
+            "{path}"
+        );
+    }
+    let changes = doc["components"]["schemas"]["RoomChange"]["oneOf"]
+        .as_array()
+        .expect("RoomChange is a oneOf");
+    assert_eq!(changes.len(), 10, "one per kind");
+    for change in changes {
+        let required = change["required"].as_array().unwrap();
+        for field in ["room_id", "seq", "at", "kind", "data"] {
+            assert!(required.contains(&field.into()), "{field} in {change}");
+        }
+    }
+    // Blank text needs an attachment or a payload: the document's rule, checked by a
+    // validator on bodies the server accepts and refuses.
+    let send = &doc["components"]["schemas"]["SendMessage"];
+    let rule = serde_json::json!({"if": send["if"], "then": send["then"]});
+    let rule = jsonschema::validator_for(&rule).unwrap();
+    for (body, valid) in [
+        (serde_json::json!({"text": "hi"}), true),
+        (serde_json::json!({"text": ""}), false),
+        (serde_json::json!({"text": " \n"}), false),
+        (serde_json::json!({}), false),
+        (serde_json::json!({"text": "", "attachment_ids": []}), false),
+        (serde_json::json!({"text": "", "attachment_ids": ["a"]}), true),
+        (serde_json::json!({"attachment_ids": ["a"]}), true),
+        (serde_json::json!({"text": "", "payload": {"kind": "poll", "data": {}}}), true),
+        (serde_json::json!({"text": "", "payload": null}), false),
+    ] {
+        assert_eq!(rule.is_valid(&body), valid, "{body}");
+    }
     let param = |path: &str, method: &str, name: &str| {
         doc["paths"][path][method]["parameters"]
             .as_array()
