@@ -221,8 +221,8 @@ pub struct LinkQuery {
     tag = "attachments",
     params(("attachment_id" = AttachmentId, Path), LinkQuery),
     responses(
-        (status = 200, content_type = "application/octet-stream", body = Vec<u8>, description = "the file, as its sniffed type"),
-        (status = 206, content_type = "application/octet-stream", body = Vec<u8>, description = "the requested byte range"),
+        (status = 200, content_type = "*/*", body = Vec<u8>, description = "the file, with the type sniffed from its bytes in `Content-Type`"),
+        (status = 206, content_type = "*/*", body = Vec<u8>, description = "the requested byte range"),
         (status = 304, description = "unchanged since the ETag in If-None-Match"),
         (status = 416, body = ErrorEnvelope, description = "the range lies outside the file"),
         (status = "default", body = ErrorEnvelope, description = "an error; not_found for anyone who may not read the room")
@@ -245,7 +245,7 @@ async fn download(
     tag = "attachments",
     params(("attachment_id" = AttachmentId, Path), LinkQuery),
     responses(
-        (status = 200, content_type = "image/jpeg", body = Vec<u8>, description = "the thumbnail: JPEG, or PNG for images with transparency; an image that already fits the thumbnail box may be its own thumbnail, in its own type"),
+        (status = 200, content_type = "image/*", body = Vec<u8>, description = "the thumbnail: JPEG, or PNG for images with transparency; an image that already fits the thumbnail box may be its own thumbnail, in its own type"),
         (status = "default", body = ErrorEnvelope, description = "an error; not_found also for files without a thumbnail")
     ),
     security(("bearer" = []), ())

@@ -88,7 +88,7 @@ async fn remove_avatar(
     tag = "profiles",
     params(("key" = String, Path, description = "the key an `avatar_url` ends with")),
     responses(
-        (status = 200, content_type = "image/jpeg", body = Vec<u8>, description = "the picture (JPEG, or PNG for pictures with transparency)"),
+        (status = 200, content_type = "image/*", body = Vec<u8>, description = "the picture (JPEG, or PNG for pictures with transparency)"),
         (status = 304, description = "unchanged since the ETag in If-None-Match (it never changes)"),
         (status = "default", body = ErrorEnvelope, description = "an error; not_found for any key that is not a stored picture's")
     ),

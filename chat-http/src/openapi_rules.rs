@@ -18,6 +18,13 @@ use crate::state::HttpConfig;
 /// `chat_core::validation` refuses in names (controls, invisible and direction-changing ones).
 const NAME_PATTERN: &str = "^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u061C\\u200B-\\u200F\\u202A-\\u202E\\u2060\\u2066-\\u2069\\uFEFF]*$";
 
+/// Text without control characters (Unicode's `Cc`), which `chat_core::validation` refuses in
+/// queries and keys.
+const NO_CONTROLS: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
+/// A UUID, as ids are written.
+const UUID: &str = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+
 /// Writes the limits and the WebSocket frames into `api` (an OpenAPI document as JSON).
 pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
     if !config.mount_path.is_empty() {
@@ -82,6 +89,8 @@ pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
         json!({"properties": {"attachment_ids": {"maxItems": 0}, "payload": {"type": "null"}}});
     schemas["SendMessage"]["then"] =
         json!({"required": ["text"], "properties": {"text": {"pattern": "\\S"}}});
+    // The feed's page size is in its body.
+    constrain(&mut schemas["FeedRequest"], "limit", page.clone());
     let paths = &mut api["paths"];
     for (path, method) in [
         ("/v1/rooms/{room_id}/messages", "get"),
@@ -90,6 +99,10 @@ pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
         ("/v1/search", "get"),
         ("/v1/messages/{message_id}/replies", "get"),
         ("/v1/me/mentions", "get"),
+        (
+            "/v1/events/{event_id}/webhooks/{webhook_id}/dead-letters",
+            "get",
+        ),
     ] {
         constrain_param(&mut paths[path][method], "limit", page.clone());
     }
@@ -108,24 +121,30 @@ pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
     constrain_param(
         &mut paths["/v1/search"]["get"],
         "q",
-        json!({"minLength": 1, "maxLength": limits.max_search_query_chars,
+        json!({"minLength": 1, "maxLength": limits.max_search_query_chars, "pattern": NO_CONTROLS,
             "description": "words to find (letters and digits count; at least one word)"}),
     );
     constrain_param(
         &mut paths["/v1/rooms"]["get"],
         "name",
-        json!({"maxLength": limits.max_search_query_chars}),
+        json!({"maxLength": limits.max_search_query_chars, "pattern": NO_CONTROLS}),
+    );
+    constrain_param(
+        &mut paths["/v1/presence"]["get"],
+        "user_ids",
+        json!({"pattern": format!("^ *{UUID} *(, *{UUID} *)*$"),
+            "description": format!("1 to {} user ids, comma-separated", limits.max_presence_users)}),
     );
     constrain_param(
         &mut paths["/v1/rooms/{room_id}/members/lookup"]["get"],
         "prefix",
-        json!({"maxLength": limits.max_display_name_chars}),
+        json!({"maxLength": limits.max_display_name_chars, "pattern": NO_CONTROLS}),
     );
     for method in ["put", "delete"] {
         constrain_param(
             &mut paths["/v1/messages/{message_id}/reactions/{key}"][method],
             "key",
-            json!({"minLength": 1, "maxLength": limits.max_reaction_key_bytes, "pattern": "^\\S+$",
+            json!({"minLength": 1, "maxLength": limits.max_reaction_key_bytes, "pattern": "^[^\\s\\u0000-\\u001F\\u007F-\\u009F]+$",
                 "description": format!("an emoji or short name, at most {} bytes, no whitespace", limits.max_reaction_key_bytes)}),
         );
     }
