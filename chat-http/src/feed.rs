@@ -56,6 +56,10 @@ async fn feed(
     if body.wait_ms > MAX_WAIT_MS {
         return Err(Error::validation("wait_ms", format!("at most {MAX_WAIT_MS}")).into());
     }
+    // Checked before anything is read: the feed's start (no cursor) reads no page, but a bad
+    // size is still refused, not ignored.
+    let limit = crate::extract::page_size(body.limit);
+    chat_core::validation::validate_page_size(limit, s.chat.limits())?;
     let Some(cursor) = body.cursor else {
         return Ok(ApiJson(FeedPage {
             changes: Vec::new(),
@@ -65,18 +69,11 @@ async fn feed(
     };
     // Read first: only an empty answer waits, and only then are the rooms listened to (the
     // follower reads again after listening, so nothing committed in between is missed).
-    let page = s
-        .chat
-        .read_feed(me, &cursor, crate::extract::page_size(body.limit))
-        .await?;
+    let page = s.chat.read_feed(me, &cursor, limit).await?;
     if body.wait_ms == 0 || !page.changes.is_empty() {
         return Ok(ApiJson(page));
     }
-    let mut follower = s
-        .chat
-        .clone()
-        .follow_feed(me, page.cursor, crate::extract::page_size(body.limit))
-        .await?;
+    let mut follower = s.chat.clone().follow_feed(me, page.cursor, limit).await?;
     match tokio::time::timeout(Duration::from_millis(body.wait_ms), follower.next()).await {
         Ok(Some(page)) => Ok(ApiJson(page?)),
         // Nothing within the wait (or the broker is shutting down): an empty page, with the

@@ -127,7 +127,7 @@ pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
     constrain_param(
         &mut paths["/v1/rooms"]["get"],
         "name",
-        json!({"maxLength": limits.max_search_query_chars, "pattern": NO_CONTROLS}),
+        json!({"maxLength": limits.max_search_query_chars}),
     );
     constrain_param(
         &mut paths["/v1/presence"]["get"],

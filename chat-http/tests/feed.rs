@@ -126,6 +126,9 @@ async fn feed_over_http(store: Arc<dyn Store>) {
             "validation",
         ),
         (json!({"cursor": woke["cursor"], "limit": 0}), "validation"),
+        // Without a cursor too (the feed's start): a bad size is refused, not ignored.
+        (json!({"cursor": null, "limit": 0}), "validation"),
+        (json!({"limit": 101}), "validation"),
         (json!({"cursor": {room.clone(): 999_999}}), "validation"),
         (json!({"cursor": {"not-a-room": 1}}), "validation"),
         (json!({"cursor": [1, 2]}), "validation"),
