@@ -27,8 +27,40 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        let axum::Json(JsonObject(value)) = axum::Json::from_request(req, state).await?;
-        Ok(Self(value))
+        let axum::Json(JsonObject(body)) =
+            axum::Json::<JsonObject<serde_json::Value>>::from_request(req, state).await?;
+        serde_path_to_error::deserialize(integral(body))
+            .map(Self)
+            .map_err(|e| Error::validation("body", e.to_string()).into())
+    }
+}
+
+/// `body` with every integral number written as a float (`195.0`) made an integer: JSON
+/// Schema, and so the OpenAPI document, counts `195.0` as an integer, while serde refuses it
+/// for an integer field. Fractions and numbers beyond 64 bits stay as they are (and are
+/// refused where an integer is expected).
+fn integral(body: serde_json::Value) -> serde_json::Value {
+    use serde_json::{Number, Value};
+    match body {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            // 2^63 and 2^64 are exact as floats; anything at or beyond them does not fit.
+            let whole = f.fract() == 0.0;
+            let number =
+                if whole && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
+                    Number::from(f as i64)
+                } else if whole && (0.0..1.844_674_407_370_955_2e19).contains(&f) {
+                    Number::from(f as u64)
+                } else {
+                    n
+                };
+            Value::Number(number)
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(integral).collect()),
+        Value::Object(fields) => {
+            Value::Object(fields.into_iter().map(|(k, v)| (k, integral(v))).collect())
+        }
+        other => other,
     }
 }
 
@@ -135,7 +167,61 @@ pub(crate) fn page_size(limit: Option<i64>) -> chat_core::PageSize {
 
 #[cfg(test)]
 mod tests {
-    use super::bearer_token;
+    use axum::extract::FromRequest;
+
+    use super::{ApiJson, bearer_token};
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Body {
+        n: u32,
+        big: Option<u64>,
+        ratio: Option<f64>,
+    }
+
+    async fn read(json: &str) -> Result<Body, String> {
+        let request = axum::http::Request::builder()
+            .method("POST")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(json.to_owned()))
+            .unwrap();
+        ApiJson::<Body>::from_request(request, &())
+            .await
+            .map(|b| b.0)
+            .map_err(|e| e.0.to_string())
+    }
+
+    /// JSON Schema counts `5.0` as an integer, so the document allows it: it is read as 5.
+    #[tokio::test]
+    async fn integral_numbers_are_integers_whatever_their_spelling() {
+        let five = Body {
+            n: 5,
+            big: None,
+            ratio: None,
+        };
+        assert_eq!(read(r#"{"n": 5}"#).await.unwrap(), five);
+        assert_eq!(read(r#"{"n": 5.0}"#).await.unwrap(), five);
+        assert_eq!(read(r#"{"n": 5e0}"#).await.unwrap(), five);
+        let big = read(r#"{"n": 1, "big": 1.2e19, "ratio": 2.0}"#)
+            .await
+            .unwrap();
+        assert_eq!(
+            (big.big, big.ratio),
+            (Some(12_000_000_000_000_000_000), Some(2.0))
+        );
+        for bad in [
+            r#"{"n": 5.5}"#,
+            r#"{"n": -1.0}"#,
+            r#"{"n": 1e20}"#,
+            r#"[5]"#,
+        ] {
+            let err = read(bad).await.unwrap_err();
+            assert!(err.starts_with("invalid body"), "{bad}: {err}");
+        }
+        assert!(
+            read(r#"{"n": 5.5}"#).await.unwrap_err().contains("n:"),
+            "names the field"
+        );
+    }
 
     #[test]
     fn the_bearer_scheme_ignores_case() {

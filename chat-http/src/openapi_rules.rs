@@ -18,6 +18,18 @@ use crate::state::HttpConfig;
 /// `chat_core::validation` refuses in names (controls, invisible and direction-changing ones).
 const NAME_PATTERN: &str = "^(?=[\\s\\S]*\\S)[^\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u061C\\u200B-\\u200F\\u202A-\\u202E\\u2060\\u2066-\\u2069\\uFEFF]*$";
 
+/// An event's kind: blank (no kind), or a name's characters.
+const KIND_PATTERN: &str = "^(?:\\s*|[^\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u061C\\u200B-\\u200F\\u202A-\\u202E\\u2060\\u2066-\\u2069\\uFEFF]*)$";
+
+/// An email as `chat_core::account::normalize_email` takes it: around the spaces it trims,
+/// `local@domain` with no space or control character, and a domain of dot-separated,
+/// non-empty labels.
+const EMAIL_PATTERN: &str = "^\\s*[^@\\s\\u0000-\\u001F\\u007F-\\u009F]+@[^@.\\s\\u0000-\\u001F\\u007F-\\u009F]+(?:\\.[^@.\\s\\u0000-\\u001F\\u007F-\\u009F]+)+\\s*$";
+
+/// An avatar URL as `chat_core::validation` takes it: http(s), no space, no control
+/// character.
+const AVATAR_URL_PATTERN: &str = "^https?://[^\\s\\u0000-\\u001F\\u007F-\\u009F]*$";
+
 /// Text without control characters (Unicode's `Cc`), which `chat_core::validation` refuses in
 /// queries and keys.
 const NO_CONTROLS: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
@@ -44,7 +56,7 @@ pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
     constrain(
         &mut schemas["NewEvent"],
         "kind",
-        json!({"maxLength": limits.max_event_kind_chars}),
+        json!({"maxLength": limits.max_event_kind_chars, "pattern": KIND_PATTERN}),
     );
     constrain(
         &mut schemas["RoomPatch"],
@@ -61,7 +73,7 @@ pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
     constrain(
         &mut schemas["ProfileInput"],
         "avatar_url",
-        json!({"maxLength": limits.max_avatar_url_bytes, "pattern": "^https?://\\S+$"}),
+        json!({"maxLength": limits.max_avatar_url_bytes, "pattern": AVATAR_URL_PATTERN}),
     );
     #[cfg(feature = "accounts")]
     constrain(
@@ -69,6 +81,10 @@ pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
         "password",
         json!({"minLength": MIN_PASSWORD_CHARS, "maxLength": MAX_PASSWORD_BYTES}),
     );
+    let email = json!({"pattern": EMAIL_PATTERN});
+    #[cfg(feature = "accounts")]
+    constrain(&mut schemas["SignUp"], "email", email.clone());
+    constrain(&mut schemas["InviteByEmail"], "email", email);
     let text = json!({"maxLength": limits.max_text_chars});
     constrain(&mut schemas["SendMessage"], "text", text.clone());
     constrain(&mut schemas["EditMessage"], "text", text);

@@ -492,3 +492,68 @@ async fn a_router_mounts_and_documents_only_the_parts_asked_for() {
     let (s, _) = app.call("GET", "/v1/openapi.json", None, None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+/// The document's text rules say what the server's validation says, sample by sample: what the
+/// pattern allows the server takes, and what it refuses the server refuses.
+#[test]
+fn the_text_patterns_agree_with_the_validation() {
+    let doc = chat_http::openapi();
+    let property = |schema: &str, prop: &str| {
+        let rules = &doc["components"]["schemas"][schema]["properties"][prop];
+        jsonschema::validator_for(
+            &serde_json::json!({"type": "string", "pattern": rules["pattern"]}),
+        )
+        .unwrap()
+    };
+    let email = property("SignUp", "email");
+    for sample in [
+        "ada@example.com",
+        " Ada@Example.COM ",
+        "a@b.c",
+        "a.b@c.d.e",
+        "ada@example",
+        "ada@.example.com",
+        "ada@example.com.",
+        "ada@exa..mple.com",
+        "@example.com",
+        "a@b@c.d",
+        "ada @example.com",
+        "ada\u{85}@example.com",
+        "ada@exam\u{7}ple.com",
+        "",
+    ] {
+        assert_eq!(
+            email.is_valid(&sample.into()),
+            chat_core::account::normalize_email(sample).is_ok(),
+            "email {sample:?}"
+        );
+    }
+    let avatar = property("ProfileInput", "avatar_url");
+    let limits = chat_core::Limits::default();
+    for sample in [
+        "https://example.com/a.png",
+        "http://x",
+        "https://",
+        "ftp://example.com/a.png",
+        "https://exa mple.com",
+        "https://example.com/\u{94}",
+        "example.com",
+    ] {
+        assert_eq!(
+            avatar.is_valid(&sample.into()),
+            chat_core::validation::validate_avatar_url(Some(sample), &limits).is_ok(),
+            "avatar_url {sample:?}"
+        );
+    }
+    let kind = property("NewEvent", "kind");
+    for (sample, valid) in [
+        ("party", true),
+        ("", true),
+        ("  ", true),
+        ("\t", true),
+        ("a\u{86}b", false),
+        ("a\u{200B}b", false),
+    ] {
+        assert_eq!(kind.is_valid(&sample.into()), valid, "kind {sample:?}");
+    }
+}
