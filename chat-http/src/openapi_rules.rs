@@ -63,13 +63,23 @@ pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
         "slow_mode_secs",
         json!({"minimum": 0, "maximum": limits.max_slow_mode.as_secs()}),
     );
-    for schema in ["ProfileInput", "SignUp"] {
+    for schema in ["ProfileInput", "SignUp", "NewBot"] {
         constrain(
             &mut schemas[schema],
             "display_name",
             name(limits.max_display_name_chars),
         );
     }
+    constrain(
+        &mut schemas["NewBot"],
+        "avatar_url",
+        json!({"maxLength": limits.max_avatar_url_bytes, "pattern": AVATAR_URL_PATTERN}),
+    );
+    constrain(
+        &mut schemas["FeedRequest"],
+        "wait_ms",
+        json!({"minimum": 0, "maximum": crate::feed::MAX_WAIT_MS}),
+    );
     constrain(
         &mut schemas["ProfileInput"],
         "avatar_url",
@@ -79,7 +89,7 @@ pub(crate) fn apply(api: &mut Value, limits: &Limits, config: &HttpConfig) {
     constrain(
         &mut schemas["SignUp"],
         "password",
-        json!({"minLength": MIN_PASSWORD_CHARS, "maxLength": MAX_PASSWORD_BYTES}),
+        json!({"minLength": MIN_PASSWORD_CHARS, "maxLength": MAX_PASSWORD_BYTES, "pattern": NO_CONTROLS}),
     );
     let email = json!({"pattern": EMAIL_PATTERN});
     #[cfg(feature = "accounts")]
