@@ -127,15 +127,17 @@ fn reject_invisible_format_chars(field: &str, s: &str) -> Result<()> {
 pub fn validate_name(field: &str, name: &str, max: usize) -> Result<String> {
     reject_controls(field, name, false)?;
     reject_invisible_format_chars(field, name)?;
-    let trimmed = name.trim();
-    if trimmed.is_empty() {
-        return Err(Error::validation(field, "must not be empty"));
-    }
-    if longer_than(trimmed, max) {
+    // The limit holds for the name as sent, surrounding spaces included, as the API document
+    // states it; the spaces are then dropped.
+    if longer_than(name, max) {
         return Err(Error::validation(
             field,
             format!("too long (max {max} characters)"),
         ));
+    }
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(Error::validation(field, "must not be empty"));
     }
     Ok(trimmed.to_owned())
 }
@@ -324,6 +326,9 @@ mod tests {
         assert!(validate_name("name", "a\nb", 100).is_err());
         assert!(validate_name("name", &"é".repeat(100), 100).is_ok());
         assert!(validate_name("name", &"é".repeat(101), 100).is_err());
+        // Spaces count towards the limit: what the API document says of the field.
+        assert!(validate_name("name", &format!("a{}", " ".repeat(100)), 100).is_err());
+        assert_eq!(validate_name("name", " a ", 3).unwrap(), "a");
     }
 
     #[test]

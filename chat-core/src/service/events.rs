@@ -16,6 +16,16 @@ impl ChatService {
     pub async fn create_event(&self, actor: UserId, input: NewEvent) -> Result<Event> {
         let name = validation::validate_name("name", &input.name, self.limits.max_name_chars)?;
         let kind = if input.kind.trim().is_empty() {
+            // No kind; but not a blank longer than a kind may be.
+            if input.kind.chars().count() > self.limits.max_event_kind_chars {
+                return Err(Error::validation(
+                    "kind",
+                    format!(
+                        "too long (max {} characters)",
+                        self.limits.max_event_kind_chars
+                    ),
+                ));
+            }
             String::new()
         } else {
             validation::validate_name("kind", &input.kind, self.limits.max_event_kind_chars)?

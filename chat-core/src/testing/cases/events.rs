@@ -48,6 +48,23 @@ pub async fn events_create_list_and_hide(store: Arc<dyn Store>) {
         h.chat.create_event(alice, long).await,
         Error::Validation { .. }
     );
+    // The limits hold for what was sent, spaces included (as the API document says), also
+    // for a kind that is blank.
+    for padded in [
+        NewEvent {
+            name: format!("n{}", " ".repeat(100)),
+            kind: String::new(),
+        },
+        NewEvent {
+            name: "Party".into(),
+            kind: " ".repeat(33),
+        },
+    ] {
+        assert_err!(
+            h.chat.create_event(alice, padded).await,
+            Error::Validation { .. }
+        );
+    }
     let nobody = UserId::new();
     let ok = NewEvent {
         name: "Party".into(),
