@@ -80,6 +80,8 @@ where
     // Every connection task holds a receiver: the signal tells them to finish, and the
     // sender's `closed()` tells us when the last one has.
     let (stop_tx, stop_rx) = watch::channel(());
+    // Every connection's task, waited for at shutdown.
+    let connections = tokio_util::task::TaskTracker::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (tcp, remote) = tokio::select! {
@@ -110,7 +112,7 @@ where
             .serve_connection(TokioIo::new(JsonParseErrors::new(tcp)), service)
             .with_upgrades();
         let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let mut connection = std::pin::pin!(connection);
             let result = tokio::select! {
                 result = connection.as_mut() => result,
@@ -123,14 +125,14 @@ where
             if let Err(e) = result {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
-            drop(stop);
         });
     }
     drop(listener);
     drop(stop_rx);
     state.begin_shutdown();
     stop_tx.send_replace(());
-    stop_tx.closed().await;
+    connections.close();
+    connections.wait().await;
     // An upgraded connection leaves hyper's task at the handshake: its WebSocket task is
     // waited for here, so the 1012 Close is written before the caller (a `main` about to
     // return) stops the runtime. Bounded: each waits at most CLOSE_GRACE for its client.

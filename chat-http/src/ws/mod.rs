@@ -285,7 +285,8 @@ async fn connection(socket: WebSocket, state: AppState, user: Option<UserId>) {
         replay_window: Arc::new(Semaphore::new(REPLAY_WINDOW)),
         close: Arc::new(close_tx),
     };
-    let writer = tokio::spawn(write_loop(sink, rx, close_rx));
+    // On the WebSocket tracker: a shutdown waits for the Close it writes.
+    let writer = state.websockets.spawn(write_loop(sink, rx, close_rx));
 
     let user = match user {
         Some(u) => Some(u),
@@ -513,8 +514,10 @@ impl Connection<'_> {
                 self.presence_watch = None;
                 match chat.watch_presence(self.user, &user_ids).await {
                     Ok(watch) => {
-                        self.presence_watch =
-                            Some(ChildTask::spawn(forward_presence(watch, self.out.clone())));
+                        self.presence_watch = Some(ChildTask::spawn(
+                            &self.state.websockets,
+                            forward_presence(watch, self.out.clone()),
+                        ));
                         true
                     }
                     Err(e) => self.out.push(error_frame(&e, None, None)),
@@ -524,8 +527,10 @@ impl Connection<'_> {
                 self.unread_feed = None;
                 match Arc::clone(chat).unread_feed(self.user).await {
                     Ok(feed) => {
-                        self.unread_feed =
-                            Some(ChildTask::spawn(forward_unread(feed, self.out.clone())));
+                        self.unread_feed = Some(ChildTask::spawn(
+                            &self.state.websockets,
+                            forward_unread(feed, self.out.clone()),
+                        ));
                         true
                     }
                     Err(e) => self.out.push(error_frame(&e, None, None)),
@@ -594,13 +599,16 @@ impl Connection<'_> {
             Ok(sub) => sub,
             Err(e) => return self.out.push(error_frame(&e, None, Some(room_id))),
         };
-        let task = ChildTask::spawn(forward(
-            self.state.clone(),
-            self.user,
-            sub,
-            since_seq,
-            self.out.clone(),
-        ));
+        let task = ChildTask::spawn(
+            &self.state.websockets,
+            forward(
+                self.state.clone(),
+                self.user,
+                sub,
+                since_seq,
+                self.out.clone(),
+            ),
+        );
         self.subs.insert(room_id, task);
         true
     }
