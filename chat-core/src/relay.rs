@@ -273,6 +273,11 @@ impl Relay {
 
     /// Runs `work` as one of the relay's tasks, until it ends or the relay shuts down.
     fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        // A relay that has shut down starts nothing (a subscription dropped afterwards would
+        // otherwise start a leave that lingers until it is polled).
+        if self.stop.is_cancelled() {
+            return;
+        }
         self.tasks
             .spawn(self.stop.clone().run_until_cancelled_owned(work));
     }
